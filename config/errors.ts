@@ -1,0 +1,127 @@
+/**
+ * Configuration errors that say where, what and why: the file (or environment variable), the
+ * field path, the offending value and the rule it broke. Thrown before anything is synthesized.
+ */
+import type { z } from "zod";
+
+export interface ConfigProblem {
+  /** `config/production.ts`, or `environment variable` for DEPLOYMENT_ENV and friends. */
+  readonly source: string;
+  /** Dotted field path, e.g. `services.api-gateway.resources.requests.memory`. */
+  readonly field: string;
+  /** The offending value, rendered as JSON (control characters escaped, long values cut). */
+  readonly value: string;
+  /** The rule the value broke. */
+  readonly rule: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(formatProblems(problems));
+    this.name = "ConfigError";
+  }
+}
+
+export function formatProblems(problems: readonly ConfigProblem[]): string {
+  const lines = problems.map((p) => `  ${p.source}: ${p.field} = ${p.value}: ${p.rule}`);
+  const noun = problems.length === 1 ? "problem" : "problems";
+  return `Invalid configuration (${problems.length} ${noun}); nothing was synthesized:\n${lines.join("\n")}`;
+}
+
+/** Renders a value for a message: JSON, so hostile strings cannot forge lines or escape codes. */
+export function renderValue(value: unknown): string {
+  if (value === undefined) return "(missing)";
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value);
+  }
+  // JSON leaves U+2028/2029 and ESC-free text alone; escape what a terminal could act on.
+  text = text.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Dotted path; keys that are not plain identifiers or DNS names are quoted. */
+export function renderPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return "(top level)";
+  return path
+    .map((key, i) => {
+      if (typeof key === "number") return `[${key}]`;
+      const text = String(key);
+      const plain = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(text);
+      const rendered = plain ? text : renderValue(text);
+      return i === 0 ? rendered : `.${rendered}`;
+    })
+    .join("")
+    .replace(/\.\[/g, "[");
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let current: unknown = root;
+  for (const key of path) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key as string];
+  }
+  return current;
+}
+
+/** Turns zod's issues into problems, reading each offending value from the raw input. */
+export function problemsFromZod(
+  source: string,
+  error: z.ZodError,
+  raw: unknown,
+  prefix: readonly PropertyKey[] = [],
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const issue of error.issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) {
+        problems.push({
+          source,
+          field: renderPath([...prefix, ...issue.path, key]),
+          value: renderValue(valueAt(raw, [...issue.path, key])),
+          rule: "is not a known field (check the spelling; unknown fields are refused, not ignored)",
+        });
+      }
+      continue;
+    }
+    if (issue.code === "invalid_key") {
+      const inner = (issue as { issues?: { message: string }[] }).issues?.[0]?.message ?? issue.message;
+      problems.push({
+        source,
+        field: renderPath([...prefix, ...issue.path]),
+        value: renderValue(issue.path[issue.path.length - 1]),
+        rule: `the key ${lowerFirst(inner)}`,
+      });
+      continue;
+    }
+    const value = valueAt(raw, issue.path);
+    problems.push({ source, field: renderPath([...prefix, ...issue.path]), value: renderValue(value), rule: ruleOf(issue, value) });
+  }
+  return problems;
+}
+
+function lowerFirst(text: string): string {
+  return text.charAt(0).toLowerCase() + text.slice(1);
+}
+
+/** zod's default texts are terse ("Too small: expected number to be >=1"); make them read as rules. */
+function ruleOf(issue: z.core.$ZodIssue, value: unknown): string {
+  switch (issue.code) {
+    case "invalid_type":
+      return value === undefined ? `is required (${issue.expected})` : `must be of type ${issue.expected}`;
+    case "too_small":
+      return issue.message.startsWith("Too small") ? `must be ${issue.inclusive ? ">=" : ">"} ${String(issue.minimum)}` : issue.message;
+    case "too_big":
+      return issue.message.startsWith("Too big") ? `must be ${issue.inclusive ? "<=" : "<"} ${String(issue.maximum)}` : issue.message;
+    case "invalid_value":
+      return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+    case "invalid_union": {
+      const options = (issue as { options?: unknown[] }).options;
+      return options ? `must be one of ${options.map((o) => JSON.stringify(o)).join(", ")}` : "does not match any allowed form (see config/schema.ts)";
+    }
+    default:
+      return issue.message;
+  }
+}

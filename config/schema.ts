@@ -1,0 +1,280 @@
+/**
+ * The shape of the platform's configuration, and every rule a single file can be checked against.
+ *
+ * Two kinds of file feed it:
+ * - `config/services.ts`, the service catalogue: facts that are the same in every environment
+ *   (ports, probe paths, who calls whom, image repositories);
+ * - `config/<environment>.ts`, one per environment: sizing, tags, replicas, autoscaling, settings.
+ *
+ * Every object is strict: a mistyped key is an error, never silently dropped.
+ */
+import { z } from "zod";
+import { CPU_RULE, MEMORY_RULE, parseCpuMillis, parseMemoryBytes } from "./quantity";
+
+export const ENVIRONMENT_NAMES = ["local", "staging", "production"] as const;
+export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
+
+/** DNS-1035 label, short enough that `<name>-<suffix>` still fits Kubernetes' 63 characters. */
+const dnsLabel = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and '-', starting with a letter");
+
+export const serviceName = dnsLabel(40);
+
+const httpPath = z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute HTTP path such as /healthz");
+
+const cpuQuantity = z.string().refine((v) => parseCpuMillis(v) !== undefined, CPU_RULE);
+const memoryQuantity = z.string().refine((v) => parseMemoryBytes(v) !== undefined, MEMORY_RULE);
+
+const labelValue = z
+  .string()
+  .max(63, "must be at most 63 characters")
+  .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/, "must be a Kubernetes label value");
+const labelKey = z
+  .string()
+  .regex(
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    "must be a Kubernetes label key such as app.kubernetes.io/name",
+  );
+const labels = z.record(labelKey, labelValue);
+
+/** Prometheus metric name, as the HPA and the adapter will both spell it. */
+export const metricName = z
+  .string()
+  .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, "must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
+
+/** Names that mark a value as secret; such values never go into plain settings. */
+const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)/i;
+
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name in UPPER_SNAKE_CASE");
+
+// ---------------------------------------------------------------------------------------------
+// The service catalogue (config/services.ts)
+// ---------------------------------------------------------------------------------------------
+
+export const catalogEntrySchema = z.strictObject({
+  /** Human name, as the seed spells it ("API Gateway"). */
+  displayName: z.string().min(1).max(60),
+  /** Image repository without tag, e.g. `ghcr.io/berrys/api-gateway`. The tag is per environment. */
+  imageRepository: z
+    .string()
+    .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, "must be an image repository without tag or digest"),
+  /** Port the container listens on; 1024 or above, since the containers run as a non-root user. */
+  port: z.number().int().min(1024, "must be 1024 or above: containers run as non-root without NET_BIND_SERVICE").max(65535),
+  probes: z
+    .strictObject({
+      liveness: httpPath,
+      readiness: httpPath,
+      startup: httpPath,
+    })
+    .refine((p) => p.liveness !== p.readiness, {
+      message: "liveness and readiness must be different endpoints: a readiness failure must not restart the pod",
+      path: ["readiness"],
+    }),
+  /** `public`: reached through the ingress controller. `internal`: reached only by its callers. */
+  exposure: z.enum(["public", "internal"]),
+  /** Services this one calls; opens egress from it and ingress to them. */
+  calls: z.array(serviceName).default([]),
+  /** Outbound HTTPS to the internet (model providers, tool APIs). */
+  internetEgress: z.boolean().default(false),
+});
+
+export const catalogSchema = z
+  .record(serviceName, catalogEntrySchema)
+  .superRefine((catalog, ctx) => {
+    const names = Object.keys(catalog);
+    if (names.length === 0) ctx.addIssue({ code: "custom", message: "must name at least one service", path: [] });
+    for (const [name, entry] of Object.entries(catalog)) {
+      entry.calls.forEach((callee, i) => {
+        if (callee === name) ctx.addIssue({ code: "custom", message: "a service does not call itself", path: [name, "calls", i] });
+        else if (!catalog[callee])
+          ctx.addIssue({ code: "custom", message: `must name a service in the catalogue (${names.join(", ")})`, path: [name, "calls", i] });
+      });
+    }
+  });
+
+export type CatalogEntry = z.infer<typeof catalogEntrySchema>;
+export type Catalog = z.infer<typeof catalogSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Per-environment settings (config/<environment>.ts)
+// ---------------------------------------------------------------------------------------------
+
+const imageSchema = z
+  .strictObject({
+    /** An explicit version tag. `latest` is refused: it makes a deploy unrepeatable. */
+    tag: z
+      .string()
+      .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "must be a Docker tag")
+      .refine((t) => t.toLowerCase() !== "latest", "must be an explicit version: 'latest' makes a deploy unrepeatable")
+      .optional(),
+    /** A content digest, `sha256:<64 hex>`. Wins over the tag when both are set. */
+    digest: z.string().regex(/^sha256:[a-f0-9]{64}$/, "must be sha256: followed by 64 lower-case hex digits").optional(),
+  })
+  .refine((i) => i.tag !== undefined || i.digest !== undefined, {
+    message: "must set a tag or a digest: an image without one resolves to 'latest'",
+  });
+
+const resourcePair = z.strictObject({ cpu: cpuQuantity, memory: memoryQuantity });
+
+const resourcesSchema = z
+  .strictObject({ requests: resourcePair, limits: resourcePair })
+  .superRefine((r, ctx) => {
+    if (parseCpuMillis(r.limits.cpu)! < parseCpuMillis(r.requests.cpu)!)
+      ctx.addIssue({ code: "custom", message: `must be at least requests.cpu (${r.requests.cpu})`, path: ["limits", "cpu"] });
+    if (parseMemoryBytes(r.limits.memory)! < parseMemoryBytes(r.requests.memory)!)
+      ctx.addIssue({ code: "custom", message: `must be at least requests.memory (${r.requests.memory})`, path: ["limits", "memory"] });
+  });
+
+const scalingPolicySchema = z.strictObject({
+  type: z.enum(["Pods", "Percent"]),
+  value: z.number().int().min(1, "must be at least 1"),
+  periodSeconds: z.number().int().min(1).max(1800, "must be at most 1800 (Kubernetes' limit)"),
+});
+
+const scalingRulesSchema = z.strictObject({
+  stabilizationWindowSeconds: z.number().int().min(0).max(3600, "must be at most 3600 (Kubernetes' limit)"),
+  selectPolicy: z.enum(["Max", "Min", "Disabled"]).default("Max"),
+  policies: z.array(scalingPolicySchema).min(1, "must hold at least one policy"),
+});
+
+/**
+ * A metric the HPA reads besides CPU and memory. `Pods` metrics come from the pods the HPA scales
+ * (served by the custom metrics API), `External` ones from anywhere (the external metrics API).
+ * @see https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/#autoscaling-on-multiple-metrics-and-custom-metrics
+ */
+const customMetricSchema = z.discriminatedUnion("type", [
+  z.strictObject({
+    type: z.literal("Pods"),
+    /** The seed's name for it ("Queue Length"). */
+    displayName: z.string().min(1),
+    metric: metricName,
+    /** Target per pod, as a Kubernetes quantity (`20`, `500m`). */
+    targetAverageValue: z.string().regex(/^\d+(\.\d+)?m?$/, "must be a plain quantity such as 20 or 500m"),
+  }),
+  z.strictObject({
+    type: z.literal("External"),
+    displayName: z.string().min(1),
+    metric: metricName,
+    selector: labels.default({}),
+    targetAverageValue: z.string().regex(/^\d+(\.\d+)?m?$/, "must be a plain quantity such as 20 or 500m"),
+  }),
+]);
+
+const percent = z.number().int().min(1, "must be between 1 and 100").max(100, "must be between 1 and 100");
+
+const autoscalingSchema = z
+  .strictObject({
+    minReplicas: z.number().int().min(1, "must be at least 1"),
+    maxReplicas: z.number().int().min(1).max(100, "must be at most 100"),
+    targetCpuUtilizationPercent: percent,
+    targetMemoryUtilizationPercent: percent,
+    customMetrics: z.array(customMetricSchema).default([]),
+    behavior: z.strictObject({ scaleUp: scalingRulesSchema, scaleDown: scalingRulesSchema }),
+  })
+  .superRefine((a, ctx) => {
+    if (a.minReplicas > a.maxReplicas)
+      ctx.addIssue({ code: "custom", message: `must be <= maxReplicas (${a.maxReplicas})`, path: ["minReplicas"] });
+    const seen = new Set<string>();
+    a.customMetrics.forEach((m, i) => {
+      if (seen.has(m.metric)) ctx.addIssue({ code: "custom", message: "is named twice", path: ["customMetrics", i, "metric"] });
+      seen.add(m.metric);
+    });
+  });
+
+const intOrPercent = z.union([
+  z.number().int().min(0),
+  z.string().regex(/^(100|[1-9]?[0-9])%$/, "must be a whole percentage such as 25%"),
+]);
+
+/**
+ * How many pods a voluntary disruption (node drain) may take at once. Exactly one of the two.
+ * @see https://kubernetes.io/docs/tasks/run-application/configure-pdb/
+ */
+const disruptionSchema = z
+  .strictObject({ maxUnavailable: intOrPercent.optional(), minAvailable: intOrPercent.optional() })
+  .superRefine((d, ctx) => {
+    if ((d.maxUnavailable === undefined) === (d.minAvailable === undefined))
+      ctx.addIssue({ code: "custom", message: "must set exactly one of maxUnavailable and minAvailable", path: [] });
+    if (d.maxUnavailable === 0 || d.maxUnavailable === "0%")
+      ctx.addIssue({ code: "custom", message: "must not be 0: a budget that allows no disruption blocks every node drain", path: ["maxUnavailable"] });
+    if (d.minAvailable === "100%")
+      ctx.addIssue({ code: "custom", message: "must be below 100%: it would block every node drain", path: ["minAvailable"] });
+  });
+
+export const serviceSettingsSchema = z
+  .strictObject({
+    image: imageSchema,
+    /** Pods when autoscaling is off. Ignored (and not emitted) while an HPA owns the Deployment. */
+    replicas: z.number().int().min(1, "must be at least 1").max(100, "must be at most 100"),
+    resources: resourcesSchema,
+    /** Plain, non-secret settings for the container, delivered through a ConfigMap. */
+    env: z.record(envName, z.string().max(4096)).default({}),
+    autoscaling: autoscalingSchema,
+    disruption: disruptionSchema.default({ maxUnavailable: 1 }),
+  })
+  .superRefine((s, ctx) => {
+    for (const key of Object.keys(s.env)) {
+      if (key === "PORT" || key.startsWith("PLATFORM_"))
+        ctx.addIssue({ code: "custom", message: "is reserved: PORT and PLATFORM_* are set by the platform", path: ["env", key] });
+      else if (SECRET_NAME.test(key))
+        ctx.addIssue({
+          code: "custom",
+          message: "looks like a secret: secrets come from Kubernetes Secrets, never from plain settings",
+          path: ["env", key],
+        });
+    }
+    const { minAvailable } = s.disruption;
+    if (typeof minAvailable === "number") {
+      // Checked against both modes: ENABLE_AUTOSCALING can flip the mode at deploy time.
+      const floor = Math.min(s.replicas, s.autoscaling.minReplicas);
+      if (minAvailable >= floor)
+        ctx.addIssue({
+          code: "custom",
+          message: `must be below replicas and autoscaling.minReplicas (${floor}): otherwise the budget blocks every node drain`,
+          path: ["disruption", "minAvailable"],
+        });
+    }
+  });
+
+const clusterSchema = z.strictObject({
+  /** Path to a kubeconfig; `~` is expanded by the provider. Credentials never live in this repo. */
+  kubeconfigPath: z
+    .string()
+    .min(1)
+    .refine((p) => !p.startsWith("/"), "must be relative or start with ~/: absolute paths make the output machine-specific"),
+  /** The kubeconfig context the stack deploys to. */
+  context: z.string().min(1).max(253),
+});
+
+export const environmentSchema = z
+  .strictObject({
+    name: z.enum(ENVIRONMENT_NAMES),
+    /** Namespace that holds the platform. Never `default` or a system namespace. */
+    namespace: dnsLabel(63).refine(
+      (n) => n !== "default" && !n.startsWith("kube-"),
+      "must not be 'default' or a kube-* namespace: the platform gets a namespace of its own",
+    ),
+    cluster: clusterSchema,
+    /** Off unless set: the seed's platform runs on local resources without autoscaling. */
+    autoscaling: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
+    /** `Always` re-checks the registry on every pod start; `IfNotPresent` suits images side-loaded into kind. */
+    imagePullPolicy: z.enum(["Always", "IfNotPresent"]),
+    /** Where the ingress controller runs, so the public services admit traffic from it alone. */
+    ingressController: z.strictObject({ namespace: dnsLabel(63), podLabels: labels }),
+    /** Namespace of the Prometheus that scrapes the services. */
+    monitoringNamespace: dnsLabel(63),
+    services: z.record(serviceName, serviceSettingsSchema),
+  });
+
+export type EnvironmentSettings = z.infer<typeof environmentSchema>;
+export type EnvironmentInput = z.input<typeof environmentSchema>;
+export type CatalogInput = z.input<typeof catalogSchema>;
+export type ServiceSettings = z.infer<typeof serviceSettingsSchema>;
+export type AutoscalingSettings = z.infer<typeof autoscalingSchema>;
+export type CustomMetric = z.infer<typeof customMetricSchema>;
+export type ScalingRules = z.infer<typeof scalingRulesSchema>;
+export type DisruptionSettings = z.infer<typeof disruptionSchema>;
+export type ScalingBehaviorInput = z.input<typeof autoscalingSchema>["behavior"];

@@ -1,0 +1,238 @@
+import { createHash } from "node:crypto";
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import {
+  NetworkPolicyV1,
+  type NetworkPolicyV1SpecEgress,
+  type NetworkPolicyV1SpecIngress,
+} from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { type ITerraformDependable, Token } from "cdktf";
+import { Construct } from "constructs";
+import type { ServiceConfig } from "../config/load";
+import { ServiceDeployment } from "./deployment";
+import { ServiceAutoscaler } from "./horizontal-pod-autoscaler";
+import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
+import type { NamespaceRef } from "./platform-namespace";
+import { DisruptionBudget } from "./pod-disruption-budget";
+
+/** Another service this one talks to. */
+export interface Peer {
+  readonly name: string;
+  readonly port: number;
+}
+
+export interface MicroserviceProps {
+  readonly namespace: NamespaceRef;
+  /** local, staging or production; delivered to the pods as PLATFORM_ENVIRONMENT. */
+  readonly environment: string;
+  readonly service: ServiceConfig;
+  /** Emit an HPA (and let it own the replica count) instead of a fixed `replicas`. */
+  readonly autoscaling: boolean;
+  readonly imagePullPolicy: "Always" | "IfNotPresent";
+  /**
+   * Services this one calls: egress is opened to exactly these.
+   * @default none
+   */
+  readonly callees?: readonly Peer[];
+  /**
+   * Services that call this one: ingress is opened from exactly these.
+   * @default none
+   */
+  readonly callers?: readonly string[];
+  /** Required when the service is public: the ingress controller's namespace and pod labels. */
+  readonly ingressController?: { readonly namespace: string; readonly podLabels: Record<string, string> };
+  /** Namespace whose Prometheus scrapes the service's `http` port. */
+  readonly monitoringNamespace: string;
+  /**
+   * Settings the platform adds to the service's environment (data-tier addresses, logging).
+   * @default none
+   */
+  readonly platformSettings?: Record<string, string>;
+  readonly dependsOn?: ITerraformDependable[];
+}
+
+/** Private and link-local ranges: internet egress must not reach the cluster or cloud metadata. */
+const NON_INTERNET_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"];
+
+/** `agent-orchestrator` → `AGENT_ORCHESTRATOR`. */
+export const envKey = (name: string): string => name.toUpperCase().replace(/-/g, "_");
+
+/**
+ * One platform service and everything it needs to run: ServiceAccount (no token), ConfigMap of
+ * settings, Deployment, ClusterIP Service, PodDisruptionBudget, NetworkPolicy and, when
+ * autoscaling is on, an HPA that owns the replica count.
+ */
+export class Microservice extends Construct {
+  readonly name: string;
+  readonly deployment: ServiceDeployment;
+  readonly service: ServiceV1;
+  readonly configMap: ConfigMapV1;
+  readonly disruptionBudget: DisruptionBudget;
+  readonly networkPolicy: NetworkPolicyV1;
+  /** Present only when autoscaling is on. */
+  readonly autoscaler?: ServiceAutoscaler;
+  /** The settings delivered to the container's environment. */
+  readonly settings: Readonly<Record<string, string>>;
+
+  constructor(scope: Construct, id: string, props: MicroserviceProps) {
+    super(scope, id);
+    const { service } = props;
+    const namespace = props.namespace.name;
+    const name = service.name;
+    this.name = name;
+    if (service.exposure === "public" && !props.ingressController) {
+      throw new Error(`${name}: a public service needs 'ingressController' to admit traffic from`);
+    }
+    const selector = selectorLabels(name);
+    const labels = objectLabels(name, "service");
+    const version = service.image.tag ?? service.image.digest!.slice("sha256:".length, "sha256:".length + 12);
+
+    const account = new ServiceAccountV1(this, "service-account", {
+      metadata: { name, namespace, labels },
+      automountServiceAccountToken: false,
+    });
+
+    this.settings = buildSettings(props);
+    this.configMap = new ConfigMapV1(this, "settings", {
+      metadata: { name: `${name}-settings`, namespace, labels },
+      data: this.settings,
+    });
+
+    const replicas = props.autoscaling ? undefined : service.replicas;
+    const maxPods = props.autoscaling ? service.autoscaling.maxReplicas : service.replicas;
+    this.deployment = new ServiceDeployment(this, "deployment", {
+      namespace,
+      name,
+      labels,
+      selector,
+      podLabels: { ...objectLabels(name, "service", version) },
+      podAnnotations: { "agent-platform/settings-sha256": checksum(this.settings) },
+      replicas,
+      serviceAccountName: account.metadata.name,
+      image: imageReference(service),
+      imagePullPolicy: props.imagePullPolicy,
+      port: service.port,
+      probes: service.probes,
+      resources: service.resources,
+      configMapName: this.configMap.metadata.name,
+      spreadAcrossNodes: maxPods > 1,
+      dependsOn: props.dependsOn,
+    });
+
+    this.service = new ServiceV1(this, "service", {
+      metadata: { name, namespace, labels },
+      spec: {
+        type: "ClusterIP",
+        selector,
+        port: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+      },
+    });
+
+    if (props.autoscaling) {
+      const a = service.autoscaling;
+      this.autoscaler = new ServiceAutoscaler(this, "autoscaler", {
+        namespace,
+        name,
+        labels,
+        deploymentName: this.deployment.resource.metadata.name,
+        minReplicas: a.minReplicas,
+        maxReplicas: a.maxReplicas,
+        targetCpuUtilizationPercent: a.targetCpuUtilizationPercent,
+        targetMemoryUtilizationPercent: a.targetMemoryUtilizationPercent,
+        customMetrics: a.customMetrics,
+        scaleUp: a.behavior.scaleUp,
+        scaleDown: a.behavior.scaleDown,
+      });
+    }
+
+    this.disruptionBudget = new DisruptionBudget(this, "disruption-budget", {
+      namespace,
+      name,
+      labels,
+      selector,
+      guaranteedReplicas: props.autoscaling ? service.autoscaling.minReplicas : service.replicas,
+      maxUnavailable: service.disruption.maxUnavailable,
+      minAvailable: service.disruption.minAvailable,
+    });
+
+    this.networkPolicy = new NetworkPolicyV1(this, "network-policy", {
+      metadata: { name, namespace, labels },
+      spec: networkPolicySpec(props, selector),
+    });
+  }
+}
+
+/** `repo:tag`, `repo@digest`, or `repo:tag@digest` (the tag then only informs humans). */
+export function imageReference(service: Pick<ServiceConfig, "imageRepository" | "image">): string {
+  const { tag, digest } = service.image;
+  return `${service.imageRepository}${tag ? `:${tag}` : ""}${digest ? `@${digest}` : ""}`;
+}
+
+function buildSettings(props: MicroserviceProps): Record<string, string> {
+  const { service } = props;
+  const platform: Record<string, string> = {
+    PORT: String(service.port),
+    PLATFORM_SERVICE_NAME: service.name,
+    PLATFORM_ENVIRONMENT: props.environment,
+    PLATFORM_NAMESPACE: props.namespace.literalName,
+    ...props.platformSettings,
+  };
+  for (const callee of props.callees ?? []) {
+    platform[`PLATFORM_${envKey(callee.name)}_URL`] = `http://${callee.name}.${props.namespace.literalName}.svc.cluster.local`;
+  }
+  for (const key of Object.keys(service.env)) {
+    if (key in platform) throw new Error(`${service.name}: env.${key} is set by the platform and cannot be overridden`);
+  }
+  for (const [key, value] of Object.entries(platform)) {
+    // Settings are hashed into the pod template; a reference would hash its placeholder, not its value.
+    if (Token.isUnresolved(value)) throw new Error(`${service.name}: setting ${key} must be plain text, not a Terraform reference`);
+  }
+  return sortKeys({ ...service.env, ...platform });
+}
+
+function sortKeys(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function checksum(settings: Record<string, string>): string {
+  return createHash("sha256").update(JSON.stringify(sortKeys(settings))).digest("hex");
+}
+
+function networkPolicySpec(props: MicroserviceProps, selector: Record<string, string>) {
+  const port = (p: number | string) => [{ port: String(p), protocol: "TCP" }];
+  const ingress: NetworkPolicyV1SpecIngress[] = [];
+  if (props.service.exposure === "public" && props.ingressController) {
+    ingress.push({
+      from: [
+        {
+          namespaceSelector: namespaceSelector(props.ingressController.namespace),
+          podSelector: { matchLabels: props.ingressController.podLabels },
+        },
+      ],
+      ports: port("http"),
+    });
+  }
+  const callers = props.callers ?? [];
+  if (callers.length > 0) {
+    ingress.push({
+      from: callers.map((caller) => ({ podSelector: { matchLabels: selectorLabels(caller) } })),
+      ports: port("http"),
+    });
+  }
+  ingress.push({ from: [{ namespaceSelector: namespaceSelector(props.monitoringNamespace) }], ports: port("http") });
+
+  const egress: NetworkPolicyV1SpecEgress[] = (props.callees ?? []).map((callee) => ({
+    to: [{ podSelector: { matchLabels: selectorLabels(callee.name) } }],
+    ports: port(callee.port),
+  }));
+  if (props.service.internetEgress) {
+    egress.push({ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: NON_INTERNET_CIDRS } }], ports: port(443) });
+  }
+  return {
+    podSelector: { matchLabels: selector },
+    policyTypes: ["Ingress", "Egress"],
+    ingress,
+    egress,
+  };
+}

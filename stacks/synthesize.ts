@@ -1,0 +1,25 @@
+import { existsSync, renameSync, rmSync } from "node:fs";
+import { App } from "cdktf";
+import type { PlatformConfig } from "../config/load";
+import { PlatformStack } from "./platform-stack";
+
+/**
+ * Builds one stack per environment and synthesizes them, all or nothing: the app writes into a
+ * scratch directory beside `outdir` and replaces `outdir` only after every stack synthesized and
+ * every validation passed. A failed run leaves the previous output untouched.
+ */
+export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: string): void {
+  const scratch = `${outdir}.partial-${process.pid}`;
+  rmSync(scratch, { recursive: true, force: true });
+  try {
+    // Stack traces in metadata would carry this machine's absolute paths into cdk.tf.json.
+    const app = new App({ outdir: scratch, stackTraces: false });
+    for (const config of configs) new PlatformStack(app, { config });
+    app.synth();
+  } catch (error) {
+    rmSync(scratch, { recursive: true, force: true });
+    throw error;
+  }
+  if (existsSync(outdir)) rmSync(outdir, { recursive: true, force: true });
+  renameSync(scratch, outdir);
+}

@@ -1,0 +1,55 @@
+/**
+ * Shared test helpers: configs to mutate, stacks synthesized to JSON, resources looked up by type.
+ */
+import { Testing } from "cdktf";
+import { ENVIRONMENT_SOURCES, type LoadOverrides, type PlatformConfig, validateCatalog, validateEnvironment } from "../config/load";
+import type { EnvironmentName } from "../config/schema";
+import catalogData from "../config/services";
+import { PlatformStack } from "../stacks/platform-stack";
+
+export type Json = Record<string, any>;
+
+/** A deep copy of an environment file's raw data, safe to break. */
+export function rawEnvironment(name: EnvironmentName): Json {
+  return structuredClone(ENVIRONMENT_SOURCES[name]) as Json;
+}
+
+export function rawCatalog(): Json {
+  return structuredClone(catalogData) as Json;
+}
+
+export function loadConfig(name: EnvironmentName, overrides: LoadOverrides = {}, raw: unknown = rawEnvironment(name)): PlatformConfig {
+  return validateEnvironment(raw, name, validateCatalog(catalogData), overrides);
+}
+
+/** Synthesizes one environment's stack, validations included, and returns its Terraform JSON. */
+export function synthEnvironment(name: EnvironmentName, overrides: LoadOverrides = {}, raw?: unknown): Json {
+  const config = loadConfig(name, overrides, raw ?? rawEnvironment(name));
+  const app = Testing.app({ stackTraces: false });
+  const stack = new PlatformStack(app, { config });
+  return JSON.parse(Testing.synth(stack, true));
+}
+
+/** Every resource of a Terraform type, keyed by its logical id. */
+export function resources(json: Json, type: string): Record<string, Json> {
+  return (json.resource?.[type] ?? {}) as Record<string, Json>;
+}
+
+/** The resource of a type whose metadata.name is `name`. */
+export function named(json: Json, type: string, name: string): Json {
+  const found = Object.values(resources(json, type)).filter((r) => r.metadata?.name === name);
+  if (found.length !== 1) throw new Error(`expected one ${type} named ${name}, found ${found.length}`);
+  return found[0]!;
+}
+
+/** Every container and init container of every pod template in the stack, with its owner. */
+export function containers(json: Json): { owner: string; container: Json; pod: Json }[] {
+  const out: { owner: string; container: Json; pod: Json }[] = [];
+  for (const type of ["kubernetes_deployment_v1", "kubernetes_stateful_set_v1", "kubernetes_job_v1"]) {
+    for (const [id, r] of Object.entries(resources(json, type))) {
+      const pod = r.spec.template.spec;
+      for (const c of [...(pod.container ?? []), ...(pod.init_container ?? [])]) out.push({ owner: `${type}.${id}`, container: c, pod });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,117 @@
+/**
+ * The app as users run it: `node dist/main.js`, which is what cdktf.json runs after tsc.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { after, describe, it } from "node:test";
+
+const DIST = resolve(__dirname, "..");
+const PROJECT = resolve(DIST, "..");
+const scratch: string[] = [];
+after(() => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+function workdir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "platform-app-"));
+  scratch.push(dir);
+  return dir;
+}
+
+function run(cwd: string, env: Record<string, string> = {}, main = join(DIST, "main.js")) {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !["DEPLOYMENT_ENV", "ENABLE_AUTOSCALING", "CDKTF_OUTDIR", "PLATFORM_DEBUG"].includes(k)),
+  );
+  const result = spawnSync(process.execPath, [main], {
+    cwd,
+    env: { ...clean, NODE_PATH: join(PROJECT, "node_modules"), ...env },
+    encoding: "utf8",
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function files(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d)) {
+      const p = join(d, entry);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(relative(dir, p), readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+const stackJson = (dir: string, env: string) => JSON.parse(readFileSync(join(dir, "cdktf.out", "stacks", env, "cdk.tf.json"), "utf8"));
+
+describe("main", () => {
+  it("synthesizes all three stacks, validations on, and prints the summary", () => {
+    const dir = workdir();
+    const result = run(dir);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(readdirSync(join(dir, "cdktf.out", "stacks")).sort(), ["local", "production", "staging"]);
+    assert.match(result.stdout, /^local \(namespace agent-platform/m);
+    assert.match(result.stdout, /^production \(namespace agent-platform/m);
+    assert.equal(stackJson(dir, "production").resource.kubernetes_horizontal_pod_autoscaler_v2, undefined);
+  });
+
+  it("writes byte-identical output in any directory, with no absolute path in it", () => {
+    const a = workdir();
+    const b = join(workdir(), "nested", "deeper");
+    cpSync(a, b, { recursive: true });
+    assert.equal(run(a).status, 0);
+    assert.equal(run(b).status, 0);
+    const left = files(join(a, "cdktf.out"));
+    const right = files(join(b, "cdktf.out"));
+    assert.deepEqual([...left.keys()].sort(), [...right.keys()].sort());
+    for (const [name, content] of left) {
+      assert.ok(content.equals(right.get(name)!), `${name} differs between directories`);
+      const text = content.toString("utf8");
+      for (const needle of [a, b, PROJECT, join(tmpdir(), "platform-app-"), "/home/", "/root/", "/work/"]) assert.ok(!text.includes(needle), `${name} contains ${needle}`);
+    }
+  });
+
+  it("synthesizes only DEPLOYMENT_ENV, with HPAs when ENABLE_AUTOSCALING=true", () => {
+    const dir = workdir();
+    const result = run(dir, { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "true" });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(readdirSync(join(dir, "cdktf.out", "stacks")), ["production"]);
+    assert.equal(Object.keys(stackJson(dir, "production").resource.kubernetes_horizontal_pod_autoscaler_v2).length, 5);
+  });
+
+  for (const [variable, value] of [
+    ["DEPLOYMENT_ENV", "prod"],
+    ["ENABLE_AUTOSCALING", "yes"],
+  ] as const) {
+    it(`fails on ${variable}=${value} with a message, no stack trace, and the old output untouched`, () => {
+      const dir = workdir();
+      assert.equal(run(dir).status, 0);
+      const before = files(join(dir, "cdktf.out"));
+      const result = run(dir, { [variable]: value });
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, new RegExp(`environment variable: ${variable} = "${value}": must be`));
+      assert.doesNotMatch(result.stderr, /^\s+at /m);
+      assert.deepEqual(files(join(dir, "cdktf.out")), before);
+      assert.deepEqual(readdirSync(dir), ["cdktf.out"]);
+    });
+  }
+
+  it("fails on a bad config file naming the file, field, value and rule, and writes nothing", () => {
+    // A copy of the compiled app with one value broken, run the way cdktf runs the real one.
+    const dir = workdir();
+    const app = join(dir, "app");
+    cpSync(DIST, app, { recursive: true, filter: (src) => !src.includes(`${DIST}/test`) });
+    const file = join(app, "config", "production.js");
+    const source = readFileSync(file, "utf8");
+    assert.ok(source.includes('memory: "512Mi"'));
+    writeFileSync(file, source.replace('memory: "512Mi"', 'memory: "500mb"'));
+    const result = run(dir, {}, join(app, "main.js"));
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /config\/production\.ts: services\.api-gateway\.resources\.requests\.memory = "500mb": must be a memory quantity/);
+    assert.doesNotMatch(result.stderr, /^\s+at /m);
+    assert.equal(existsSync(join(dir, "cdktf.out")), false);
+    assert.deepEqual(readdirSync(dir), ["app"]);
+  });
+});
