@@ -2,6 +2,7 @@
  * Loads and validates one environment's configuration: the catalogue merged with the
  * environment's own file, checked file by file, then across the two.
  */
+import { connectionBudget } from "./capacity";
 import { ConfigError, type ConfigProblem, problemsFromZod, renderValue } from "./errors";
 import localConfig from "./local";
 import productionConfig from "./production";
@@ -12,6 +13,7 @@ import {
   type EnvironmentName,
   type EnvironmentSettings,
   environmentSchema,
+  type RedisSettings,
   type ServiceSettings,
 } from "./schema";
 import catalogData from "./services";
@@ -45,6 +47,12 @@ export interface PlatformConfig {
   readonly monitoringNamespace: string;
   /** In catalogue order, so output order never depends on the environment file's order. */
   readonly services: readonly ServiceConfig[];
+  /** Absent when the environment runs without Redis. */
+  readonly redis?: RedisSettings;
+  readonly postgres: EnvironmentSettings["postgres"];
+  readonly rateLimiting: EnvironmentSettings["rateLimiting"];
+  readonly secrets: EnvironmentSettings["secrets"];
+  readonly migrations: EnvironmentSettings["migrations"];
 }
 
 export interface LoadOverrides {
@@ -97,9 +105,15 @@ export function validateEnvironment(
       });
     }
   }
+  const migrator = catalog[settings.migrations.service];
+  if (!migrator) {
+    problems.push({ source, field: "migrations.service", value: renderValue(settings.migrations.service), rule: `must name a service in the catalogue (${CATALOG_FILE})` });
+  } else if (!migrator.usesDatabase) {
+    problems.push({ source, field: "migrations.service", value: renderValue(settings.migrations.service), rule: "must name a service that uses the database (usesDatabase in the catalogue)" });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
-  return {
+  const config: PlatformConfig = {
     environment: settings.name,
     namespace: settings.namespace,
     cluster: settings.cluster,
@@ -108,7 +122,19 @@ export function validateEnvironment(
     ingressController: settings.ingressController,
     monitoringNamespace: settings.monitoringNamespace,
     services: Object.entries(catalog).map(([name, entry]) => ({ name, ...entry, ...settings.services[name]! })),
+    ...(settings.redis.enabled ? { redis: settings.redis } : {}),
+    postgres: settings.postgres,
+    rateLimiting: settings.rateLimiting,
+    secrets: settings.secrets,
+    migrations: settings.migrations,
   };
+  const budget = connectionBudget(config);
+  if (!budget.fits) {
+    throw new ConfigError([
+      { source, field: "postgres.maxConnections", value: renderValue(settings.postgres.maxConnections), rule: `is too small for the connection budget${config.autoscalingEnabled ? " (autoscaling on: HPA maximums)" : ""}: ${budget.arithmetic}. Raise it, or lower pool.maxConnections or the replica counts` },
+    ]);
+  }
+  return config;
 }
 
 /** Loads the named environments; every file is checked before any error is thrown. */

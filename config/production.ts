@@ -7,6 +7,14 @@
  */
 import type { EnvironmentInput, ScalingBehaviorInput } from "./schema";
 
+const tiers = {
+  default: { requests: 100, windowSeconds: 60 },
+  low: { requests: 50, windowSeconds: 60 },
+  high: { requests: 200, windowSeconds: 60 },
+  critical: { requests: 500, windowSeconds: 60 },
+  unlimited: { requests: 100000, windowSeconds: 60 },
+};
+
 /** Scale up fast (double, or +4 pods, per minute); scale down slowly after 5 minutes of calm. */
 const behavior: ScalingBehaviorInput = {
   scaleUp: {
@@ -37,6 +45,15 @@ export default {
       image: { tag: "1.0.0" },
       replicas: 3,
       resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+      rateLimit: {
+        defaultTier: "default",
+        endpoints: [
+          { path: "/v1/agents/runs", method: "POST", tier: "low" },
+          { path: "/v1/models/completions", method: "POST", tier: "low" },
+          { path: "/v1/admin", tier: "critical" },
+        ],
+      },
+      cache: { defaultTtlSeconds: 300, ttlSeconds: { session: 900 }, keyVersion: 1 },
       autoscaling: {
         minReplicas: 3,
         maxReplicas: 10,
@@ -49,6 +66,8 @@ export default {
       image: { tag: "1.0.0" },
       replicas: 2,
       resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+      rateLimit: { defaultTier: "unlimited" },
+      cache: { defaultTtlSeconds: 300, ttlSeconds: { agent_definition: 3600, run_status: 5 }, keyVersion: 1 },
       autoscaling: {
         minReplicas: 2,
         maxReplicas: 8,
@@ -65,6 +84,8 @@ export default {
       image: { tag: "1.0.0" },
       replicas: 3,
       resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
+      rateLimit: { defaultTier: "unlimited" },
+      cache: { defaultTtlSeconds: 600, ttlSeconds: { model_catalog: 3600, completion: 600 }, keyVersion: 1 },
       autoscaling: {
         minReplicas: 3,
         maxReplicas: 12,
@@ -83,6 +104,8 @@ export default {
       image: { tag: "1.0.0" },
       replicas: 2,
       resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+      rateLimit: { defaultTier: "critical" },
+      cache: { defaultTtlSeconds: 300, ttlSeconds: { tool_schema: 3600 }, keyVersion: 1 },
       autoscaling: {
         minReplicas: 2,
         maxReplicas: 6,
@@ -95,6 +118,7 @@ export default {
       image: { tag: "1.0.0" },
       replicas: 2,
       resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+      rateLimit: { defaultTier: "high" },
       autoscaling: {
         minReplicas: 2,
         maxReplicas: 6,
@@ -107,5 +131,37 @@ export default {
         behavior,
       },
     },
+  },
+  redis: {
+    enabled: true,
+    maxmemory: "1536Mi",
+    // Rate-limit counters must never be evicted; cache writes fail at maxmemory and clients treat that as a miss.
+    maxmemoryPolicy: "noeviction",
+    persistence: true,
+    storage: { size: "10Gi" },
+    resources: { requests: { cpu: "250m", memory: "2Gi" }, limits: { cpu: "1", memory: "2Gi" } },
+  },
+  postgres: {
+    database: "agent_platform",
+    appUser: "agent_platform",
+    // Sized for the connection budget with autoscaling on: 36 pods x 20 + migration + exporter + admin + reserved.
+    maxConnections: 800,
+    superuserReservedConnections: 3,
+    adminConnections: 5,
+    sharedBuffers: "2Gi",
+    workMem: "4Mi",
+    effectiveCacheSize: "6Gi",
+    // The seed's pool (section 5.3).
+    pool: { minConnections: 5, maxConnections: 20, timeoutSeconds: 30, recycleSeconds: 3600, prePing: true },
+    storage: { size: "100Gi" },
+    resources: { requests: { cpu: "2", memory: "8Gi" }, limits: { cpu: "4", memory: "8Gi" } },
+  },
+  rateLimiting: { backend: "redis", tiers },
+  secrets: { mode: "existing" },
+  migrations: {
+    service: "agent-orchestrator",
+    command: ["python", "-m", "alembic", "upgrade", "head"],
+    backoffLimit: 2,
+    timeoutSeconds: 600,
   },
 } satisfies EnvironmentInput;

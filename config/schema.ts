@@ -79,6 +79,10 @@ export const catalogEntrySchema = z.strictObject({
   calls: z.array(serviceName).default([]),
   /** Outbound HTTPS to the internet (model providers, tool APIs). */
   internetEgress: z.boolean().default(false),
+  /** Reads and writes the platform database (Postgres) through a connection pool. */
+  usesDatabase: z.boolean().default(false),
+  /** Worker processes per pod, each with its own connection pool (gunicorn/uvicorn workers). */
+  workerProcesses: z.number().int().min(1).max(64).default(1),
 });
 
 export const catalogSchema = z
@@ -204,6 +208,39 @@ const disruptionSchema = z
       ctx.addIssue({ code: "custom", message: "must be below 100%: it would block every node drain", path: ["minAvailable"] });
   });
 
+export const RATE_LIMIT_TIERS = ["default", "low", "high", "critical", "unlimited"] as const;
+export type RateLimitTier = (typeof RATE_LIMIT_TIERS)[number];
+
+const tierSchema = z.strictObject({
+  requests: z.number().int().min(1, "must be a positive number of requests").max(10_000_000),
+  windowSeconds: z.number().int().min(1, "must be a positive number of seconds").max(86_400),
+});
+
+/** Per service: the tier that applies by default and per-endpoint overrides. */
+const rateLimitSchema = z.strictObject({
+  defaultTier: z.enum(RATE_LIMIT_TIERS),
+  endpoints: z
+    .array(
+      z.strictObject({
+        /** Path prefix, such as /v1/agents/run. */
+        path: httpPath,
+        method: z.enum(["GET", "POST", "PUT", "PATCH", "DELETE", "*"]).default("*"),
+        tier: z.enum(RATE_LIMIT_TIERS),
+      }),
+    )
+    .default([]),
+});
+
+const keyClass = z.string().regex(/^[a-z][a-z0-9_]{0,39}$/, "must be a lower_snake_case key class");
+
+/** Per service: Redis cache TTLs and the key prefix whose version bump invalidates everything. */
+const cacheSchema = z.strictObject({
+  defaultTtlSeconds: z.number().int().min(1, "must be at least 1 second").max(2_592_000, "must be at most 30 days"),
+  ttlSeconds: z.record(keyClass, z.number().int().min(1, "must be at least 1 second").max(2_592_000, "must be at most 30 days")).default({}),
+  /** Bump to invalidate every entry the service wrote: keys are `<prefix>:v<version>:<class>:<key>`. */
+  keyVersion: z.number().int().min(1),
+});
+
 export const serviceSettingsSchema = z
   .strictObject({
     image: imageSchema,
@@ -214,6 +251,8 @@ export const serviceSettingsSchema = z
     env: z.record(envName, z.string().max(4096)).default({}),
     autoscaling: autoscalingSchema,
     disruption: disruptionSchema.default({ maxUnavailable: 1 }),
+    rateLimit: rateLimitSchema.optional(),
+    cache: cacheSchema.optional(),
   })
   .superRefine((s, ctx) => {
     for (const key of Object.keys(s.env)) {
@@ -238,6 +277,95 @@ export const serviceSettingsSchema = z
         });
     }
   });
+
+const storageSchema = z.strictObject({
+  size: memoryQuantity,
+  /** @default the cluster's default StorageClass */
+  storageClass: dnsLabel(63).optional(),
+});
+
+const redisEnabledSchema = z
+  .strictObject({
+    enabled: z.literal(true),
+    /** Redis' memory ceiling (`maxmemory`), below the container's memory limit. */
+    maxmemory: memoryQuantity,
+    maxmemoryPolicy: z.enum(["noeviction", "volatile-lru", "volatile-lfu", "volatile-ttl", "allkeys-lru", "allkeys-lfu"]),
+    /** Append-only file and RDB snapshots on a volume; off means an in-memory Redis. */
+    persistence: z.boolean(),
+    storage: storageSchema.optional(),
+    resources: resourcesSchema,
+  })
+  .superRefine((r, ctx) => {
+    if (r.persistence && !r.storage)
+      ctx.addIssue({ code: "custom", message: "is required when persistence is on", path: ["storage"] });
+    const max = parseMemoryBytes(r.maxmemory);
+    const limit = parseMemoryBytes(r.resources.limits.memory);
+    if (max !== undefined && limit !== undefined && max > limit * 0.8)
+      ctx.addIssue({
+        code: "custom",
+        message: `must leave 20% of the container's memory limit (${r.resources.limits.memory}) for Redis' own overhead and copy-on-write during saves`,
+        path: ["maxmemory"],
+      });
+  });
+
+/** Local may run without Redis (`{ enabled: false }`): rate limiting falls back to memory, caches are off. */
+const redisSchema = z.discriminatedUnion("enabled", [z.strictObject({ enabled: z.literal(false) }), redisEnabledSchema]);
+
+/** Connection pool per pod, as the seed specifies it (SQLAlchemy semantics). */
+const poolSchema = z
+  .strictObject({
+    minConnections: z.number().int().min(0),
+    maxConnections: z.number().int().min(1, "must be at least 1"),
+    timeoutSeconds: z.number().int().min(1).max(600),
+    recycleSeconds: z.number().int().min(1),
+    prePing: z.boolean(),
+  })
+  .superRefine((p, ctx) => {
+    if (p.minConnections > p.maxConnections)
+      ctx.addIssue({ code: "custom", message: `must be <= maxConnections (${p.maxConnections})`, path: ["minConnections"] });
+  });
+
+const postgresSchema = z.strictObject({
+  database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier"),
+  /** The role the services log in as (not a superuser, so reserved slots stay reserved). */
+  appUser: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier"),
+  maxConnections: z.number().int().min(10).max(10_000),
+  superuserReservedConnections: z.number().int().min(1).max(100),
+  /** Connections kept for humans and tools (psql, backups). */
+  adminConnections: z.number().int().min(0),
+  sharedBuffers: memoryQuantity,
+  workMem: memoryQuantity,
+  effectiveCacheSize: memoryQuantity,
+  pool: poolSchema,
+  storage: storageSchema,
+  resources: resourcesSchema,
+});
+
+const rateLimitingSchema = z.strictObject({
+  /** `redis`: one limit across all pods. `memory`: per pod, so N pods allow N times the tier. */
+  backend: z.enum(["redis", "memory"]),
+  tiers: z.strictObject(Object.fromEntries(RATE_LIMIT_TIERS.map((t) => [t, tierSchema])) as Record<RateLimitTier, typeof tierSchema>),
+});
+
+/**
+ * Where passwords come from. Neither way puts a value in the synthesized JSON.
+ * - `existing`: Secrets created outside Terraform (a secret manager, sealed-secrets, kubectl);
+ *   the value is not even in Terraform state.
+ * - `variable`: Terraform creates the Secrets from sensitive variables (TF_VAR_...), which the
+ *   deploy script generates for local clusters.
+ */
+const secretsSchema = z.strictObject({
+  mode: z.enum(["existing", "variable"]),
+});
+
+const migrationsSchema = z.strictObject({
+  /** Catalogue service whose image carries the migrations. */
+  service: serviceName,
+  /** The command that applies pending migrations; must be idempotent. */
+  command: z.array(z.string().min(1)).min(1, "must name a command"),
+  backoffLimit: z.number().int().min(0).max(5, "must be at most 5: a failing migration should stop the release, not retry for an hour"),
+  timeoutSeconds: z.number().int().min(30).max(3600),
+});
 
 const clusterSchema = z.strictObject({
   /** Path to a kubeconfig; `~` is expanded by the provider. Credentials never live in this repo. */
@@ -267,6 +395,25 @@ export const environmentSchema = z
     /** Namespace of the Prometheus that scrapes the services. */
     monitoringNamespace: dnsLabel(63),
     services: z.record(serviceName, serviceSettingsSchema),
+    redis: redisSchema,
+    postgres: postgresSchema,
+    rateLimiting: rateLimitingSchema,
+    secrets: secretsSchema,
+    migrations: migrationsSchema,
+  })
+  .superRefine((env, ctx) => {
+    if (env.rateLimiting.backend === "redis" && !env.redis.enabled)
+      ctx.addIssue({ code: "custom", message: "is redis, but redis.enabled is false: use memory, or enable Redis", path: ["rateLimiting", "backend"] });
+    if (env.rateLimiting.backend === "redis" && env.redis.enabled === true && env.redis.maxmemoryPolicy !== "noeviction")
+      ctx.addIssue({
+        code: "custom",
+        message: "must be noeviction while Redis holds rate-limit counters: every counter has a TTL, so volatile-* and allkeys-* policies may evict it",
+        path: ["redis", "maxmemoryPolicy"],
+      });
+    for (const [name, service] of Object.entries(env.services)) {
+      if (service.cache && !env.redis.enabled)
+        ctx.addIssue({ code: "custom", message: "needs Redis, but redis.enabled is false in this environment: remove the cache block or enable Redis", path: ["services", name, "cache"] });
+    }
   });
 
 export type EnvironmentSettings = z.infer<typeof environmentSchema>;
@@ -277,4 +424,11 @@ export type AutoscalingSettings = z.infer<typeof autoscalingSchema>;
 export type CustomMetric = z.infer<typeof customMetricSchema>;
 export type ScalingRules = z.infer<typeof scalingRulesSchema>;
 export type DisruptionSettings = z.infer<typeof disruptionSchema>;
+export type RedisSettings = z.infer<typeof redisEnabledSchema>;
+export type PostgresSettings = z.infer<typeof postgresSchema>;
+export type PoolSettings = z.infer<typeof poolSchema>;
+export type RateLimitingSettings = z.infer<typeof rateLimitingSchema>;
+export type RateLimitSettings = z.infer<typeof rateLimitSchema>;
+export type CacheSettings = z.infer<typeof cacheSchema>;
+export type MigrationSettings = z.infer<typeof migrationsSchema>;
 export type ScalingBehaviorInput = z.input<typeof autoscalingSchema>["behavior"];

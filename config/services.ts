@@ -15,6 +15,7 @@ export default {
     imageRepository: "ghcr.io/berrys-agents/api-gateway",
     port: 8080,
     probes,
+    usesDatabase: true,
     exposure: "public",
     calls: ["agent-orchestrator", "model-orchestration", "tool-integration"],
   },
@@ -23,6 +24,7 @@ export default {
     imageRepository: "ghcr.io/berrys-agents/agent-orchestrator",
     port: 8080,
     probes,
+    usesDatabase: true,
     exposure: "internal",
     calls: ["model-orchestration", "tool-integration"],
   },
@@ -31,6 +33,7 @@ export default {
     imageRepository: "ghcr.io/berrys-agents/model-orchestration",
     port: 8080,
     probes,
+    usesDatabase: true,
     exposure: "internal",
     // Model providers' APIs are on the internet.
     internetEgress: true,
@@ -40,6 +43,7 @@ export default {
     imageRepository: "ghcr.io/berrys-agents/tool-integration",
     port: 8080,
     probes,
+    usesDatabase: true,
     exposure: "internal",
     // Third-party tool APIs are on the internet.
     internetEgress: true,

@@ -4,6 +4,14 @@
  */
 import type { EnvironmentInput, ScalingBehaviorInput } from "./schema";
 
+const tiers = {
+  default: { requests: 100, windowSeconds: 60 },
+  low: { requests: 50, windowSeconds: 60 },
+  high: { requests: 200, windowSeconds: 60 },
+  critical: { requests: 500, windowSeconds: 60 },
+  unlimited: { requests: 100000, windowSeconds: 60 },
+};
+
 const behavior: ScalingBehaviorInput = {
   scaleUp: { stabilizationWindowSeconds: 0, selectPolicy: "Max", policies: [{ type: "Pods", value: 2, periodSeconds: 60 }] },
   scaleDown: { stabilizationWindowSeconds: 300, selectPolicy: "Min", policies: [{ type: "Pods", value: 1, periodSeconds: 60 }] },
@@ -22,12 +30,23 @@ export default {
       image: { tag: "1.0.0" },
       replicas: 2,
       resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+      rateLimit: {
+        defaultTier: "default",
+        endpoints: [
+          { path: "/v1/agents/runs", method: "POST", tier: "low" },
+          { path: "/v1/models/completions", method: "POST", tier: "low" },
+          { path: "/v1/admin", tier: "critical" },
+        ],
+      },
+      cache: { defaultTtlSeconds: 300, ttlSeconds: { session: 900 }, keyVersion: 1 },
       autoscaling: { minReplicas: 2, maxReplicas: 4, targetCpuUtilizationPercent: 70, targetMemoryUtilizationPercent: 75, behavior },
     },
     "agent-orchestrator": {
       image: { tag: "1.0.0" },
       replicas: 2,
       resources: { requests: { cpu: "250m", memory: "512Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+      rateLimit: { defaultTier: "unlimited" },
+      cache: { defaultTtlSeconds: 300, ttlSeconds: { agent_definition: 3600, run_status: 5 }, keyVersion: 1 },
       autoscaling: {
         minReplicas: 2,
         maxReplicas: 4,
@@ -41,6 +60,8 @@ export default {
       image: { tag: "1.0.0" },
       replicas: 2,
       resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+      rateLimit: { defaultTier: "unlimited" },
+      cache: { defaultTtlSeconds: 600, ttlSeconds: { model_catalog: 3600, completion: 600 }, keyVersion: 1 },
       autoscaling: {
         minReplicas: 2,
         maxReplicas: 4,
@@ -57,12 +78,15 @@ export default {
       image: { tag: "1.0.0" },
       replicas: 2,
       resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+      rateLimit: { defaultTier: "critical" },
+      cache: { defaultTtlSeconds: 300, ttlSeconds: { tool_schema: 3600 }, keyVersion: 1 },
       autoscaling: { minReplicas: 2, maxReplicas: 3, targetCpuUtilizationPercent: 75, targetMemoryUtilizationPercent: 80, behavior },
     },
     "web-dashboard": {
       image: { tag: "1.0.0" },
       replicas: 2,
       resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "250m", memory: "256Mi" } },
+      rateLimit: { defaultTier: "high" },
       autoscaling: {
         minReplicas: 2,
         maxReplicas: 3,
@@ -72,5 +96,35 @@ export default {
         behavior,
       },
     },
+  },
+  redis: {
+    enabled: true,
+    maxmemory: "512Mi",
+    maxmemoryPolicy: "noeviction",
+    persistence: true,
+    storage: { size: "2Gi" },
+    resources: { requests: { cpu: "100m", memory: "768Mi" }, limits: { cpu: "500m", memory: "768Mi" } },
+  },
+  postgres: {
+    database: "agent_platform",
+    appUser: "agent_platform",
+    // With autoscaling on: 15 pods x 20 + migration + exporter + admin + reserved.
+    maxConnections: 400,
+    superuserReservedConnections: 3,
+    adminConnections: 5,
+    sharedBuffers: "512Mi",
+    workMem: "4Mi",
+    effectiveCacheSize: "1536Mi",
+    pool: { minConnections: 5, maxConnections: 20, timeoutSeconds: 30, recycleSeconds: 3600, prePing: true },
+    storage: { size: "10Gi" },
+    resources: { requests: { cpu: "250m", memory: "2Gi" }, limits: { cpu: "1", memory: "2Gi" } },
+  },
+  rateLimiting: { backend: "redis", tiers },
+  secrets: { mode: "existing" },
+  migrations: {
+    service: "agent-orchestrator",
+    command: ["python", "-m", "alembic", "upgrade", "head"],
+    backoffLimit: 2,
+    timeoutSeconds: 600,
   },
 } satisfies EnvironmentInput;

@@ -2,6 +2,7 @@ import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
+import type { EnvVar } from "./stateful-service";
 
 export interface HttpProbePaths {
   readonly liveness: string;
@@ -39,6 +40,16 @@ export interface ServiceDeploymentProps {
   readonly resources: ContainerResources;
   /** ConfigMap whose keys become the container's environment. */
   readonly configMapName: string;
+  /**
+   * Variables read from Secret keys; never literal values.
+   * @default none
+   */
+  readonly secretEnv?: readonly EnvVar[];
+  /**
+   * ConfigMap mounted read-only at /etc/platform.
+   * @default none
+   */
+  readonly filesConfigMapName?: string;
   /**
    * Spread pods across nodes and zones. Soft (ScheduleAnyway), so a single-node cluster still runs.
    * @default false
@@ -114,15 +125,25 @@ export class ServiceDeployment extends Construct {
                 imagePullPolicy: props.imagePullPolicy,
                 port: [{ name: "http", containerPort: props.port, protocol: "TCP" }],
                 envFrom: [{ configMapRef: { name: props.configMapName } }],
+                env: props.secretEnv?.map((e) => {
+                  if (!e.valueFrom) throw new Error(`${props.name}: secretEnv ${e.name} must read a Secret key, not a literal value`);
+                  return { name: e.name, valueFrom: { secretKeyRef: { ...e.valueFrom.secretKeyRef } } };
+                }),
                 resources: { requests: { ...props.resources.requests }, limits: { ...props.resources.limits } },
                 securityContext: restrictedContainerSecurityContext(),
                 startupProbe: { httpGet: httpGet(props.probes.startup), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30 },
                 livenessProbe: { httpGet: httpGet(props.probes.liveness), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
                 readinessProbe: { httpGet: httpGet(props.probes.readiness), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 },
-                volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
+                volumeMount: [
+                  { name: "tmp", mountPath: "/tmp" },
+                  ...(props.filesConfigMapName ? [{ name: "platform", mountPath: "/etc/platform", readOnly: true }] : []),
+                ],
               },
             ],
-            volume: [{ name: "tmp", emptyDir: { sizeLimit: props.tmpSize ?? "64Mi" } }],
+            volume: [
+              { name: "tmp", emptyDir: { sizeLimit: props.tmpSize ?? "64Mi" } },
+              ...(props.filesConfigMapName ? [{ name: "platform", configMap: { name: props.filesConfigMapName, defaultMode: "0444" } }] : []),
+            ],
           },
         },
       },

@@ -15,6 +15,7 @@ import { ServiceAutoscaler } from "./horizontal-pod-autoscaler";
 import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
 import type { NamespaceRef } from "./platform-namespace";
 import { DisruptionBudget } from "./pod-disruption-budget";
+import type { EnvVar } from "./stateful-service";
 
 /** Another service this one talks to. */
 export interface Peer {
@@ -49,6 +50,21 @@ export interface MicroserviceProps {
    * @default none
    */
   readonly platformSettings?: Record<string, string>;
+  /**
+   * Environment variables read from Secrets (database and Redis passwords).
+   * @default none
+   */
+  readonly secretEnv?: readonly EnvVar[];
+  /**
+   * Files mounted read-only at /etc/platform (rate limits, cache), by file name.
+   * @default none
+   */
+  readonly files?: Record<string, string>;
+  /**
+   * Data services this one reaches: egress is opened to their pods on their port.
+   * @default none
+   */
+  readonly dataServices?: readonly { readonly labels: Record<string, string>; readonly port: number }[];
   readonly dependsOn?: ITerraformDependable[];
 }
 
@@ -98,6 +114,11 @@ export class Microservice extends Construct {
       metadata: { name: `${name}-settings`, namespace, labels },
       data: this.settings,
     });
+    const files = sortKeys(props.files ?? {});
+    const filesMap =
+      Object.keys(files).length > 0
+        ? new ConfigMapV1(this, "files", { metadata: { name: `${name}-files`, namespace, labels }, data: files })
+        : undefined;
 
     const replicas = props.autoscaling ? undefined : service.replicas;
     const maxPods = props.autoscaling ? service.autoscaling.maxReplicas : service.replicas;
@@ -107,7 +128,7 @@ export class Microservice extends Construct {
       labels,
       selector,
       podLabels: { ...objectLabels(name, "service", version) },
-      podAnnotations: { "agent-platform/settings-sha256": checksum(this.settings) },
+      podAnnotations: { "agent-platform/settings-sha256": checksum({ ...this.settings, ...prefixKeys("file:", files) }) },
       replicas,
       serviceAccountName: account.metadata.name,
       image: imageReference(service),
@@ -116,6 +137,8 @@ export class Microservice extends Construct {
       probes: service.probes,
       resources: service.resources,
       configMapName: this.configMap.metadata.name,
+      secretEnv: props.secretEnv,
+      filesConfigMapName: filesMap?.metadata.name,
       spreadAcrossNodes: maxPods > 1,
       dependsOn: props.dependsOn,
     });
@@ -191,6 +214,10 @@ function buildSettings(props: MicroserviceProps): Record<string, string> {
   return sortKeys({ ...service.env, ...platform });
 }
 
+function prefixKeys(prefix: string, record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [`${prefix}${k}`, v]));
+}
+
 function sortKeys(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
@@ -226,6 +253,9 @@ function networkPolicySpec(props: MicroserviceProps, selector: Record<string, st
     to: [{ podSelector: { matchLabels: selectorLabels(callee.name) } }],
     ports: port(callee.port),
   }));
+  for (const data of props.dataServices ?? []) {
+    egress.push({ to: [{ podSelector: { matchLabels: data.labels } }], ports: port(data.port) });
+  }
   if (props.service.internetEgress) {
     egress.push({ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: NON_INTERNET_CIDRS } }], ports: port(443) });
   }

@@ -1,22 +1,32 @@
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { LocalBackend, TerraformStack } from "cdktf";
+import { Annotations, LocalBackend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { PlatformConfig } from "../config/load";
-import { Microservice } from "../constructs/microservice";
+import { selectorLabels } from "../constructs/labels";
+import { MIGRATION_NAME, MigrationJob } from "../constructs/migration-job";
+import { envKey, imageReference, Microservice } from "../constructs/microservice";
 import { PlatformNamespace } from "../constructs/platform-namespace";
+import { PlatformSecrets, secretEnv } from "../constructs/platform-secrets";
+import { Postgres } from "../constructs/postgres";
+import { Redis } from "../constructs/redis";
+import { contractFiles, contractSettings, usesRedis } from "../constructs/service-contract";
+import { serviceCapacity } from "../config/capacity";
 
 export interface PlatformStackProps {
   readonly config: PlatformConfig;
 }
 
 /**
- * One environment of the platform: providers, backend, namespace and the services. The stack's id
- * is the environment's name, which is what `cdktf diff <env>` and `cdktf deploy <env>` take.
+ * One environment of the platform: providers, backend, namespace, data tier, migrations and the
+ * services. The stack's id is the environment's name, which `cdktf diff <env>` takes.
  */
 export class PlatformStack extends TerraformStack {
   readonly config: PlatformConfig;
   readonly namespace: PlatformNamespace;
   readonly services: readonly Microservice[];
+  readonly redis?: Redis;
+  readonly postgres: Postgres;
+  readonly migration: MigrationJob;
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const { config } = props;
@@ -34,23 +44,96 @@ export class PlatformStack extends TerraformStack {
     });
 
     this.namespace = new PlatformNamespace(this, "namespace", { name: config.namespace });
+    const secrets = new PlatformSecrets(this, "secrets", { namespace: this.namespace.name, mode: config.secrets.mode, redis: !!config.redis });
+
+    const dbClients = config.services.filter((s) => s.usesDatabase);
+    const redisClients = config.services.filter((s) => usesRedis(config, s));
+
+    this.postgres = new Postgres(this, "postgres", {
+      namespace: this.namespace,
+      settings: config.postgres,
+      superuserPassword: secrets.postgresSuperuserPassword,
+      appPassword: secrets.postgresAppPassword,
+      clients: [...dbClients.map((s) => selectorLabels(s.name)), selectorLabels(MIGRATION_NAME)],
+      monitoringNamespace: config.monitoringNamespace,
+    });
+    if (config.redis) {
+      this.redis = new Redis(this, "redis", {
+        namespace: this.namespace,
+        settings: config.redis,
+        password: secrets.redisPassword!,
+        clients: redisClients.map((s) => selectorLabels(s.name)),
+        monitoringNamespace: config.monitoringNamespace,
+      });
+    }
 
     const callersOf = (name: string) => config.services.filter((s) => s.calls.includes(name)).map((s) => s.name);
     const portOf = new Map(config.services.map((s) => [s.name, s.port]));
+    const dbPassword = secretEnv("PLATFORM_DATABASE_PASSWORD", secrets.postgresAppPassword);
 
-    this.services = config.services.map(
-      (service) =>
-        new Microservice(this, service.name, {
-          namespace: this.namespace,
-          environment: config.environment,
-          service,
-          autoscaling: config.autoscalingEnabled,
-          imagePullPolicy: config.imagePullPolicy,
-          callees: service.calls.map((name) => ({ name, port: portOf.get(name)! })),
-          callers: callersOf(service.name),
-          ingressController: config.ingressController,
-          monitoringNamespace: config.monitoringNamespace,
-        }),
-    );
+    const built = config.services.map((service) => {
+      const redis = usesRedis(config, service);
+      return new Microservice(this, service.name, {
+        namespace: this.namespace,
+        environment: config.environment,
+        service,
+        autoscaling: config.autoscalingEnabled,
+        imagePullPolicy: config.imagePullPolicy,
+        callees: service.calls.map((name) => ({ name, port: portOf.get(name)! })),
+        callers: callersOf(service.name),
+        ingressController: config.ingressController,
+        monitoringNamespace: config.monitoringNamespace,
+        platformSettings: contractSettings(config, service),
+        files: contractFiles(config, service),
+        secretEnv: [
+          ...(service.usesDatabase ? [dbPassword] : []),
+          ...(redis ? [secretEnv("PLATFORM_REDIS_PASSWORD", secrets.redisPassword!)] : []),
+        ],
+        dataServices: [
+          ...(service.usesDatabase ? [{ labels: selectorLabels("postgres"), port: this.postgres.port }] : []),
+          ...(redis && this.redis ? [{ labels: selectorLabels("redis"), port: this.redis.port }] : []),
+        ],
+      });
+    });
+    this.services = built;
+
+    // Migrations run with the migrating service's image and settings, before any Deployment rolls.
+    const migrator = built.find((m) => m.name === config.migrations.service)!;
+    const migratorConfig = config.services.find((s) => s.name === config.migrations.service)!;
+    this.migration = new MigrationJob(this, "migration", {
+      namespace: this.namespace,
+      release: migratorConfig.image.tag ?? migratorConfig.image.digest!,
+      image: imageReference(migratorConfig),
+      imagePullPolicy: config.imagePullPolicy,
+      command: config.migrations.command,
+      configMapName: migrator.configMap.metadata.name,
+      env: [dbPassword],
+      backoffLimit: config.migrations.backoffLimit,
+      timeoutSeconds: config.migrations.timeoutSeconds,
+      database: { labels: selectorLabels("postgres"), port: this.postgres.port },
+    });
+    for (const service of built) {
+      if (config.services.find((s) => s.name === service.name)!.usesDatabase) service.deployment.resource.node.addDependency(this.migration.job);
+    }
+
+    this.warnAboutPerPodRateLimits();
+  }
+
+  /** A memory backend counts per pod: N pods admit N times the tier. Say so at synth. */
+  private warnAboutPerPodRateLimits(): void {
+    const { config } = this;
+    const backend = config.redis ? config.rateLimiting.backend : "memory";
+    if (backend !== "memory") return;
+    for (const [i, service] of config.services.entries()) {
+      if (!service.rateLimit) continue;
+      const pods = serviceCapacity(service, config.autoscalingEnabled).maxPods;
+      if (pods <= 1) continue;
+      const tier = config.rateLimiting.tiers[service.rateLimit.defaultTier];
+      Annotations.of(this.services[i]!).addWarning(
+        `${service.name}: rate limiting uses the in-memory backend with up to ${pods} pods, so the effective limit is ` +
+          `${pods} x the tier (${service.rateLimit.defaultTier}: ${pods * tier.requests} requests per ${tier.windowSeconds} s, not ${tier.requests}). ` +
+          `Use rateLimiting.backend "redis" for one limit across pods (${envKey(service.name)}).`,
+      );
+    }
   }
 }

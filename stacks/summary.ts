@@ -1,6 +1,6 @@
 import type { PlatformConfig } from "../config/load";
 import { formatCpu, formatMemory } from "../config/quantity";
-import { environmentCapacity, type Totals } from "./capacity";
+import { environmentCapacity, type Totals } from "../config/capacity";
 
 /** Plain-text tables, one per environment, for the human who reads the synth's output. */
 export function renderSummary(configs: readonly PlatformConfig[]): string {

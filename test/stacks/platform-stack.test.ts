@@ -63,8 +63,10 @@ describe("PlatformStack", () => {
           }
         });
 
-        it("selects pods that exist: every Service selector matches a Deployment's pod labels", () => {
-          const podLabels = Object.values(resources(json, "kubernetes_deployment_v1")).map((d) => d.spec.template.metadata.labels);
+        it("selects pods that exist: every Service selector matches a workload's pod labels", () => {
+          const podLabels = ["kubernetes_deployment_v1", "kubernetes_stateful_set_v1"].flatMap((type) =>
+            Object.values(resources(json, type)).map((d) => d.spec.template.metadata.labels),
+          );
           for (const svc of Object.values(resources(json, "kubernetes_service_v1"))) {
             assert.ok(
               podLabels.some((labels) => Object.entries(svc.spec.selector).every(([k, v]) => labels[k] === v)),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { environmentCapacity } from "../../stacks/capacity";
+import { environmentCapacity } from "../../config/capacity";
 import { renderSummary } from "../../stacks/summary";
 import { loadConfig } from "../helpers";
 

@@ -1,5 +1,5 @@
-import type { PlatformConfig, ServiceConfig } from "../config/load";
-import { parseCpuMillis, parseMemoryBytes } from "../config/quantity";
+import type { PlatformConfig, ServiceConfig } from "./load";
+import { parseCpuMillis, parseMemoryBytes } from "./quantity";
 
 /** What one service can cost the cluster, at its smallest and largest. */
 export interface ServiceCapacity {
@@ -55,3 +55,37 @@ export function environmentCapacity(config: PlatformConfig): EnvironmentCapacity
 }
 
 const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
+
+/** Connections the migration Job may hold (Alembic uses one; one spare for a lock session). */
+export const MIGRATION_CONNECTIONS = 2;
+/** Connections postgres_exporter may hold. */
+export const EXPORTER_CONNECTIONS = 2;
+
+export interface ConnectionBudget {
+  /** Per service that uses the database: pods at the most × worker processes × pool maximum. */
+  readonly services: readonly { readonly name: string; readonly pods: number; readonly workers: number; readonly pool: number; readonly connections: number }[];
+  readonly total: number;
+  readonly maxConnections: number;
+  readonly fits: boolean;
+  /** The sum written out, for error messages and the summary. */
+  readonly arithmetic: string;
+}
+
+/**
+ * Proves that the database can accept every connection the platform may open at once:
+ * Σ(max pods × workers × pool max) + migration + exporter + admin + superuser-reserved ≤ max_connections.
+ */
+export function connectionBudget(config: PlatformConfig): ConnectionBudget {
+  const pg = config.postgres;
+  const services = config.services
+    .filter((s) => s.usesDatabase)
+    .map((s) => {
+      const pods = serviceCapacity(s, config.autoscalingEnabled).maxPods;
+      return { name: s.name, pods, workers: s.workerProcesses, pool: pg.pool.maxConnections, connections: pods * s.workerProcesses * pg.pool.maxConnections };
+    });
+  const total =
+    sum(services.map((s) => s.connections)) + MIGRATION_CONNECTIONS + EXPORTER_CONNECTIONS + pg.adminConnections + pg.superuserReservedConnections;
+  const terms = services.map((s) => `${s.name} ${s.pods}x${s.workers}x${s.pool}=${s.connections}`);
+  const arithmetic = `${terms.join(" + ")} + migration ${MIGRATION_CONNECTIONS} + exporter ${EXPORTER_CONNECTIONS} + admin ${pg.adminConnections} + reserved ${pg.superuserReservedConnections} = ${total} ${total <= pg.maxConnections ? "<=" : ">"} max_connections ${pg.maxConnections}`;
+  return { services, total, maxConnections: pg.maxConnections, fits: total <= pg.maxConnections, arithmetic };
+}

@@ -1,0 +1,17 @@
+/**
+ * Every third-party image and chart version, pinned in one place. Official images only: Bitnami's
+ * versioned Redis/Postgres images left the public catalogue in 2025.
+ */
+export const IMAGES = {
+  /** Official Redis image; Debian-based, runs as uid 999. */
+  redis: "redis:7.4.2-bookworm",
+  /** Official Postgres image, pinned major and minor; runs as uid 999. */
+  postgres: "postgres:17.2-bookworm",
+  redisExporter: "oliver006/redis_exporter:v1.67.0",
+  postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.16.0",
+} as const;
+
+/** UID/GID of the `redis` and `postgres` users in the official images. */
+export const DATA_SERVICE_UID = 999;
+/** postgres_exporter's image runs as `nobody`. */
+export const EXPORTER_UID = 65534;

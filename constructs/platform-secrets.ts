@@ -1,0 +1,61 @@
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
+import { TerraformVariable } from "cdktf";
+import { Construct } from "constructs";
+import { objectLabels } from "./labels";
+
+/** A key of a Kubernetes Secret, consumed through `secretKeyRef`, never as a literal value. */
+export interface SecretKeyRef {
+  readonly secretName: string;
+  readonly key: string;
+}
+
+export interface PlatformSecretsProps {
+  readonly namespace: string;
+  /** `existing`: Secrets made outside Terraform. `variable`: made here from sensitive variables. */
+  readonly mode: "existing" | "variable";
+  /** Whether Redis runs, and so needs a password. */
+  readonly redis: boolean;
+}
+
+/** The Secrets the data tier reads, and their fixed names and keys. */
+export const SECRET_NAMES = { redis: "redis-auth", postgres: "postgres-auth" } as const;
+
+/**
+ * Where the data tier's passwords live. No value ever enters the synthesized JSON: in `existing`
+ * mode only names are referenced; in `variable` mode the JSON holds `${var.…}` and the value comes
+ * from TF_VAR_<name> at plan time (and is kept in Terraform state, which must be protected).
+ */
+export class PlatformSecrets extends Construct {
+  readonly redisPassword?: SecretKeyRef;
+  readonly postgresSuperuserPassword: SecretKeyRef;
+  readonly postgresAppPassword: SecretKeyRef;
+
+  constructor(scope: Construct, id: string, props: PlatformSecretsProps) {
+    super(scope, id);
+    this.postgresSuperuserPassword = { secretName: SECRET_NAMES.postgres, key: "superuser-password" };
+    this.postgresAppPassword = { secretName: SECRET_NAMES.postgres, key: "app-password" };
+    if (props.redis) this.redisPassword = { secretName: SECRET_NAMES.redis, key: "password" };
+    if (props.mode === "existing") return;
+
+    const variable = (id: string, description: string) =>
+      new TerraformVariable(this, id, { type: "string", sensitive: true, nullable: false, description });
+    const superuser = variable("postgres_superuser_password", "Postgres superuser password (TF_VAR_postgres_superuser_password)");
+    const app = variable("postgres_app_password", "Postgres application role password (TF_VAR_postgres_app_password)");
+    new SecretV1(this, "postgres", {
+      metadata: { name: SECRET_NAMES.postgres, namespace: props.namespace, labels: objectLabels("postgres", "database") },
+      data: { "superuser-password": superuser.stringValue, "app-password": app.stringValue },
+    });
+    if (props.redis) {
+      const redis = variable("redis_password", "Redis password (TF_VAR_redis_password)");
+      new SecretV1(this, "redis", {
+        metadata: { name: SECRET_NAMES.redis, namespace: props.namespace, labels: objectLabels("redis", "cache") },
+        data: { password: redis.stringValue },
+      });
+    }
+  }
+}
+
+/** An env var read from a Secret key, in the provider's shape. */
+export function secretEnv(name: string, ref: SecretKeyRef) {
+  return { name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } };
+}

@@ -1,0 +1,117 @@
+import { Construct } from "constructs";
+import type { PostgresSettings } from "../config/schema";
+import { parseMemoryBytes } from "../config/quantity";
+import { DATA_SERVICE_UID, EXPORTER_UID, IMAGES } from "../config/versions";
+import type { NamespaceRef } from "./platform-namespace";
+import { type SecretKeyRef, secretEnv } from "./platform-secrets";
+import { StatefulService } from "./stateful-service";
+
+export const POSTGRES_PORT = 5432;
+
+export interface PostgresProps {
+  readonly namespace: NamespaceRef;
+  readonly settings: PostgresSettings;
+  readonly superuserPassword: SecretKeyRef;
+  readonly appPassword: SecretKeyRef;
+  /** Pod labels of the services (and the migration Job) that use the database. */
+  readonly clients: readonly Record<string, string>[];
+  readonly monitoringNamespace: string;
+}
+
+/** Bytes as whole megabytes, Postgres' `MB` unit (1024 kB). */
+const megabytes = (quantity: string) => `${Math.max(1, Math.floor(parseMemoryBytes(quantity)! / 2 ** 20))}MB`;
+
+/**
+ * `postgresql.conf`: connections and memory from config. Accepted by Postgres 15 (the tests'
+ * Debian server) and 17 (the image).
+ * @see https://www.postgresql.org/docs/current/runtime-config-connection.html
+ */
+export function renderPostgresConf(settings: PostgresSettings): string {
+  return [
+    "# Rendered from config/<environment>.ts by constructs/postgres.ts. Do not edit by hand.",
+    "listen_addresses = '*'",
+    `port = ${POSTGRES_PORT}`,
+    `max_connections = ${settings.maxConnections}`,
+    `superuser_reserved_connections = ${settings.superuserReservedConnections}`,
+    `shared_buffers = ${megabytes(settings.sharedBuffers)}`,
+    `work_mem = ${megabytes(settings.workMem)}`,
+    `effective_cache_size = ${megabytes(settings.effectiveCacheSize)}`,
+    "password_encryption = 'scram-sha-256'",
+    "log_destination = 'stderr'",
+    "log_connections = off",
+    "log_min_duration_statement = 1000",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Creates the application role on first start (the official image runs
+ * /docker-entrypoint-initdb.d/* once, on an empty data directory). The services log in as this
+ * role, not as the superuser, so `superuser_reserved_connections` stay free for administrators.
+ */
+export function renderInitScript(): string {
+  return [
+    "#!/bin/sh",
+    "# Rendered by constructs/postgres.ts. Runs once, on an empty data directory.",
+    "set -eu",
+    'psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \\',
+    '  -v app_user="$APP_DB_USER" -v app_password="$APP_DB_PASSWORD" -v db="$POSTGRES_DB" <<\'SQL\'',
+    "CREATE ROLE :\"app_user\" LOGIN PASSWORD :'app_password';",
+    'GRANT CONNECT, CREATE, TEMPORARY ON DATABASE :"db" TO :"app_user";',
+    'GRANT ALL ON SCHEMA public TO :"app_user";',
+    "SQL",
+    "",
+  ].join("\n");
+}
+
+/** Postgres from the official image (pinned major), one instance, with a postgres_exporter sidecar. */
+export class Postgres extends Construct {
+  readonly server: StatefulService;
+  readonly host: string;
+  readonly port = POSTGRES_PORT;
+
+  constructor(scope: Construct, id: string, props: PostgresProps) {
+    super(scope, id);
+    const { settings } = props;
+    this.server = new StatefulService(this, "server", {
+      namespace: props.namespace,
+      name: "postgres",
+      component: "database",
+      image: IMAGES.postgres,
+      args: ["-c", "config_file=/etc/postgresql/postgresql.conf"],
+      env: [
+        { name: "POSTGRES_USER", value: "postgres" },
+        { name: "POSTGRES_DB", value: settings.database },
+        { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
+        secretEnv("POSTGRES_PASSWORD", props.superuserPassword),
+        { name: "APP_DB_USER", value: settings.appUser },
+        secretEnv("APP_DB_PASSWORD", props.appPassword),
+      ],
+      port: { name: "postgres", number: POSTGRES_PORT },
+      probeCommand: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)],
+      resources: settings.resources,
+      runAsUser: DATA_SERVICE_UID,
+      configFiles: {
+        "/etc/postgresql": { "postgresql.conf": renderPostgresConf(settings) },
+        "/docker-entrypoint-initdb.d": { "10-app-role.sh": renderInitScript() },
+      },
+      dataPath: "/var/lib/postgresql/data",
+      storage: settings.storage,
+      scratchPaths: ["/var/run/postgresql", "/tmp"],
+      exporter: {
+        image: IMAGES.postgresExporter,
+        port: 9187,
+        env: [
+          { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/${settings.database}?sslmode=disable` },
+          { name: "DATA_SOURCE_USER", value: "postgres" },
+          secretEnv("DATA_SOURCE_PASS", props.superuserPassword),
+        ],
+        runAsUser: EXPORTER_UID,
+        healthPath: "/",
+      },
+      clients: props.clients,
+      monitoringNamespace: props.monitoringNamespace,
+    });
+    this.host = this.server.host;
+  }
+}

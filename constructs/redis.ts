@@ -1,0 +1,80 @@
+import { Construct } from "constructs";
+import type { RedisSettings } from "../config/schema";
+import { parseMemoryBytes } from "../config/quantity";
+import { DATA_SERVICE_UID, EXPORTER_UID, IMAGES } from "../config/versions";
+import type { NamespaceRef } from "./platform-namespace";
+import { type SecretKeyRef, secretEnv } from "./platform-secrets";
+import { StatefulService } from "./stateful-service";
+
+export const REDIS_PORT = 6379;
+
+export interface RedisProps {
+  readonly namespace: NamespaceRef;
+  readonly settings: RedisSettings;
+  readonly password: SecretKeyRef;
+  /** Pod labels of the services that use Redis; no other pod reaches it. */
+  readonly clients: readonly Record<string, string>[];
+  readonly monitoringNamespace: string;
+}
+
+/**
+ * `redis.conf` for the official image. The password is not in it: it arrives as
+ * `--requirepass $(REDIS_PASSWORD)`, expanded by the kubelet from the Secret.
+ * @see https://redis.io/docs/latest/operate/oss_and_stack/management/config-file/
+ */
+export function renderRedisConf(settings: RedisSettings): string {
+  const lines = [
+    "# Rendered from config/<environment>.ts by constructs/redis.ts. Do not edit by hand.",
+    "bind * -::*",
+    `port ${REDIS_PORT}`,
+    // Reached only through its NetworkPolicy and with a password.
+    "protected-mode no",
+    `maxmemory ${parseMemoryBytes(settings.maxmemory)}`,
+    `maxmemory-policy ${settings.maxmemoryPolicy}`,
+    "dir /data",
+    ...(settings.persistence
+      ? ["appendonly yes", "appendfsync everysec", "save 900 1 300 10 60 10000"]
+      : ["appendonly no", 'save ""']),
+    "loglevel notice",
+    "",
+  ];
+  return lines.join("\n");
+}
+
+/** Redis from the official image, with persistence per environment and a redis_exporter sidecar. */
+export class Redis extends Construct {
+  readonly server: StatefulService;
+  readonly host: string;
+  readonly port = REDIS_PORT;
+
+  constructor(scope: Construct, id: string, props: RedisProps) {
+    super(scope, id);
+    const { settings } = props;
+    this.server = new StatefulService(this, "server", {
+      namespace: props.namespace,
+      name: "redis",
+      component: "cache",
+      image: IMAGES.redis,
+      args: ["/etc/redis/redis.conf", "--requirepass", "$(REDIS_PASSWORD)"],
+      env: [secretEnv("REDIS_PASSWORD", props.password), secretEnv("REDISCLI_AUTH", props.password)],
+      port: { name: "redis", number: REDIS_PORT },
+      // redis-cli authenticates with REDISCLI_AUTH; PONG only when the password is accepted.
+      probeCommand: ["sh", "-c", "redis-cli -h 127.0.0.1 ping | grep -q PONG"],
+      resources: settings.resources,
+      runAsUser: DATA_SERVICE_UID,
+      configFiles: { "/etc/redis": { "redis.conf": renderRedisConf(settings) } },
+      dataPath: "/data",
+      storage: settings.persistence ? settings.storage : undefined,
+      exporter: {
+        image: IMAGES.redisExporter,
+        port: 9121,
+        env: [{ name: "REDIS_ADDR", value: `redis://127.0.0.1:${REDIS_PORT}` }, secretEnv("REDIS_PASSWORD", props.password)],
+        runAsUser: EXPORTER_UID,
+        healthPath: "/health",
+      },
+      clients: props.clients,
+      monitoringNamespace: props.monitoringNamespace,
+    });
+    this.host = this.server.host;
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The runtime contract between the platform and a service's code: the settings and files each
+ * pod receives for its database pool, Redis, rate limits and cache. Pure functions of config, so
+ * the README's contract and the tests read the same source.
+ */
+import { stringify } from "yaml";
+import type { PlatformConfig, ServiceConfig } from "../config/load";
+import { POSTGRES_PORT } from "./postgres";
+import { REDIS_PORT } from "./redis";
+
+/** Where the service's files are mounted. */
+export const CONTRACT_DIR = "/etc/platform";
+export const RATE_LIMIT_FILE = "rate-limits.yaml";
+export const CACHE_FILE = "cache.yaml";
+
+const host = (name: string, namespace: string) => `${name}.${namespace}.svc.cluster.local`;
+
+/** Whether the service talks to Redis in this environment. */
+export function usesRedis(config: PlatformConfig, service: ServiceConfig): boolean {
+  if (!config.redis) return false;
+  return service.cache !== undefined || (service.rateLimit !== undefined && config.rateLimiting.backend === "redis");
+}
+
+/** Plain (non-secret) settings for the service's environment. */
+export function contractSettings(config: PlatformConfig, service: ServiceConfig): Record<string, string> {
+  const settings: Record<string, string> = {};
+  if (service.usesDatabase) {
+    const pg = config.postgres;
+    Object.assign(settings, {
+      PLATFORM_DATABASE_HOST: host("postgres", config.namespace),
+      PLATFORM_DATABASE_PORT: String(POSTGRES_PORT),
+      PLATFORM_DATABASE_NAME: pg.database,
+      PLATFORM_DATABASE_USER: pg.appUser,
+      PLATFORM_DATABASE_POOL_MIN: String(pg.pool.minConnections),
+      PLATFORM_DATABASE_POOL_MAX: String(pg.pool.maxConnections),
+      PLATFORM_DATABASE_POOL_TIMEOUT_SECONDS: String(pg.pool.timeoutSeconds),
+      PLATFORM_DATABASE_POOL_RECYCLE_SECONDS: String(pg.pool.recycleSeconds),
+      PLATFORM_DATABASE_POOL_PRE_PING: String(pg.pool.prePing),
+      PLATFORM_WORKER_PROCESSES: String(service.workerProcesses),
+    });
+  }
+  if (usesRedis(config, service)) {
+    Object.assign(settings, { PLATFORM_REDIS_HOST: host("redis", config.namespace), PLATFORM_REDIS_PORT: String(REDIS_PORT) });
+  }
+  if (service.rateLimit) settings.PLATFORM_RATE_LIMIT_CONFIG = `${CONTRACT_DIR}/${RATE_LIMIT_FILE}`;
+  if (service.cache) settings.PLATFORM_CACHE_CONFIG = `${CONTRACT_DIR}/${CACHE_FILE}`;
+  return settings;
+}
+
+/** Files mounted at /etc/platform, rendered with `yaml`. */
+export function contractFiles(config: PlatformConfig, service: ServiceConfig): Record<string, string> {
+  const files: Record<string, string> = {};
+  const header = `# Rendered from config/${config.environment}.ts for ${service.name}. Contract: README, "What every pod receives".\n`;
+  if (service.rateLimit) {
+    const backend = config.redis ? config.rateLimiting.backend : "memory";
+    files[RATE_LIMIT_FILE] =
+      header +
+      stringify({
+        version: 1,
+        service: service.name,
+        backend,
+        // A counter per window pair, O(1) memory per client: safe even for the 100000/60 s tier,
+        // where a sliding log would store one entry per request.
+        algorithm: "sliding_window_counter",
+        ...(backend === "redis" ? { redisKeyPrefix: `ratelimit:${service.name}` } : {}),
+        defaultTier: service.rateLimit.defaultTier,
+        tiers: config.rateLimiting.tiers,
+        endpoints: service.rateLimit.endpoints,
+      });
+  }
+  if (service.cache) {
+    files[CACHE_FILE] =
+      header +
+      stringify({
+        version: 1,
+        service: service.name,
+        backend: "redis",
+        keyPrefix: `cache:${service.name}:v${service.cache.keyVersion}`,
+        defaultTtlSeconds: service.cache.defaultTtlSeconds,
+        ttlSeconds: service.cache.ttlSeconds,
+      });
+  }
+  return files;
+}

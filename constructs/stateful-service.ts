@@ -1,0 +1,201 @@
+import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { StatefulSetV1 } from "@cdktf/provider-kubernetes/lib/stateful-set-v1";
+import { Construct } from "constructs";
+import type { ContainerResources } from "./deployment";
+import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
+import type { NamespaceRef } from "./platform-namespace";
+import { DisruptionBudget } from "./pod-disruption-budget";
+import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
+
+/** An environment variable: a plain value or a Secret key. */
+export interface EnvVar {
+  readonly name: string;
+  readonly value?: string;
+  readonly valueFrom?: { readonly secretKeyRef: { readonly name: string; readonly key: string } };
+}
+
+export interface MetricsExporter {
+  readonly image: string;
+  readonly port: number;
+  readonly env: readonly EnvVar[];
+  readonly runAsUser: number;
+  /** HTTP path answering 200 while the exporter runs. */
+  readonly healthPath: string;
+}
+
+export interface StatefulServiceProps {
+  readonly namespace: NamespaceRef;
+  /** Kubernetes name of every object: `redis`, `postgres`. */
+  readonly name: string;
+  /** `app.kubernetes.io/component`: `cache`, `database`. */
+  readonly component: string;
+  readonly image: string;
+  readonly args?: readonly string[];
+  readonly env: readonly EnvVar[];
+  readonly port: { readonly name: string; readonly number: number };
+  /** Command that succeeds when the server answers; used for readiness, liveness and startup. */
+  readonly probeCommand: readonly string[];
+  readonly resources: ContainerResources;
+  readonly runAsUser: number;
+  /** Files rendered from config, mounted read-only, by mount directory then file name. */
+  readonly configFiles: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Where the server keeps data; a volume claim when `storage` is set, else an emptyDir. */
+  readonly dataPath: string;
+  readonly storage?: { readonly size: string; readonly storageClass?: string };
+  /** Further writable directories (sockets, scratch), as emptyDirs. */
+  readonly scratchPaths?: readonly string[];
+  readonly exporter: MetricsExporter;
+  /** Pod labels of the clients admitted to the server's port. */
+  readonly clients: readonly Record<string, string>[];
+  readonly monitoringNamespace: string;
+}
+
+/**
+ * A single-instance stateful server from an official image, with everything it needs: config
+ * files from a ConfigMap, a volume claim, a Prometheus exporter sidecar, a Service, a PDB and a
+ * NetworkPolicy that admits only its clients (and the monitoring namespace to the exporter).
+ * Every container runs under the restricted Pod Security profile.
+ */
+export class StatefulService extends Construct {
+  readonly statefulSet: StatefulSetV1;
+  readonly service: ServiceV1;
+  /** In-cluster DNS name of the server. */
+  readonly host: string;
+
+  constructor(scope: Construct, id: string, props: StatefulServiceProps) {
+    super(scope, id);
+    const { name } = props;
+    const namespace = props.namespace.name;
+    const selector = selectorLabels(name);
+    const labels = objectLabels(name, props.component);
+
+    const account = new ServiceAccountV1(this, "service-account", {
+      metadata: { name, namespace, labels },
+      automountServiceAccountToken: false,
+    });
+
+    const mounts = Object.entries(props.configFiles).map(([path, files], i) => {
+      const configMap = new ConfigMapV1(this, `config-${i}`, {
+        metadata: { name: `${name}-config-${i}`, namespace, labels },
+        data: { ...files },
+      });
+      return { volume: `config-${i}`, path, configMap: configMap.metadata.name };
+    });
+    const scratch = (props.scratchPaths ?? []).map((path, i) => ({ volume: `scratch-${i}`, path }));
+
+    const execProbe = (period: number, failures: number) => ({
+      exec: { command: [...props.probeCommand] },
+      periodSeconds: period,
+      timeoutSeconds: 5,
+      failureThreshold: failures,
+    });
+    const httpProbe = { httpGet: { path: props.exporter.healthPath, port: "metrics" }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 };
+
+    this.statefulSet = new StatefulSetV1(this, "stateful-set", {
+      metadata: { name, namespace, labels },
+      waitForRollout: true,
+      spec: {
+        replicas: "1",
+        serviceName: name,
+        selector: { matchLabels: selector },
+        updateStrategy: [{ type: "RollingUpdate" }],
+        template: {
+          metadata: { labels },
+          spec: {
+            serviceAccountName: account.metadata.name,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            terminationGracePeriodSeconds: 60,
+            securityContext: restrictedPodSecurityContext({ user: props.runAsUser }),
+            container: [
+              {
+                name: props.name,
+                image: props.image,
+                imagePullPolicy: "IfNotPresent",
+                args: props.args ? [...props.args] : undefined,
+                env: props.env.map(toProviderEnv),
+                port: [{ name: props.port.name, containerPort: props.port.number, protocol: "TCP" }],
+                resources: { requests: { ...props.resources.requests }, limits: { ...props.resources.limits } },
+                securityContext: restrictedContainerSecurityContext({ user: props.runAsUser }),
+                startupProbe: execProbe(5, 60),
+                livenessProbe: { ...execProbe(15, 4), initialDelaySeconds: 0 },
+                readinessProbe: execProbe(5, 3),
+                volumeMount: [
+                  { name: "data", mountPath: props.dataPath },
+                  ...mounts.map((m) => ({ name: m.volume, mountPath: m.path, readOnly: true })),
+                  ...scratch.map((s) => ({ name: s.volume, mountPath: s.path })),
+                ],
+              },
+              {
+                name: "metrics",
+                image: props.exporter.image,
+                imagePullPolicy: "IfNotPresent",
+                env: props.exporter.env.map(toProviderEnv),
+                port: [{ name: "metrics", containerPort: props.exporter.port, protocol: "TCP" }],
+                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+                securityContext: restrictedContainerSecurityContext({ user: props.exporter.runAsUser }),
+                livenessProbe: httpProbe,
+                readinessProbe: { ...httpProbe, periodSeconds: 5 },
+              },
+            ],
+            volume: [
+              ...(props.storage ? [] : [{ name: "data", emptyDir: {} }]),
+              ...mounts.map((m) => ({ name: m.volume, configMap: { name: m.configMap, defaultMode: "0444" } })),
+              ...scratch.map((s) => ({ name: s.volume, emptyDir: { sizeLimit: "64Mi" } })),
+            ],
+          },
+        },
+        volumeClaimTemplate: props.storage
+          ? [
+              {
+                metadata: { name: "data", labels },
+                spec: {
+                  accessModes: ["ReadWriteOnce"],
+                  storageClassName: props.storage.storageClass,
+                  resources: { requests: { storage: props.storage.size } },
+                },
+              },
+            ]
+          : undefined,
+      },
+    });
+
+    this.service = new ServiceV1(this, "service", {
+      metadata: { name, namespace, labels },
+      spec: {
+        type: "ClusterIP",
+        selector,
+        port: [
+          { name: props.port.name, port: props.port.number, targetPort: props.port.name, protocol: "TCP" },
+          { name: "metrics", port: props.exporter.port, targetPort: "metrics", protocol: "TCP" },
+        ],
+      },
+    });
+    this.host = `${name}.${props.namespace.literalName}.svc.cluster.local`;
+
+    // One instance: a budget of one lets drains proceed (the server restarts elsewhere).
+    new DisruptionBudget(this, "disruption-budget", { namespace, name, labels, selector, guaranteedReplicas: 1, maxUnavailable: 1 });
+
+    new NetworkPolicyV1(this, "network-policy", {
+      metadata: { name, namespace, labels },
+      spec: {
+        podSelector: { matchLabels: selector },
+        policyTypes: ["Ingress", "Egress"],
+        ingress: [
+          ...(props.clients.length > 0
+            ? [{ from: props.clients.map((matchLabels) => ({ podSelector: { matchLabels } })), ports: [{ port: props.port.name, protocol: "TCP" }] }]
+            : []),
+          { from: [{ namespaceSelector: namespaceSelector(props.monitoringNamespace) }], ports: [{ port: "metrics", protocol: "TCP" }] },
+        ],
+        egress: [],
+      },
+    });
+  }
+}
+
+function toProviderEnv(e: EnvVar) {
+  return e.valueFrom ? { name: e.name, valueFrom: { secretKeyRef: { ...e.valueFrom.secretKeyRef } } } : { name: e.name, value: e.value };
+}
