@@ -15,7 +15,7 @@ function main(): number {
     const options = parseRunOptions(process.env);
     const configs = loadEnvironments(options.environments, options);
     const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
-    synthesizePlatform(configs, outdir);
+    for (const warning of synthesizePlatform(configs, outdir)) process.stderr.write(`Warning: ${warning}\n`);
     if (process.env.PLATFORM_SUMMARY !== "off") process.stdout.write(renderSummary(configs));
     return 0;
   } catch (error) {

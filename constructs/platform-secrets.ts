@@ -37,8 +37,12 @@ export class PlatformSecrets extends Construct {
     if (props.redis) this.redisPassword = { secretName: SECRET_NAMES.redis, key: "password" };
     if (props.mode === "existing") return;
 
-    const variable = (id: string, description: string) =>
-      new TerraformVariable(this, id, { type: "string", sensitive: true, nullable: false, description });
+    const variable = (id: string, description: string) => {
+      const v = new TerraformVariable(this, id, { type: "string", sensitive: true, nullable: false, description });
+      // A stable, readable name: users set TF_VAR_<id>.
+      v.overrideLogicalId(id);
+      return v;
+    };
     const superuser = variable("postgres_superuser_password", "Postgres superuser password (TF_VAR_postgres_superuser_password)");
     const app = variable("postgres_app_password", "Postgres application role password (TF_VAR_postgres_app_password)");
     new SecretV1(this, "postgres", {

@@ -31,7 +31,6 @@ export function renderRedisConf(settings: RedisSettings): string {
     "protected-mode no",
     `maxmemory ${parseMemoryBytes(settings.maxmemory)}`,
     `maxmemory-policy ${settings.maxmemoryPolicy}`,
-    "dir /data",
     ...(settings.persistence
       ? ["appendonly yes", "appendfsync everysec", "save 900 1 300 10 60 10000"]
       : ["appendonly no", 'save ""']),
@@ -55,7 +54,8 @@ export class Redis extends Construct {
       name: "redis",
       component: "cache",
       image: IMAGES.redis,
-      args: ["/etc/redis/redis.conf", "--requirepass", "$(REDIS_PASSWORD)"],
+      // The data directory is an argument, not in redis.conf, so the file runs anywhere (tests included).
+      args: ["/etc/redis/redis.conf", "--dir", "/data", "--requirepass", "$(REDIS_PASSWORD)"],
       env: [secretEnv("REDIS_PASSWORD", props.password), secretEnv("REDISCLI_AUTH", props.password)],
       port: { name: "redis", number: REDIS_PORT },
       // redis-cli authenticates with REDISCLI_AUTH; PONG only when the password is accepted.

@@ -112,8 +112,10 @@ export class PlatformStack extends TerraformStack {
       timeoutSeconds: config.migrations.timeoutSeconds,
       database: { labels: selectorLabels("postgres"), port: this.postgres.port },
     });
-    for (const service of built) {
-      if (config.services.find((s) => s.name === service.name)!.usesDatabase) service.deployment.resource.node.addDependency(this.migration.job);
+    // The schema is migrated before any database user rolls; the Job waits for Postgres.
+    this.migration.job.dependsOn = [this.postgres.server.statefulSet.fqn];
+    for (const [i, service] of built.entries()) {
+      if (config.services[i]!.usesDatabase) service.deployment.resource.dependsOn = [this.migration.job.fqn];
     }
 
     this.warnAboutPerPodRateLimits();

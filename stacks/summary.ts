@@ -1,6 +1,6 @@
 import type { PlatformConfig } from "../config/load";
 import { formatCpu, formatMemory } from "../config/quantity";
-import { environmentCapacity, type Totals } from "../config/capacity";
+import { connectionBudget, environmentCapacity, type Totals } from "../config/capacity";
 
 /** Plain-text tables, one per environment, for the human who reads the synth's output. */
 export function renderSummary(configs: readonly PlatformConfig[]): string {
@@ -27,7 +27,7 @@ function renderEnvironment(config: PlatformConfig): string {
   const title = `${config.environment} (namespace ${config.namespace}, context ${config.cluster.context}, autoscaling ${
     config.autoscalingEnabled ? "on" : "off"
   })`;
-  return [title, ...table([header, ...rows]), totals("  at minimum scale", capacity.min), totals("  at maximum scale", capacity.max), ""].join(
+  return [title, ...table([header, ...rows]), totals("  at minimum scale", capacity.min), totals("  at maximum scale", capacity.max), `  database connections: ${connectionBudget(config).arithmetic}`, ""].join(
     "\n",
   );
 }

@@ -180,3 +180,63 @@ function captureConfigError(fn: () => unknown): ConfigError {
   }
   assert.fail("expected a ConfigError");
 }
+
+describe("data tier rules", () => {
+  const fails = (env: "production" | "local", mutate: (raw: Json) => void, field: string, rule: RegExp, overrides = {}) => {
+    const raw = rawEnvironment(env);
+    mutate(raw);
+    const error = captureConfigError(() => validateEnvironment(raw, env, validateCatalog(rawCatalog()), overrides));
+    const problem = error.problems.find((p) => p.field === field);
+    assert.ok(problem, `no problem for ${field}; got:\n${error.message}`);
+    assert.equal(problem.source, `config/${env}.ts`);
+    assert.match(problem.rule, rule);
+    return problem;
+  };
+
+  it("fails when a tier allows zero requests", () => {
+    fails("production", (r) => (r.rateLimiting.tiers.low.requests = 0), "rateLimiting.tiers.low.requests", /positive number of requests/);
+  });
+  it("fails when a tier's window is negative", () => {
+    fails("production", (r) => (r.rateLimiting.tiers.default.windowSeconds = -60), "rateLimiting.tiers.default.windowSeconds", /positive number of seconds/);
+  });
+  it("fails when a tier is missing", () => {
+    fails("production", (r) => delete r.rateLimiting.tiers.critical, "rateLimiting.tiers.critical", /required/);
+  });
+  it("fails when an endpoint names an unknown tier", () => {
+    fails("production", (r) => (r.services["api-gateway"].rateLimit.endpoints[0].tier = "gold"), "services.api-gateway.rateLimit.endpoints[0].tier", /"default", "low", "high", "critical", "unlimited"/);
+  });
+  it("fails when the pool's min exceeds its max", () => {
+    fails("production", (r) => (r.postgres.pool.minConnections = 30), "postgres.pool.minConnections", /<= maxConnections \(20\)/);
+  });
+  it("fails when the connection budget does not fit, and shows the arithmetic", () => {
+    const problem = fails("production", (r) => (r.postgres.maxConnections = 300), "postgres.maxConnections", /too small for the connection budget \(autoscaling on/, { enableAutoscaling: true });
+    assert.match(problem.rule, /api-gateway 10x1x20=200 \+ agent-orchestrator 8x1x20=160 \+ model-orchestration 12x1x20=240 \+ tool-integration 6x1x20=120 \+ migration 2 \+ exporter 2 \+ admin 5 \+ reserved 3 = 732 > max_connections 300/);
+  });
+  it("passes production's budget with autoscaling on", () => {
+    assert.equal(loadConfig("production", { enableAutoscaling: true }).postgres.maxConnections, 800);
+  });
+  it("fails when a service caches in an environment without Redis", () => {
+    fails("local", (r) => (r.services["tool-integration"].cache = { defaultTtlSeconds: 60, keyVersion: 1 }), "services.tool-integration.cache", /needs Redis/);
+  });
+  it("fails when rate limiting uses Redis in an environment without it", () => {
+    fails("local", (r) => (r.rateLimiting.backend = "redis"), "rateLimiting.backend", /redis.enabled is false/);
+  });
+  it("fails when Redis may evict rate-limit counters", () => {
+    fails("production", (r) => (r.redis.maxmemoryPolicy = "volatile-lru"), "redis.maxmemoryPolicy", /must be noeviction/);
+  });
+  it("fails when maxmemory leaves Redis no headroom", () => {
+    fails("production", (r) => (r.redis.maxmemory = "2Gi"), "redis.maxmemory", /leave 20%/);
+  });
+  it("fails when persistence is on without storage", () => {
+    fails("production", (r) => delete r.redis.storage, "redis.storage", /required when persistence is on/);
+  });
+  it("fails when migrations name a service that has no database", () => {
+    fails("production", (r) => (r.migrations.service = "web-dashboard"), "migrations.service", /uses the database/);
+  });
+  it("fails when the migration retries too often", () => {
+    fails("production", (r) => (r.migrations.backoffLimit = 10), "migrations.backoffLimit", /at most 5/);
+  });
+  it("fails when the secrets mode is unknown", () => {
+    fails("production", (r) => (r.secrets.mode = "inline"), "secrets.mode", /"existing", "variable"/);
+  });
+});

@@ -28,6 +28,7 @@ describe("renderSummary", () => {
     assert.match(text, /model-orchestration +3-12 \(HPA\) +1 \/ 2 +1Gi \/ 2Gi +maxUnavailable 1/);
     assert.match(text, /at minimum scale: 12 pods, requests 6200m CPU \/ 8Gi/);
     assert.match(text, /at maximum scale: 42 pods/);
+    assert.match(text, /database connections: .* = 732 <= max_connections 800$/m);
   });
   it("shows fixed replicas when autoscaling is off", () => {
     assert.match(renderSummary([loadConfig("local")]), /api-gateway +1 +100m \/ 500m +192Mi \/ 384Mi/);

@@ -1,0 +1,175 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Testing } from "cdktf";
+import { parse } from "yaml";
+import { ENVIRONMENT_NAMES } from "../../config/schema";
+import { PlatformStack } from "../../stacks/platform-stack";
+import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment } from "../helpers";
+
+const podEnv = (json: Json, name: string) => named(json, "kubernetes_deployment_v1", name).spec.template.spec.container[0];
+
+describe("PlatformStack data tier", () => {
+  const production = synthEnvironment("production");
+  const local = synthEnvironment("local");
+
+  it("runs Redis and Postgres from the official images, pinned", () => {
+    const images = Object.values(resources(production, "kubernetes_stateful_set_v1")).flatMap((s) => s.spec.template.spec.container.map((c: Json) => c.image));
+    assert.deepEqual(images.sort(), [
+      "oliver006/redis_exporter:v1.67.0",
+      "postgres:17.2-bookworm",
+      "quay.io/prometheuscommunity/postgres-exporter:v0.16.0",
+      "redis:7.4.2-bookworm",
+    ]);
+  });
+
+  it("runs no Redis locally, and a Postgres everywhere", () => {
+    assert.deepEqual(
+      Object.values(resources(local, "kubernetes_stateful_set_v1")).map((s) => s.metadata.name),
+      ["postgres"],
+    );
+  });
+
+  it("keeps every password out of the JSON: Secrets by reference in production, sensitive variables locally", () => {
+    assert.equal(production.variable, undefined);
+    assert.deepEqual(resources(production, "kubernetes_secret_v1"), {});
+    assert.deepEqual(Object.keys(local.variable).sort(), ["postgres_app_password", "postgres_superuser_password"]);
+    for (const v of Object.values(local.variable as Record<string, Json>)) assert.equal(v.sensitive, true);
+    const secret = named(local, "kubernetes_secret_v1", "postgres-auth");
+    assert.deepEqual(secret.data, { "app-password": "${var.postgres_app_password}", "superuser-password": "${var.postgres_superuser_password}" });
+  });
+
+  it("never puts a password in a literal env value", () => {
+    for (const json of [production, local]) {
+      const text = JSON.stringify(json);
+      for (const match of text.matchAll(/\{"name":"([A-Z_]*(PASSWORD|PASS|AUTH)[A-Z_]*)","value":/g)) assert.fail(`literal value for ${match[1]}`);
+    }
+    const env = podEnv(production, "api-gateway").env;
+    assert.deepEqual(env.map((e: Json) => [e.name, e.value_from.secret_key_ref.name, e.value_from.secret_key_ref.key]), [
+      ["PLATFORM_DATABASE_PASSWORD", "postgres-auth", "app-password"],
+      ["PLATFORM_REDIS_PASSWORD", "redis-auth", "password"],
+    ]);
+  });
+
+  it("delivers the seed's pool to every database user, and to no other service", () => {
+    const settings = (name: string) => named(production, "kubernetes_config_map_v1", `${name}-settings`).data;
+    for (const name of ["api-gateway", "agent-orchestrator", "model-orchestration", "tool-integration"]) {
+      const s = settings(name);
+      assert.deepEqual(
+        [s.PLATFORM_DATABASE_POOL_MIN, s.PLATFORM_DATABASE_POOL_MAX, s.PLATFORM_DATABASE_POOL_TIMEOUT_SECONDS, s.PLATFORM_DATABASE_POOL_RECYCLE_SECONDS, s.PLATFORM_DATABASE_POOL_PRE_PING],
+        ["5", "20", "30", "3600", "true"],
+        name,
+      );
+      assert.equal(s.PLATFORM_DATABASE_HOST, "postgres.agent-platform.svc.cluster.local");
+    }
+    assert.equal(settings("web-dashboard").PLATFORM_DATABASE_HOST, undefined);
+  });
+
+  it("mounts the rate-limit file with the seed's five tiers and the service's overrides", () => {
+    const files = named(production, "kubernetes_config_map_v1", "api-gateway-files").data;
+    const limits = parse(files["rate-limits.yaml"]);
+    assert.deepEqual(limits.tiers, {
+      default: { requests: 100, windowSeconds: 60 },
+      low: { requests: 50, windowSeconds: 60 },
+      high: { requests: 200, windowSeconds: 60 },
+      critical: { requests: 500, windowSeconds: 60 },
+      unlimited: { requests: 100000, windowSeconds: 60 },
+    });
+    assert.equal(limits.backend, "redis");
+    assert.equal(limits.defaultTier, "default");
+    assert.deepEqual(limits.endpoints[0], { path: "/v1/agents/runs", method: "POST", tier: "low" });
+    const container = podEnv(production, "api-gateway");
+    assert.deepEqual(container.volume_mount[1], { name: "platform", mount_path: "/etc/platform", read_only: true });
+    assert.equal(named(production, "kubernetes_config_map_v1", "api-gateway-settings").data.PLATFORM_RATE_LIMIT_CONFIG, "/etc/platform/rate-limits.yaml");
+  });
+
+  it("falls back to in-memory rate limiting where there is no Redis", () => {
+    const limits = parse(named(local, "kubernetes_config_map_v1", "api-gateway-files").data["rate-limits.yaml"]);
+    assert.equal(limits.backend, "memory");
+    assert.equal(limits.redisKeyPrefix, undefined);
+    assert.equal(named(local, "kubernetes_config_map_v1", "api-gateway-settings").data.PLATFORM_REDIS_HOST, undefined);
+  });
+
+  it("mounts the cache file with TTLs and a versioned key prefix", () => {
+    const cache = parse(named(production, "kubernetes_config_map_v1", "agent-orchestrator-files").data["cache.yaml"]);
+    assert.deepEqual(cache, {
+      version: 1,
+      service: "agent-orchestrator",
+      backend: "redis",
+      keyPrefix: "cache:agent-orchestrator:v1",
+      defaultTtlSeconds: 300,
+      ttlSeconds: { agent_definition: 3600, run_status: 5 },
+    });
+  });
+
+  it("admits only Redis' users to Redis, and only database users and the migration to Postgres", () => {
+    const clients = (name: string) =>
+      named(production, "kubernetes_network_policy_v1", name).spec.ingress[0].from.map((f: Json) => f.pod_selector.match_labels["app.kubernetes.io/name"]);
+    assert.deepEqual(clients("redis"), ["api-gateway", "agent-orchestrator", "model-orchestration", "tool-integration", "web-dashboard"]);
+    assert.deepEqual(clients("postgres"), ["api-gateway", "agent-orchestrator", "model-orchestration", "tool-integration", "db-migrate"]);
+  });
+
+  it("runs the migration once per release, before the database users roll", () => {
+    const jobs = Object.entries(resources(production, "kubernetes_job_v1"));
+    assert.equal(jobs.length, 1);
+    const [id, job] = jobs[0]!;
+    assert.equal(job.metadata.name, "db-migrate-1-0-0");
+    assert.equal(job.wait_for_completion, true);
+    assert.equal(job.spec.backoff_limit, 2);
+    assert.equal(job.spec.ttl_seconds_after_finished, undefined);
+    for (const d of Object.values(resources(production, "kubernetes_deployment_v1"))) {
+      if (d.metadata.name === "web-dashboard") assert.equal(d.depends_on, undefined);
+      else assert.deepEqual(d.depends_on, [`\${kubernetes_job_v1.${id}}`], d.metadata.name);
+    }
+  });
+
+  it("names the migration after the release it carries", () => {
+    const raw = rawEnvironment("staging");
+    raw.services["agent-orchestrator"].image = { tag: "2.3.0-rc.1" };
+    assert.equal(Object.values(resources(synthEnvironment("staging", {}, raw), "kubernetes_job_v1"))[0]!.metadata.name, "db-migrate-2-3-0-rc-1");
+  });
+
+  it("gives Redis a volume only when persistence is on", () => {
+    const redis = named(production, "kubernetes_stateful_set_v1", "redis");
+    assert.equal(redis.spec.volume_claim_template[0].spec.resources.requests.storage, "10Gi");
+    const raw = rawEnvironment("staging");
+    raw.redis.persistence = false;
+    delete raw.redis.storage;
+    const ephemeral = named(synthEnvironment("staging", {}, raw), "kubernetes_stateful_set_v1", "redis");
+    assert.equal(ephemeral.spec.volume_claim_template, undefined);
+    assert.deepEqual(ephemeral.spec.template.spec.volume[0], { name: "data", empty_dir: {} });
+  });
+
+  it("probes Redis with authentication and Postgres with pg_isready", () => {
+    const redis = named(production, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[0];
+    assert.deepEqual(redis.readiness_probe.exec.command, ["sh", "-c", "redis-cli -h 127.0.0.1 ping | grep -q PONG"]);
+    assert.ok(redis.env.some((e: Json) => e.name === "REDISCLI_AUTH" && e.value_from.secret_key_ref.name === "redis-auth"));
+    const pg = named(production, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0];
+    assert.equal(pg.readiness_probe.exec.command[0], "pg_isready");
+  });
+
+  it("warns that an in-memory limit multiplies by the pod count", () => {
+    const raw = rawEnvironment("staging");
+    raw.rateLimiting.backend = "memory";
+    const app = Testing.app({ stackTraces: false });
+    const stack = new PlatformStack(app, { config: loadConfig("staging", {}, raw) });
+    Testing.synth(stack);
+    const warnings = stack.node
+      .findAll()
+      .flatMap((c) => c.node.metadata)
+      .filter((m) => m.type === "@cdktf/warn")
+      .map((m) => String(m.data));
+    assert.ok(
+      warnings.some((w) => /api-gateway: rate limiting uses the in-memory backend with up to 2 pods, so the effective limit is 2 x the tier \(default: 200 requests per 60 s, not 100\)/.test(w)),
+      warnings.join("\n"),
+    );
+  });
+
+  it("warns nowhere with the shipped configs", () => {
+    for (const env of ENVIRONMENT_NAMES) {
+      const app = Testing.app({ stackTraces: false });
+      const stack = new PlatformStack(app, { config: loadConfig(env) });
+      const warnings = stack.node.findAll().flatMap((c) => c.node.metadata).filter((m) => m.type === "@cdktf/warn");
+      assert.deepEqual(warnings, [], env);
+    }
+  });
+});
