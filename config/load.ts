@@ -2,6 +2,7 @@
  * Loads and validates one environment's configuration: the catalogue merged with the
  * environment's own file, checked file by file, then across the two.
  */
+import { SERVED_HPA_METRICS } from "../dashboards/metrics";
 import { connectionBudget } from "./capacity";
 import { ConfigError, type ConfigProblem, problemsFromZod, renderValue } from "./errors";
 import localConfig from "./local";
@@ -53,6 +54,8 @@ export interface PlatformConfig {
   readonly rateLimiting: EnvironmentSettings["rateLimiting"];
   readonly secrets: EnvironmentSettings["secrets"];
   readonly migrations: EnvironmentSettings["migrations"];
+  readonly monitoring: EnvironmentSettings["monitoring"];
+  readonly logging: EnvironmentSettings["logging"];
 }
 
 export interface LoadOverrides {
@@ -111,6 +114,18 @@ export function validateEnvironment(
   } else if (!migrator.usesDatabase) {
     problems.push({ source, field: "migrations.service", value: renderValue(settings.migrations.service), rule: "must name a service that uses the database (usesDatabase in the catalogue)" });
   }
+  for (const [name, service] of Object.entries(settings.services)) {
+    service.autoscaling.customMetrics.forEach((metric, i) => {
+      if (metric.type !== "Pods" || !SERVED_HPA_METRICS.includes(metric.metric)) {
+        problems.push({
+          source,
+          field: `services.${name}.autoscaling.customMetrics[${i}].metric`,
+          value: renderValue(metric.metric),
+          rule: `has no prometheus-adapter rule, so the HPA could never read it: use a Pods metric of ${SERVED_HPA_METRICS.join(", ")}, or add a rule in dashboards/metrics.ts`,
+        });
+      }
+    });
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const config: PlatformConfig = {
@@ -127,6 +142,8 @@ export function validateEnvironment(
     rateLimiting: settings.rateLimiting,
     secrets: settings.secrets,
     migrations: settings.migrations,
+    monitoring: settings.monitoring,
+    logging: settings.logging,
   };
   const budget = connectionBudget(config);
   if (!budget.fits) {

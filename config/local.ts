@@ -67,4 +67,24 @@ export default {
     backoffLimit: 2,
     timeoutSeconds: 600,
   },
+  // Basic metrics only: Prometheus and Grafana, no alert rules, no Alertmanager.
+  monitoring: {
+    retention: "1d",
+    prometheusResources: { requests: { cpu: "100m", memory: "512Mi" }, limits: { cpu: "500m", memory: "1Gi" } },
+    grafanaResources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "250m", memory: "256Mi" } },
+    alerting: false,
+    runbookBaseUrl: "https://runbooks.berrys-agents.dev/agent-platform",
+    thresholds: {
+      errorRatio: 0.2,
+      latencyP95Seconds: 5,
+      crashLoopRestarts: 5,
+      replicasUnavailableMinutes: 30,
+      hpaAtMaxMinutes: 30,
+      postgresConnectionRatio: 0.9,
+      redisMemoryRatio: 0.9,
+      rateLimitRejectionRatio: 0.5,
+      queueLength: 100,
+    },
+  },
+  logging: { level: "debug" },
 } satisfies EnvironmentInput;

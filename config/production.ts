@@ -164,4 +164,30 @@ export default {
     backoffLimit: 2,
     timeoutSeconds: 600,
   },
+  monitoring: {
+    retention: "15d",
+    prometheusResources: { requests: { cpu: "500m", memory: "4Gi" }, limits: { cpu: "2", memory: "4Gi" } },
+    grafanaResources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+    prometheusStorage: { size: "100Gi" },
+    alerting: true,
+    // Set enabled: true once the Secret exists: kubectl -n monitoring create secret generic pagerduty --from-literal=routing-key=...
+    pagerduty: { enabled: false, routingKeySecret: { name: "pagerduty", key: "routing-key" } },
+    runbookBaseUrl: "https://runbooks.berrys-agents.dev/agent-platform",
+    thresholds: {
+      // 5% of requests failing for 5 minutes pages someone.
+      errorRatio: 0.05,
+      // Model calls dominate latency; 2 s p95 for 10 minutes is already degraded.
+      latencyP95Seconds: 2,
+      crashLoopRestarts: 3,
+      replicasUnavailableMinutes: 10,
+      hpaAtMaxMinutes: 15,
+      // 80% of max_connections: the budget is exhausted soon after.
+      postgresConnectionRatio: 0.8,
+      // noeviction: at 100% cache writes fail, so warn at 90%.
+      redisMemoryRatio: 0.9,
+      rateLimitRejectionRatio: 0.2,
+      queueLength: 100,
+    },
+  },
+  logging: { level: "info" },
 } satisfies EnvironmentInput;

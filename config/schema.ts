@@ -256,8 +256,8 @@ export const serviceSettingsSchema = z
   })
   .superRefine((s, ctx) => {
     for (const key of Object.keys(s.env)) {
-      if (key === "PORT" || key.startsWith("PLATFORM_"))
-        ctx.addIssue({ code: "custom", message: "is reserved: PORT and PLATFORM_* are set by the platform", path: ["env", key] });
+      if (key === "PORT" || key === "LOG_FORMAT" || key === "LOG_LEVEL" || key.startsWith("PLATFORM_"))
+        ctx.addIssue({ code: "custom", message: "is reserved: PORT, LOG_FORMAT, LOG_LEVEL and PLATFORM_* are set by the platform", path: ["env", key] });
       else if (SECRET_NAME.test(key))
         ctx.addIssue({
           code: "custom",
@@ -367,6 +367,72 @@ const migrationsSchema = z.strictObject({
   timeoutSeconds: z.number().int().min(30).max(3600),
 });
 
+const ratio = z.number().gt(0, "must be between 0 and 1 (exclusive)").lt(1, "must be between 0 and 1 (exclusive)");
+
+/**
+ * Alert thresholds, one place per environment. Each alert in dashboards/alerts.ts reads exactly one.
+ */
+const alertThresholdsSchema = z.strictObject({
+  /** Share of requests answered 5xx over 5 minutes, per service, before AgentPlatformHighErrorRatio fires. */
+  errorRatio: ratio,
+  /** p95 request latency in seconds, per service, sustained 10 minutes. */
+  latencyP95Seconds: z.number().gt(0, "must be above 0").max(300, "must be at most 300 seconds"),
+  /** Container restarts within 15 minutes that count as crash looping. */
+  crashLoopRestarts: z.number().int().min(1, "must be at least 1").max(100),
+  /** Minutes a Deployment may run below its desired replicas before alerting. */
+  replicasUnavailableMinutes: z.number().int().min(1).max(1440),
+  /** Minutes an HPA may sit at its maximum before alerting (the platform needs more headroom). */
+  hpaAtMaxMinutes: z.number().int().min(1).max(1440),
+  /** Share of max_connections in use before AgentPlatformPostgresConnectionsNearLimit fires. */
+  postgresConnectionRatio: ratio,
+  /** Share of Redis maxmemory in use before AgentPlatformRedisMemoryHigh fires. */
+  redisMemoryRatio: ratio,
+  /** Share of rate-limit decisions that are rejections, per service, sustained 10 minutes. */
+  rateLimitRejectionRatio: ratio,
+  /** Queue length above which a still-growing queue alerts. */
+  queueLength: z.number().int().min(1, "must be at least 1"),
+});
+
+const monitoringSchema = z
+  .strictObject({
+    /** How long Prometheus keeps samples, e.g. 15d. */
+    retention: z.string().regex(/^[1-9][0-9]*(h|d|w|y)$/, "must be a Prometheus duration in hours, days, weeks or years, such as 15d"),
+    prometheusResources: resourcesSchema,
+    grafanaResources: resourcesSchema,
+    /** Prometheus' volume; absent means an emptyDir (data lost on restart). */
+    prometheusStorage: storageSchema.optional(),
+    /** Alert rules and Alertmanager. Off locally: basic metrics only. */
+    alerting: z.boolean(),
+    /**
+     * PagerDuty for critical alerts: the routing key is read from this Secret key, mounted into
+     * Alertmanager; it never appears in the JSON.
+     */
+    pagerduty: z
+      .strictObject({
+        enabled: z.boolean(),
+        routingKeySecret: z.strictObject({ name: dnsLabel(63), key: z.string().regex(/^[-._a-zA-Z0-9]+$/, "must be a Secret key") }).optional(),
+      })
+      .superRefine((p, ctx) => {
+        if (p.enabled && !p.routingKeySecret)
+          ctx.addIssue({ code: "custom", message: "is required when PagerDuty is enabled: name the Secret and key that hold the routing key", path: ["routingKeySecret"] });
+      })
+      .default({ enabled: false }),
+    /** Base of every alert's runbook_url: <base>/<AlertName>. */
+    runbookBaseUrl: z.url({ protocol: /^https$/, error: "must be an https URL" }),
+    thresholds: alertThresholdsSchema,
+  })
+  .superRefine((m, ctx) => {
+    if (m.pagerduty.enabled && !m.alerting)
+      ctx.addIssue({ code: "custom", message: "needs alerting: true (PagerDuty receives Alertmanager's alerts)", path: ["pagerduty", "enabled"] });
+  });
+
+const loggingSchema = z.strictObject({
+  /** Minimum level the services log; output is always JSON. */
+  level: z.enum(["debug", "info", "warning", "error"]),
+  /** Header carrying the correlation ID across services; generated at the gateway when absent. */
+  correlationIdHeader: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, "must be an HTTP header name").default("X-Correlation-ID"),
+});
+
 const clusterSchema = z.strictObject({
   /** Path to a kubeconfig; `~` is expanded by the provider. Credentials never live in this repo. */
   kubeconfigPath: z
@@ -400,6 +466,8 @@ export const environmentSchema = z
     rateLimiting: rateLimitingSchema,
     secrets: secretsSchema,
     migrations: migrationsSchema,
+    monitoring: monitoringSchema,
+    logging: loggingSchema,
   })
   .superRefine((env, ctx) => {
     if (env.rateLimiting.backend === "redis" && !env.redis.enabled)
@@ -430,5 +498,8 @@ export type PoolSettings = z.infer<typeof poolSchema>;
 export type RateLimitingSettings = z.infer<typeof rateLimitingSchema>;
 export type RateLimitSettings = z.infer<typeof rateLimitSchema>;
 export type CacheSettings = z.infer<typeof cacheSchema>;
+export type MonitoringSettings = z.infer<typeof monitoringSchema>;
+export type AlertThresholds = z.infer<typeof alertThresholdsSchema>;
+export type LoggingSettings = z.infer<typeof loggingSchema>;
 export type MigrationSettings = z.infer<typeof migrationsSchema>;
 export type ScalingBehaviorInput = z.input<typeof autoscalingSchema>["behavior"];

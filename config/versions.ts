@@ -15,3 +15,17 @@ export const IMAGES = {
 export const DATA_SERVICE_UID = 999;
 /** postgres_exporter's image runs as `nobody`. */
 export const EXPORTER_UID = 65534;
+
+/** Helm charts, pinned. Helm never upgrades CRDs: bumping kube-prometheus-stack's major needs its CRDs applied first. */
+export const CHARTS = {
+  kubePrometheusStack: {
+    repository: "https://prometheus-community.github.io/helm-charts",
+    chart: "kube-prometheus-stack",
+    version: "67.8.0",
+  },
+  prometheusAdapter: {
+    repository: "https://prometheus-community.github.io/helm-charts",
+    chart: "prometheus-adapter",
+    version: "4.13.0",
+  },
+} as const;

@@ -23,7 +23,13 @@ export function usesRedis(config: PlatformConfig, service: ServiceConfig): boole
 
 /** Plain (non-secret) settings for the service's environment. */
 export function contractSettings(config: PlatformConfig, service: ServiceConfig): Record<string, string> {
-  const settings: Record<string, string> = {};
+  const settings: Record<string, string> = {
+    // Structured logging: one JSON object per line on stdout, at this level and above.
+    LOG_FORMAT: "json",
+    LOG_LEVEL: config.logging.level,
+    PLATFORM_CORRELATION_ID_HEADER: config.logging.correlationIdHeader,
+    PLATFORM_METRICS_PATH: "/metrics",
+  };
   if (service.usesDatabase) {
     const pg = config.postgres;
     Object.assign(settings, {

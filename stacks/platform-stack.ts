@@ -1,9 +1,11 @@
+import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Annotations, LocalBackend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { PlatformConfig } from "../config/load";
 import { selectorLabels } from "../constructs/labels";
 import { MIGRATION_NAME, MigrationJob } from "../constructs/migration-job";
+import { Monitoring } from "../constructs/monitoring";
 import { envKey, imageReference, Microservice } from "../constructs/microservice";
 import { PlatformNamespace } from "../constructs/platform-namespace";
 import { PlatformSecrets, secretEnv } from "../constructs/platform-secrets";
@@ -27,6 +29,7 @@ export class PlatformStack extends TerraformStack {
   readonly redis?: Redis;
   readonly postgres: Postgres;
   readonly migration: MigrationJob;
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const { config } = props;
@@ -41,6 +44,10 @@ export class PlatformStack extends TerraformStack {
     new KubernetesProvider(this, "kubernetes", {
       configPath: config.cluster.kubeconfigPath,
       configContext: config.cluster.context,
+    });
+
+    new HelmProvider(this, "helm", {
+      kubernetes: { configPath: config.cluster.kubeconfigPath, configContext: config.cluster.context },
     });
 
     this.namespace = new PlatformNamespace(this, "namespace", { name: config.namespace });
@@ -118,7 +125,27 @@ export class PlatformStack extends TerraformStack {
       if (config.services[i]!.usesDatabase) service.deployment.resource.dependsOn = [this.migration.job.fqn];
     }
 
+    this.monitoring = new Monitoring(this, "monitoring", {
+      platformNamespace: this.namespace,
+      namespace: config.monitoringNamespace,
+      environment: config.environment,
+      settings: config.monitoring,
+      hpaMetrics: built.flatMap((m) => m.autoscaler?.customMetricNames ?? []),
+      secretsMode: config.secrets.mode,
+    });
+    this.node.addValidation({ validate: () => this.unservedHpaMetrics() });
+
     this.warnAboutPerPodRateLimits();
+  }
+
+  /** Every metric an HPA reads must be served by the adapter, or the HPA never scales on it. */
+  private unservedHpaMetrics(): string[] {
+    const served = new Set(this.monitoring.servedMetrics);
+    return this.services.flatMap((m) =>
+      (m.autoscaler?.customMetricNames ?? [])
+        .filter((metric) => !served.has(metric))
+        .map((metric) => `${m.name}: its HPA reads '${metric}', which no prometheus-adapter rule serves`),
+    );
   }
 
   /** A memory backend counts per pod: N pods admit N times the tier. Say so at synth. */

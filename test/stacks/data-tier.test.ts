@@ -32,7 +32,7 @@ describe("PlatformStack data tier", () => {
   it("keeps every password out of the JSON: Secrets by reference in production, sensitive variables locally", () => {
     assert.equal(production.variable, undefined);
     assert.deepEqual(resources(production, "kubernetes_secret_v1"), {});
-    assert.deepEqual(Object.keys(local.variable).sort(), ["postgres_app_password", "postgres_superuser_password"]);
+    assert.deepEqual(Object.keys(local.variable).sort(), ["grafana_admin_password", "postgres_app_password", "postgres_superuser_password"]);
     for (const v of Object.values(local.variable as Record<string, Json>)) assert.equal(v.sensitive, true);
     const secret = named(local, "kubernetes_secret_v1", "postgres-auth");
     assert.deepEqual(secret.data, { "app-password": "${var.postgres_app_password}", "superuser-password": "${var.postgres_superuser_password}" });

@@ -56,10 +56,13 @@ describe("PlatformStack", () => {
           for (const d of deployments) assert.equal(d.spec.replicas === undefined, autoscaling, d.metadata.name);
         });
 
-        it("places every namespaced resource in the platform namespace, never default", () => {
+        it("places every namespaced resource in a namespace the stack creates, never default", () => {
           for (const [type, byId] of Object.entries(json.resource as Record<string, Record<string, Json>>)) {
             if (type === "kubernetes_namespace_v1") continue;
-            for (const r of Object.values(byId)) assert.match(r.metadata.namespace, /^\$\{kubernetes_namespace_v1\./, type);
+            for (const r of Object.values(byId)) {
+              const namespace = type === "helm_release" ? r.namespace : r.metadata.namespace;
+              assert.match(namespace, /^\$\{kubernetes_namespace_v1\./, type);
+            }
           }
         });
 

@@ -1,0 +1,144 @@
+/**
+ * The platform's Grafana dashboards, each a function of config with a fixed uid (links and
+ * bookmarks survive every deploy). Metric names come from the metrics contract.
+ */
+import { type Dashboard, type DashboardContext, ns, RATE, svc, timeseries } from "./common";
+import { METRICS } from "./metrics";
+
+const M = METRICS;
+const by = (labels: string) => `sum by (${labels})`;
+
+export function serviceOverview(ctx: DashboardContext): Dashboard {
+  const s = svc(ctx);
+  const quantile = (q: number) => ({
+    expr: `histogram_quantile(${q}, ${by("service, le")} (rate(${M.httpDuration.name}_bucket{${s}}[${RATE}])))`,
+    legend: `{{service}} p${Math.round(q * 100)}`,
+  });
+  return {
+    uid: "agent-platform-overview",
+    title: "Agent platform / Service overview",
+    panels: [
+      timeseries("Requests per second", "reqps", [{ expr: `${by("service")} (rate(${M.httpRequests.name}{${s}}[${RATE}]))`, legend: "{{service}}" }]),
+      timeseries("Error ratio (5xx)", "percentunit", [
+        {
+          expr: `${by("service")} (rate(${M.httpRequests.name}{${s},status=~"5.."}[${RATE}])) / ${by("service")} (rate(${M.httpRequests.name}{${s}}[${RATE}]))`,
+          legend: "{{service}}",
+        },
+      ]),
+      timeseries("Latency p50 / p95 / p99", "s", [quantile(0.5), quantile(0.95), quantile(0.99)], 24),
+    ],
+  };
+}
+
+export function resources(ctx: DashboardContext): Dashboard {
+  const n = ns(ctx);
+  const container = `${n},container!="",container!="POD"`;
+  return {
+    uid: "agent-platform-resources",
+    title: "Agent platform / Resources",
+    panels: [
+      timeseries("CPU used vs requested and limit (cores)", "short", [
+        { expr: `${by("pod")} (rate(container_cpu_usage_seconds_total{${container}}[${RATE}]))`, legend: "{{pod}} used" },
+        { expr: `${by("pod")} (kube_pod_container_resource_requests{${n},resource="cpu"})`, legend: "{{pod}} request" },
+        { expr: `${by("pod")} (kube_pod_container_resource_limits{${n},resource="cpu"})`, legend: "{{pod}} limit" },
+      ]),
+      timeseries("Memory working set vs requested and limit", "bytes", [
+        { expr: `${by("pod")} (container_memory_working_set_bytes{${container}})`, legend: "{{pod}} used" },
+        { expr: `${by("pod")} (kube_pod_container_resource_requests{${n},resource="memory"})`, legend: "{{pod}} request" },
+        { expr: `${by("pod")} (kube_pod_container_resource_limits{${n},resource="memory"})`, legend: "{{pod}} limit" },
+      ]),
+      timeseries("Replicas vs HPA bounds", "short", [
+        { expr: `${by("deployment")} (kube_deployment_status_replicas_available{${n}})`, legend: "{{deployment}} available" },
+        { expr: `${by("horizontalpodautoscaler")} (kube_horizontalpodautoscaler_spec_min_replicas{${n}})`, legend: "{{horizontalpodautoscaler}} min" },
+        { expr: `${by("horizontalpodautoscaler")} (kube_horizontalpodautoscaler_spec_max_replicas{${n}})`, legend: "{{horizontalpodautoscaler}} max" },
+      ], 24),
+    ],
+  };
+}
+
+export function businessKpis(ctx: DashboardContext): Dashboard {
+  const n = ns(ctx);
+  return {
+    uid: "agent-platform-business",
+    title: "Agent platform / Business KPIs",
+    panels: [
+      timeseries("Agent runs per minute by status", "short", [{ expr: `${by("status")} (rate(${M.agentRuns.name}{${n}}[${RATE}])) * 60`, legend: "{{status}}" }]),
+      timeseries("Agent run success ratio", "percentunit", [
+        { expr: `sum (rate(${M.agentRuns.name}{${n},status="succeeded"}[${RATE}])) / sum (rate(${M.agentRuns.name}{${n}}[${RATE}]))`, legend: "succeeded" },
+      ]),
+      timeseries("Model calls per minute by provider and model", "short", [
+        { expr: `${by("provider, model")} (rate(${M.modelCalls.name}{${n}}[${RATE}])) * 60`, legend: "{{provider}}/{{model}}" },
+      ]),
+      timeseries("Tool invocations per minute by tool", "short", [{ expr: `${by("tool")} (rate(${M.toolInvocations.name}{${n}}[${RATE}])) * 60`, legend: "{{tool}}" }]),
+    ],
+  };
+}
+
+export function rateLimiting(ctx: DashboardContext): Dashboard {
+  const s = svc(ctx);
+  return {
+    uid: "agent-platform-rate-limits",
+    title: "Agent platform / Rate limiting",
+    panels: [
+      timeseries("Decisions per second by tier", "reqps", [
+        { expr: `${by("service, tier, decision")} (rate(${M.rateLimitDecisions.name}{${s}}[${RATE}]))`, legend: "{{service}} {{tier}} {{decision}}" },
+      ], 24),
+      timeseries("Rejection ratio", "percentunit", [
+        {
+          expr: `${by("service")} (rate(${M.rateLimitDecisions.name}{${s},decision="rejected"}[${RATE}])) / ${by("service")} (rate(${M.rateLimitDecisions.name}{${s}}[${RATE}]))`,
+          legend: "{{service}}",
+        },
+      ], 24),
+    ],
+  };
+}
+
+export function databasePool(ctx: DashboardContext): Dashboard {
+  const s = svc(ctx);
+  const n = ns(ctx);
+  return {
+    uid: "agent-platform-db-pool",
+    title: "Agent platform / Database pool",
+    panels: [
+      timeseries("Connections in use vs pool maximum", "short", [
+        { expr: `${by("service")} (${M.dbPoolConnections.name}{${s},state="in_use"})`, legend: "{{service}} in use" },
+        { expr: `${by("service")} (${M.dbPoolMax.name}{${s}})`, legend: "{{service}} max" },
+      ]),
+      timeseries("Acquisition wait p95", "s", [
+        { expr: `histogram_quantile(0.95, ${by("service, le")} (rate(${M.dbPoolWait.name}_bucket{${s}}[${RATE}])))`, legend: "{{service}}" },
+      ]),
+      timeseries("Acquisition timeouts per second", "short", [{ expr: `${by("service")} (rate(${M.dbPoolTimeouts.name}{${s}}[${RATE}]))`, legend: "{{service}}" }]),
+      timeseries("Postgres backends vs max_connections", "short", [
+        { expr: `sum (pg_stat_database_numbackends{${n}})`, legend: "backends" },
+        { expr: `max (pg_settings_max_connections{${n}})`, legend: "max_connections" },
+      ]),
+    ],
+  };
+}
+
+export function redisCache(ctx: DashboardContext): Dashboard {
+  const s = svc(ctx);
+  const n = ns(ctx);
+  return {
+    uid: "agent-platform-redis-cache",
+    title: "Agent platform / Redis cache",
+    panels: [
+      timeseries("Hit ratio by service and key class", "percentunit", [
+        {
+          expr: `${by("service, class")} (rate(${M.cacheRequests.name}{${s},result="hit"}[${RATE}])) / ${by("service, class")} (rate(${M.cacheRequests.name}{${s}}[${RATE}]))`,
+          legend: "{{service}} {{class}}",
+        },
+      ], 24),
+      timeseries("Redis memory used vs maxmemory", "bytes", [
+        { expr: `max (redis_memory_used_bytes{${n}})`, legend: "used" },
+        { expr: `max (redis_memory_max_bytes{${n}})`, legend: "maxmemory" },
+      ]),
+      timeseries("Redis commands per second", "ops", [{ expr: `sum (rate(redis_commands_processed_total{${n}}[${RATE}]))`, legend: "commands" }]),
+    ],
+  };
+}
+
+/** Every dashboard the platform provisions, in display order. */
+export function platformDashboards(ctx: DashboardContext): Dashboard[] {
+  return [serviceOverview, resources, businessKpis, rateLimiting, databasePool, redisCache].map((d) => d(ctx));
+}
