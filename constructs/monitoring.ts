@@ -4,7 +4,7 @@ import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { stringify } from "yaml";
+import { toYaml } from "./yaml";
 import type { MonitoringSettings } from "../config/schema";
 import { CHARTS } from "../config/versions";
 import { alertmanagerConfig } from "../dashboards/alertmanager";
@@ -90,7 +90,7 @@ export class Monitoring extends Construct {
       repository: CHARTS.kubePrometheusStack.repository,
       chart: CHARTS.kubePrometheusStack.chart,
       version: CHARTS.kubePrometheusStack.version,
-      values: [stringify(this.stackValues)],
+      values: [toYaml(this.stackValues)],
       atomic: true,
       cleanupOnFail: true,
       wait: true,
@@ -118,7 +118,7 @@ export class Monitoring extends Construct {
         repository: CHARTS.prometheusAdapter.repository,
         chart: CHARTS.prometheusAdapter.chart,
         version: CHARTS.prometheusAdapter.version,
-        values: [stringify(this.adapterValues)],
+        values: [toYaml(this.adapterValues)],
         atomic: true,
         cleanupOnFail: true,
         wait: true,

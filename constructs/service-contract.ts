@@ -3,7 +3,7 @@
  * pod receives for its database pool, Redis, rate limits and cache. Pure functions of config, so
  * the README's contract and the tests read the same source.
  */
-import { stringify } from "yaml";
+import { toYaml } from "./yaml";
 import type { PlatformConfig, ServiceConfig } from "../config/load";
 import { POSTGRES_PORT } from "./postgres";
 import { REDIS_PORT } from "./redis";
@@ -61,7 +61,7 @@ export function contractFiles(config: PlatformConfig, service: ServiceConfig): R
     const backend = config.redis ? config.rateLimiting.backend : "memory";
     files[RATE_LIMIT_FILE] =
       header +
-      stringify({
+      toYaml({
         version: 1,
         service: service.name,
         backend,
@@ -77,7 +77,7 @@ export function contractFiles(config: PlatformConfig, service: ServiceConfig): R
   if (service.cache) {
     files[CACHE_FILE] =
       header +
-      stringify({
+      toYaml({
         version: 1,
         service: service.name,
         backend: "redis",

@@ -1,12 +1,16 @@
-import { existsSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { App } from "cdktf";
 import type { PlatformConfig } from "../config/load";
+import { monitoringFiles } from "../dashboards/render";
 import { PlatformStack } from "./platform-stack";
 
 /**
  * Builds one stack per environment and synthesizes them, all or nothing: the app writes into a
  * scratch directory beside `outdir` and replaces `outdir` only after every stack synthesized and
- * every validation passed. A failed run leaves the previous output untouched.
+ * every validation passed. A failed run leaves the previous output untouched. Beside the stacks it
+ * writes each environment's alert rules, Alertmanager config and dashboards as plain files
+ * (`monitoring/<env>/`), for promtool, amtool and reviewers.
  * @returns the warnings the constructs raised, for the caller to show
  */
 export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: string): string[] {
@@ -23,6 +27,13 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
       .flatMap((c) => c.node.metadata)
       .filter((m) => m.type === "@cdktf/warn")
       .map((m) => String(m.data));
+    for (const config of configs) {
+      for (const [file, content] of Object.entries(monitoringFiles(config))) {
+        const path = join(scratch, "monitoring", config.environment, file);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, content);
+      }
+    }
   } catch (error) {
     rmSync(scratch, { recursive: true, force: true });
     throw error;

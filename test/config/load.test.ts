@@ -240,3 +240,55 @@ describe("data tier rules", () => {
     fails("production", (r) => (r.secrets.mode = "inline"), "secrets.mode", /"existing", "variable"/);
   });
 });
+
+describe("observability rules", () => {
+  const fails = (mutate: (raw: Json) => void, field: string, rule: RegExp) => {
+    const raw = rawEnvironment("production");
+    mutate(raw);
+    const error = captureConfigError(() => validateEnvironment(raw, "production", validateCatalog(rawCatalog())));
+    const problem = error.problems.find((p) => p.field === field);
+    assert.ok(problem, `no problem for ${field}; got:\n${error.message}`);
+    assert.equal(problem.source, "config/production.ts");
+    assert.match(problem.rule, rule);
+  };
+  it("fails when an error-ratio threshold is above 1", () => {
+    fails((r) => (r.monitoring.thresholds.errorRatio = 5), "monitoring.thresholds.errorRatio", /between 0 and 1/);
+  });
+  it("fails when a latency threshold is zero", () => {
+    fails((r) => (r.monitoring.thresholds.latencyP95Seconds = 0), "monitoring.thresholds.latencyP95Seconds", /above 0/);
+  });
+  it("fails when a threshold is missing", () => {
+    fails((r) => delete r.monitoring.thresholds.queueLength, "monitoring.thresholds.queueLength", /required/);
+  });
+  it("fails when PagerDuty is on without a key reference", () => {
+    fails((r) => (r.monitoring.pagerduty = { enabled: true }), "monitoring.pagerduty.routingKeySecret", /required when PagerDuty is enabled/);
+  });
+  it("fails when PagerDuty is on while alerting is off", () => {
+    fails((r) => {
+      r.monitoring.alerting = false;
+      r.monitoring.pagerduty.enabled = true;
+    }, "monitoring.pagerduty.enabled", /needs alerting: true/);
+  });
+  it("fails when an HPA metric has no adapter rule", () => {
+    fails((r) => (r.services["web-dashboard"].autoscaling.customMetrics[0].metric = "gpu_utilization"), "services.web-dashboard.autoscaling.customMetrics[0].metric", /no prometheus-adapter rule/);
+  });
+  it("fails when an HPA metric is External (no external rules are served)", () => {
+    fails(
+      (r) => (r.services["web-dashboard"].autoscaling.customMetrics[0] = { type: "External", displayName: "Backlog", metric: "queue_length", targetAverageValue: "5" }),
+      "services.web-dashboard.autoscaling.customMetrics[0].metric",
+      /use a Pods metric/,
+    );
+  });
+  it("fails when the retention is not a Prometheus duration", () => {
+    fails((r) => (r.monitoring.retention = "15 days"), "monitoring.retention", /Prometheus duration/);
+  });
+  it("fails when the runbook URL is not https", () => {
+    fails((r) => (r.monitoring.runbookBaseUrl = "http://runbooks.internal"), "monitoring.runbookBaseUrl", /https URL/);
+  });
+  it("fails when the log level is unknown", () => {
+    fails((r) => (r.logging.level = "verbose"), "logging.level", /"debug", "info", "warning", "error"/);
+  });
+  it("fails when a service sets LOG_LEVEL itself", () => {
+    fails((r) => (r.services["api-gateway"].env = { LOG_LEVEL: "debug" }), "services.api-gateway.env.LOG_LEVEL", /reserved/);
+  });
+});

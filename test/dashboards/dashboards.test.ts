@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { describe, it } from "node:test";
+import { stringify } from "yaml";
+import { RATE, toGrafanaJson } from "../../dashboards/common";
+import { platformDashboards } from "../../dashboards/dashboards";
+import { METRICS } from "../../dashboards/metrics";
+import { tool, writeFiles } from "./tools";
+
+const ctx = { namespace: "agent-platform", environment: "production" };
+const dashboards = platformDashboards(ctx);
+const exprs = dashboards.flatMap((d) => d.panels.flatMap((p) => p.targets.map((t) => ({ uid: d.uid, panel: p.title, expr: t.expr }))));
+
+/** Grafana's variables replaced by values Prometheus accepts, as Grafana does before querying. */
+const concrete = (expr: string) => expr.split(RATE).join("5m").replace(/"\$service"/g, '".*"');
+
+describe("dashboards", () => {
+  it("are the six the platform needs, each with a fixed uid", () => {
+    assert.deepEqual(
+      dashboards.map((d) => d.uid),
+      [
+        "agent-platform-overview",
+        "agent-platform-resources",
+        "agent-platform-business",
+        "agent-platform-rate-limits",
+        "agent-platform-db-pool",
+        "agent-platform-redis-cache",
+      ],
+    );
+    for (const d of dashboards) assert.ok(d.uid.length <= 40, d.uid);
+  });
+
+  it("render the same JSON every time (uids and panel ids stable)", () => {
+    const a = JSON.stringify(dashboards.map((d) => toGrafanaJson(d, ctx)));
+    const b = JSON.stringify(platformDashboards(ctx).map((d) => toGrafanaJson(d, ctx)));
+    assert.equal(a, b);
+  });
+
+  it("lay panels out inside Grafana's 24-column grid without overlap", () => {
+    for (const d of dashboards) {
+      const panels = (toGrafanaJson(d, ctx).panels as { gridPos: { x: number; y: number; w: number; h: number } }[]).map((p) => p.gridPos);
+      for (const [i, a] of panels.entries()) {
+        assert.ok(a.x + a.w <= 24, d.uid);
+        for (const b of panels.slice(i + 1)) {
+          const overlap = a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+          assert.ok(!overlap, `${d.uid}: panels overlap`);
+        }
+      }
+    }
+  });
+
+  it("scope every query to the platform's namespace", () => {
+    for (const e of exprs) assert.match(e.expr, /namespace="agent-platform"/, `${e.uid} / ${e.panel}`);
+  });
+
+  it("show the service overview's requests/s, error ratio and p50/p95/p99", () => {
+    const overview = exprs.filter((e) => e.uid === "agent-platform-overview").map((e) => e.expr);
+    assert.ok(overview.some((e) => e.startsWith(`sum by (service) (rate(${METRICS.httpRequests.name}`)));
+    assert.ok(overview.some((e) => e.includes('status=~"5.."')));
+    for (const q of ["0.5", "0.95", "0.99"]) assert.ok(overview.some((e) => e.startsWith(`histogram_quantile(${q},`)), q);
+  });
+
+  it("pass promtool's PromQL parser, every expression", () => {
+    const groups = [{ name: "dashboard-expressions", rules: exprs.map((e, i) => ({ record: `dashboard:check:${i}`, expr: concrete(e.expr) })) }];
+    const dir = writeFiles({ "exprs.yaml": stringify({ groups }) });
+    try {
+      const result = tool("promtool", ["check", "rules", "exprs.yaml"], dir);
+      assert.equal(result.status, 0, result.output);
+      assert.match(result.output, new RegExp(`SUCCESS: ${exprs.length} rules found`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("promtool's parser rejects a broken expression (the check can fail)", () => {
+    const dir = writeFiles({ "exprs.yaml": stringify({ groups: [{ name: "x", rules: [{ record: "x:y", expr: "sum by (service (rate(x[5m]))" }] }] }) });
+    try {
+      assert.notEqual(tool("promtool", ["check", "rules", "exprs.yaml"], dir).status, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
