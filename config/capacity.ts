@@ -4,6 +4,8 @@ import { parseCpuMillis, parseMemoryBytes } from "./quantity";
 /** What one service can cost the cluster, at its smallest and largest. */
 export interface ServiceCapacity {
   readonly name: string;
+  /** 2 for a blue-green service (both tracks run), else 1. */
+  readonly tracks: number;
   /** Pods in steady state: `replicas`, or the HPA minimum when autoscaling is on. */
   readonly minPods: number;
   /** Pods at the most: `replicas`, or the HPA maximum when autoscaling is on. */
@@ -30,10 +32,13 @@ export interface Totals {
 }
 
 export function serviceCapacity(service: ServiceConfig, autoscaling: boolean): ServiceCapacity {
+  // Blue-green keeps both tracks running: the old one stays up for a rollback.
+  const tracks = service.release.strategy === "blue-green" ? 2 : 1;
   return {
     name: service.name,
-    minPods: autoscaling ? service.autoscaling.minReplicas : service.replicas,
-    maxPods: autoscaling ? service.autoscaling.maxReplicas : service.replicas,
+    tracks,
+    minPods: tracks * (autoscaling ? service.autoscaling.minReplicas : service.replicas),
+    maxPods: tracks * (autoscaling ? service.autoscaling.maxReplicas : service.replicas),
     autoscaled: autoscaling,
     cpuRequestMillis: parseCpuMillis(service.resources.requests.cpu)!,
     cpuLimitMillis: parseCpuMillis(service.resources.limits.cpu)!,
@@ -80,6 +85,7 @@ export function connectionBudget(config: PlatformConfig): ConnectionBudget {
   const services = config.services
     .filter((s) => s.usesDatabase)
     .map((s) => {
+      // Both tracks of a blue-green service hold pools.
       const pods = serviceCapacity(s, config.autoscalingEnabled).maxPods;
       return { name: s.name, pods, workers: s.workerProcesses, pool: pg.pool.maxConnections, connections: pods * s.workerProcesses * pg.pool.maxConnections };
     });

@@ -43,6 +43,8 @@ export default {
   services: {
     "api-gateway": {
       image: { tag: "1.0.0" },
+      // Public entry points: a bad release is rolled back by switching the Service, in seconds.
+      release: { strategy: "blue-green", active: "blue", previous: { tag: "1.0.0" } },
       replicas: 3,
       resources: { requests: { cpu: "500m", memory: "512Mi" }, limits: { cpu: "1", memory: "1Gi" } },
       rateLimit: {
@@ -116,6 +118,8 @@ export default {
     },
     "web-dashboard": {
       image: { tag: "1.0.0" },
+      // Public entry points: a bad release is rolled back by switching the Service, in seconds.
+      release: { strategy: "blue-green", active: "blue", previous: { tag: "1.0.0" } },
       replicas: 2,
       resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
       rateLimit: { defaultTier: "high" },
@@ -144,8 +148,8 @@ export default {
   postgres: {
     database: "agent_platform",
     appUser: "agent_platform",
-    // Sized for the connection budget with autoscaling on: 36 pods x 20 + migration + exporter + admin + reserved.
-    maxConnections: 800,
+    // Sized for the connection budget with autoscaling on: (10 x 2 tracks + 8 + 12 + 6) pods x 20 + migration + exporter + admin + reserved = 932.
+    maxConnections: 1000,
     superuserReservedConnections: 3,
     adminConnections: 5,
     sharedBuffers: "2Gi",

@@ -241,6 +241,23 @@ const cacheSchema = z.strictObject({
   keyVersion: z.number().int().min(1),
 });
 
+/**
+ * How a new version reaches users.
+ * - `rolling`: one Deployment, replaced pod by pod (surge first).
+ * - `blue-green`: two Deployments (tracks `blue` and `green`) and one Service that routes to
+ *   `active`. The active track runs `image`; the other keeps `previous`, ready for a rollback.
+ *   A release sets `image` to the new version, `previous` to the old one, and flips `active`;
+ *   scripts/deploy.sh then rolls the idle track, waits for it, and switches the Service.
+ */
+const releaseSchema = z.discriminatedUnion("strategy", [
+  z.strictObject({ strategy: z.literal("rolling") }),
+  z.strictObject({
+    strategy: z.literal("blue-green"),
+    active: z.enum(["blue", "green"]),
+    previous: imageSchema,
+  }),
+]);
+
 export const serviceSettingsSchema = z
   .strictObject({
     image: imageSchema,
@@ -253,6 +270,7 @@ export const serviceSettingsSchema = z
     disruption: disruptionSchema.default({ maxUnavailable: 1 }),
     rateLimit: rateLimitSchema.optional(),
     cache: cacheSchema.optional(),
+    release: releaseSchema.default({ strategy: "rolling" }),
   })
   .superRefine((s, ctx) => {
     for (const key of Object.keys(s.env)) {
@@ -498,6 +516,7 @@ export type PoolSettings = z.infer<typeof poolSchema>;
 export type RateLimitingSettings = z.infer<typeof rateLimitingSchema>;
 export type RateLimitSettings = z.infer<typeof rateLimitSchema>;
 export type CacheSettings = z.infer<typeof cacheSchema>;
+export type ReleaseSettings = z.infer<typeof releaseSchema>;
 export type MonitoringSettings = z.infer<typeof monitoringSchema>;
 export type AlertThresholds = z.infer<typeof alertThresholdsSchema>;
 export type LoggingSettings = z.infer<typeof loggingSchema>;

@@ -28,6 +28,8 @@ export default {
   services: {
     "api-gateway": {
       image: { tag: "1.0.0" },
+      // Public entry points: a bad release is rolled back by switching the Service, in seconds.
+      release: { strategy: "blue-green", active: "blue", previous: { tag: "1.0.0" } },
       replicas: 2,
       resources: { requests: { cpu: "250m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } },
       rateLimit: {
@@ -84,6 +86,8 @@ export default {
     },
     "web-dashboard": {
       image: { tag: "1.0.0" },
+      // Public entry points: a bad release is rolled back by switching the Service, in seconds.
+      release: { strategy: "blue-green", active: "blue", previous: { tag: "1.0.0" } },
       replicas: 2,
       resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "250m", memory: "256Mi" } },
       rateLimit: { defaultTier: "high" },
@@ -108,8 +112,8 @@ export default {
   postgres: {
     database: "agent_platform",
     appUser: "agent_platform",
-    // With autoscaling on: 15 pods x 20 + migration + exporter + admin + reserved.
-    maxConnections: 400,
+    // With autoscaling on: (4 x 2 tracks + 4 + 4 + 3) pods x 20 + migration + exporter + admin + reserved = 392.
+    maxConnections: 500,
     superuserReservedConnections: 3,
     adminConnections: 5,
     sharedBuffers: "512Mi",

@@ -7,7 +7,7 @@ import {
 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import { type ITerraformDependable, Token } from "cdktf";
+import { type ITerraformDependable, TerraformVariable, Token } from "cdktf";
 import { Construct } from "constructs";
 import type { ServiceConfig } from "../config/load";
 import { ServiceDeployment } from "./deployment";
@@ -68,6 +68,34 @@ export interface MicroserviceProps {
   readonly dependsOn?: ITerraformDependable[];
 }
 
+export type Track = "blue" | "green";
+/** Pod label that tells the blue and green Deployments of a service apart. */
+export const TRACK_LABEL = "agent-platform/track";
+
+/** The Terraform variable that holds a blue-green service's active track. */
+export const activeTrackVariableName = (service: string): string => `active_track_${service.replace(/-/g, "_")}`;
+
+/** The workload of one track: its Deployment, its PDB and, with autoscaling, its HPA. */
+export interface ServiceTrack {
+  /** undefined for a rolling service. */
+  readonly track?: Track;
+  readonly deployment: ServiceDeployment;
+  readonly autoscaler?: ServiceAutoscaler;
+  readonly disruptionBudget: DisruptionBudget;
+}
+
+interface TrackProps {
+  readonly namespace: string;
+  readonly labels: Record<string, string>;
+  readonly serviceAccountName: string;
+  readonly image: string;
+  readonly version: string;
+  readonly podAnnotations: Record<string, string>;
+  readonly configMapName: string;
+  readonly filesConfigMapName?: string;
+  readonly track?: Track;
+}
+
 /** Private and link-local ranges: internet egress must not reach the cluster or cloud metadata. */
 const NON_INTERNET_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"];
 
@@ -81,13 +109,13 @@ export const envKey = (name: string): string => name.toUpperCase().replace(/-/g,
  */
 export class Microservice extends Construct {
   readonly name: string;
-  readonly deployment: ServiceDeployment;
+  /** One track for a rolling service; blue and green for a blue-green one. */
+  readonly tracks: readonly ServiceTrack[];
   readonly service: ServiceV1;
   readonly configMap: ConfigMapV1;
-  readonly disruptionBudget: DisruptionBudget;
   readonly networkPolicy: NetworkPolicyV1;
-  /** Present only when autoscaling is on. */
-  readonly autoscaler?: ServiceAutoscaler;
+  /** Blue-green only: the Terraform variable naming the track the Service routes to. */
+  readonly activeTrackVariable?: TerraformVariable;
   /** The settings delivered to the container's environment. */
   readonly settings: Readonly<Record<string, string>>;
 
@@ -102,7 +130,6 @@ export class Microservice extends Construct {
     }
     const selector = selectorLabels(name);
     const labels = objectLabels(name, "service");
-    const version = service.image.tag ?? service.image.digest!.slice("sha256:".length, "sha256:".length + 12);
 
     const account = new ServiceAccountV1(this, "service-account", {
       metadata: { name, namespace, labels },
@@ -120,63 +147,45 @@ export class Microservice extends Construct {
         ? new ConfigMapV1(this, "files", { metadata: { name: `${name}-files`, namespace, labels }, data: files })
         : undefined;
 
-    const replicas = props.autoscaling ? undefined : service.replicas;
-    const maxPods = props.autoscaling ? service.autoscaling.maxReplicas : service.replicas;
-    this.deployment = new ServiceDeployment(this, "deployment", {
+    const podSettingsChecksum = checksum({ ...this.settings, ...prefixKeys("file:", files) });
+    const trackProps = (track: Track | undefined, image: ServiceConfig["image"]): TrackProps => ({
       namespace,
-      name,
       labels,
-      selector,
-      podLabels: { ...objectLabels(name, "service", version) },
-      podAnnotations: { "agent-platform/settings-sha256": checksum({ ...this.settings, ...prefixKeys("file:", files) }) },
-      replicas,
       serviceAccountName: account.metadata.name,
-      image: imageReference(service),
-      imagePullPolicy: props.imagePullPolicy,
-      port: service.port,
-      probes: service.probes,
-      resources: service.resources,
+      image: imageReference({ imageRepository: service.imageRepository, image }),
+      version: versionOf(image),
+      podAnnotations: { "agent-platform/settings-sha256": podSettingsChecksum },
       configMapName: this.configMap.metadata.name,
-      secretEnv: props.secretEnv,
       filesConfigMapName: filesMap?.metadata.name,
-      spreadAcrossNodes: maxPods > 1,
-      dependsOn: props.dependsOn,
+      track,
     });
+
+    const release = service.release;
+    let serviceSelector: Record<string, string> = selectorLabels(name);
+    if (release.strategy === "blue-green") {
+      // The active track is a variable so that deploy.sh can hold the Service on the live track
+      // while the other one rolls, then switch; its default is the config's `active`.
+      this.activeTrackVariable = new TerraformVariable(this, "active-track", {
+        type: "string",
+        default: release.active,
+        description: `Track the ${name} Service routes to (blue or green); config/<env>.ts sets the default`,
+        validation: [{ condition: `\${contains(["blue", "green"], var.${activeTrackVariableName(name)})}`, errorMessage: "The active track must be blue or green." }],
+      });
+      this.activeTrackVariable.overrideLogicalId(activeTrackVariableName(name));
+      const imageOf = (track: Track) => (track === release.active ? service.image : release.previous);
+      this.tracks = (["blue", "green"] as const).map((track) => this.buildTrack(track, props, trackProps(track, imageOf(track))));
+      serviceSelector = { ...serviceSelector, [TRACK_LABEL]: this.activeTrackVariable.stringValue };
+    } else {
+      this.tracks = [this.buildTrack(undefined, props, trackProps(undefined, service.image))];
+    }
 
     this.service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels },
       spec: {
         type: "ClusterIP",
-        selector,
+        selector: serviceSelector,
         port: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
       },
-    });
-
-    if (props.autoscaling) {
-      const a = service.autoscaling;
-      this.autoscaler = new ServiceAutoscaler(this, "autoscaler", {
-        namespace,
-        name,
-        labels,
-        deploymentName: this.deployment.resource.metadata.name,
-        minReplicas: a.minReplicas,
-        maxReplicas: a.maxReplicas,
-        targetCpuUtilizationPercent: a.targetCpuUtilizationPercent,
-        targetMemoryUtilizationPercent: a.targetMemoryUtilizationPercent,
-        customMetrics: a.customMetrics,
-        scaleUp: a.behavior.scaleUp,
-        scaleDown: a.behavior.scaleDown,
-      });
-    }
-
-    this.disruptionBudget = new DisruptionBudget(this, "disruption-budget", {
-      namespace,
-      name,
-      labels,
-      selector,
-      guaranteedReplicas: props.autoscaling ? service.autoscaling.minReplicas : service.replicas,
-      maxUnavailable: service.disruption.maxUnavailable,
-      minAvailable: service.disruption.minAvailable,
     });
 
     this.networkPolicy = new NetworkPolicyV1(this, "network-policy", {
@@ -184,6 +193,70 @@ export class Microservice extends Construct {
       spec: networkPolicySpec(props, selector),
     });
   }
+
+  /**
+   * Deployment, PDB and (with autoscaling) HPA of one track. A rolling service has a single,
+   * unnamed track whose construct ids are the plain `deployment`, `autoscaler` and
+   * `disruption-budget`; blue-green tracks nest them under `blue` and `green`.
+   */
+  private buildTrack(track: Track | undefined, props: MicroserviceProps, t: TrackProps): ServiceTrack {
+    const { service } = props;
+    const scope: Construct = track ? new Construct(this, track) : this;
+    const name = track ? `${service.name}-${track}` : service.name;
+    const selector = { ...selectorLabels(service.name), ...(track ? { [TRACK_LABEL]: track } : {}) };
+    const a = service.autoscaling;
+    const maxPods = props.autoscaling ? a.maxReplicas : service.replicas;
+    const deployment = new ServiceDeployment(scope, "deployment", {
+      namespace: t.namespace,
+      name,
+      labels: t.labels,
+      selector,
+      podLabels: { ...objectLabels(service.name, "service", t.version), ...(track ? { [TRACK_LABEL]: track } : {}) },
+      podAnnotations: t.podAnnotations,
+      replicas: props.autoscaling ? undefined : service.replicas,
+      serviceAccountName: t.serviceAccountName,
+      image: t.image,
+      imagePullPolicy: props.imagePullPolicy,
+      port: service.port,
+      probes: service.probes,
+      resources: service.resources,
+      configMapName: t.configMapName,
+      secretEnv: props.secretEnv,
+      filesConfigMapName: t.filesConfigMapName,
+      spreadAcrossNodes: maxPods > 1,
+      dependsOn: props.dependsOn,
+    });
+    const autoscaler = props.autoscaling
+      ? new ServiceAutoscaler(scope, "autoscaler", {
+          namespace: t.namespace,
+          name,
+          labels: t.labels,
+          deploymentName: deployment.resource.metadata.name,
+          minReplicas: a.minReplicas,
+          maxReplicas: a.maxReplicas,
+          targetCpuUtilizationPercent: a.targetCpuUtilizationPercent,
+          targetMemoryUtilizationPercent: a.targetMemoryUtilizationPercent,
+          customMetrics: a.customMetrics,
+          scaleUp: a.behavior.scaleUp,
+          scaleDown: a.behavior.scaleDown,
+        })
+      : undefined;
+    const disruptionBudget = new DisruptionBudget(scope, "disruption-budget", {
+      namespace: t.namespace,
+      name,
+      labels: t.labels,
+      selector,
+      guaranteedReplicas: props.autoscaling ? a.minReplicas : service.replicas,
+      maxUnavailable: service.disruption.maxUnavailable,
+      minAvailable: service.disruption.minAvailable,
+    });
+    return { track, deployment, autoscaler, disruptionBudget };
+  }
+}
+
+/** The version label: the tag, or the digest's first 12 hex digits. */
+function versionOf(image: ServiceConfig["image"]): string {
+  return image.tag ?? image.digest!.slice("sha256:".length, "sha256:".length + 12);
 }
 
 /** `repo:tag`, `repo@digest`, or `repo:tag@digest` (the tag then only informs humans). */

@@ -122,7 +122,8 @@ export class PlatformStack extends TerraformStack {
     // The schema is migrated before any database user rolls; the Job waits for Postgres.
     this.migration.job.dependsOn = [this.postgres.server.statefulSet.fqn];
     for (const [i, service] of built.entries()) {
-      if (config.services[i]!.usesDatabase) service.deployment.resource.dependsOn = [this.migration.job.fqn];
+      if (!config.services[i]!.usesDatabase) continue;
+      for (const track of service.tracks) track.deployment.resource.dependsOn = [this.migration.job.fqn];
     }
 
     this.monitoring = new Monitoring(this, "monitoring", {
@@ -130,7 +131,7 @@ export class PlatformStack extends TerraformStack {
       namespace: config.monitoringNamespace,
       environment: config.environment,
       settings: config.monitoring,
-      hpaMetrics: built.flatMap((m) => m.autoscaler?.customMetricNames ?? []),
+      hpaMetrics: built.flatMap((m) => m.tracks.flatMap((t) => t.autoscaler?.customMetricNames ?? [])),
       secretsMode: config.secrets.mode,
     });
     this.node.addValidation({ validate: () => this.unservedHpaMetrics() });
@@ -142,7 +143,8 @@ export class PlatformStack extends TerraformStack {
   private unservedHpaMetrics(): string[] {
     const served = new Set(this.monitoring.servedMetrics);
     return this.services.flatMap((m) =>
-      (m.autoscaler?.customMetricNames ?? [])
+      m.tracks
+        .flatMap((t) => t.autoscaler?.customMetricNames ?? [])
         .filter((metric) => !served.has(metric))
         .map((metric) => `${m.name}: its HPA reads '${metric}', which no prometheus-adapter rule serves`),
     );
@@ -155,7 +157,9 @@ export class PlatformStack extends TerraformStack {
     if (backend !== "memory") return;
     for (const [i, service] of config.services.entries()) {
       if (!service.rateLimit) continue;
-      const pods = serviceCapacity(service, config.autoscalingEnabled).maxPods;
+      // Only the active track serves traffic, so count one track's pods.
+      const capacity = serviceCapacity(service, config.autoscalingEnabled);
+      const pods = capacity.maxPods / capacity.tracks;
       if (pods <= 1) continue;
       const tier = config.rateLimiting.tiers[service.rateLimit.defaultTier];
       Annotations.of(this.services[i]!).addWarning(

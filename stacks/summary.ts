@@ -15,7 +15,7 @@ function renderEnvironment(config: PlatformConfig): string {
     const d = service.disruption;
     return [
       service.name,
-      c.autoscaled ? `${c.minPods}-${c.maxPods} (HPA)` : `${c.minPods}`,
+      `${c.autoscaled ? `${c.minPods}-${c.maxPods} (HPA)` : `${c.minPods}`}${c.tracks > 1 ? " blue+green" : ""}`,
       `${formatCpu(c.cpuRequestMillis)} / ${formatCpu(c.cpuLimitMillis)}`,
       `${formatMemory(c.memoryRequestBytes)} / ${formatMemory(c.memoryLimitBytes)}`,
       d.minAvailable !== undefined ? `minAvailable ${d.minAvailable}` : `maxUnavailable ${d.maxUnavailable}`,

@@ -78,7 +78,8 @@ describe("main", () => {
     const result = run(dir, { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "true" });
     assert.equal(result.status, 0, result.stderr);
     assert.deepEqual(readdirSync(join(dir, "cdktf.out", "stacks")), ["production"]);
-    assert.equal(Object.keys(stackJson(dir, "production").resource.kubernetes_horizontal_pod_autoscaler_v2).length, 5);
+    // One per Deployment: five services, two of them blue-green.
+    assert.equal(Object.keys(stackJson(dir, "production").resource.kubernetes_horizontal_pod_autoscaler_v2).length, 7);
   });
 
   for (const [variable, value] of [

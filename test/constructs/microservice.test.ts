@@ -187,4 +187,43 @@ describe("Microservice", () => {
   it("fails when a setting would override a platform one", () => {
     assert.throws(() => synth({ platformSettings: { FEATURE: "x" } }, { ...service("tool-integration"), env: { FEATURE: "y" } }), /env.FEATURE is set by the platform/);
   });
+
+  describe("with a blue-green release", () => {
+    const blueGreen: ServiceConfig = {
+      ...service("api-gateway"),
+      image: { tag: "1.1.0" },
+      release: { strategy: "blue-green", active: "green", previous: { tag: "1.0.0" } },
+    };
+
+    it("runs a Deployment per track: the active one on the new image, the other on the previous", () => {
+      const json = synth({}, blueGreen);
+      const blue = named(json, "kubernetes_deployment_v1", "api-gateway-blue").spec;
+      const green = named(json, "kubernetes_deployment_v1", "api-gateway-green").spec;
+      assert.equal(green.template.spec.container[0].image, "ghcr.io/berrys-agents/api-gateway:1.1.0");
+      assert.equal(blue.template.spec.container[0].image, "ghcr.io/berrys-agents/api-gateway:1.0.0");
+      assert.equal(blue.selector.match_labels["agent-platform/track"], "blue");
+      assert.equal(green.template.metadata.labels["agent-platform/track"], "green");
+    });
+
+    it("routes the Service to the track a variable names, defaulting to the config's active", () => {
+      const json = synth({}, blueGreen);
+      const selector = named(json, "kubernetes_service_v1", "api-gateway").spec.selector;
+      assert.equal(selector["agent-platform/track"], "${var.active_track_api_gateway}");
+      assert.equal(json.variable.active_track_api_gateway.default, "green");
+      assert.match(json.variable.active_track_api_gateway.validation[0].condition, /contains\(\["blue", "green"\]/);
+    });
+
+    it("gives each track its own PDB and, with autoscaling, its own HPA", () => {
+      const json = synth({ autoscaling: true }, blueGreen);
+      for (const track of ["blue", "green"]) {
+        assert.equal(named(json, "kubernetes_pod_disruption_budget_v1", `api-gateway-${track}`).spec.selector.match_labels["agent-platform/track"], track);
+        assert.equal(named(json, "kubernetes_horizontal_pod_autoscaler_v2", `api-gateway-${track}`).spec.max_replicas, 10);
+      }
+    });
+
+    it("keeps a rolling service's Terraform addresses (no track level in its construct ids)", () => {
+      const json = synth();
+      assert.deepEqual(Object.keys(resources(json, "kubernetes_deployment_v1")).map((id) => id.replace(/_[0-9A-F]{8}$/, "")), ["agent-orchestrator_deployment_resource"]);
+    });
+  });
 });

@@ -42,17 +42,26 @@ describe("PlatformStack", () => {
         it("has a PDB per workload that never blocks a node drain", () => {
           const config = loadConfig(env, { enableAutoscaling: autoscaling });
           for (const service of config.services) {
-            const pdb = named(json, "kubernetes_pod_disruption_budget_v1", service.name).spec;
-            const smallest = autoscaling ? service.autoscaling.minReplicas : service.replicas;
-            if (pdb.max_unavailable !== undefined) assert.doesNotMatch(String(pdb.max_unavailable), /^0%?$/);
-            if (pdb.min_available !== undefined) assert.ok(Number(pdb.min_available) < smallest, service.name);
+            const names = service.release.strategy === "blue-green" ? [`${service.name}-blue`, `${service.name}-green`] : [service.name];
+            for (const name of names) {
+              const pdb = named(json, "kubernetes_pod_disruption_budget_v1", name).spec;
+              const smallest = autoscaling ? service.autoscaling.minReplicas : service.replicas;
+              if (pdb.max_unavailable !== undefined) assert.doesNotMatch(String(pdb.max_unavailable), /^0%?$/);
+              if (pdb.min_available !== undefined) assert.ok(Number(pdb.min_available) < smallest, name);
+              // The budget selects exactly its own Deployment's pods.
+              const deployment = named(json, "kubernetes_deployment_v1", name);
+              assert.deepEqual(pdb.selector.match_labels, deployment.spec.selector.match_labels, name);
+            }
           }
         });
 
         it(autoscaling ? "emits one HPA per service and no Deployment replicas" : "emits no HPA and fixed replicas", () => {
           const hpas = Object.values(resources(json, "kubernetes_horizontal_pod_autoscaler_v2"));
           const deployments = Object.values(resources(json, "kubernetes_deployment_v1"));
-          assert.equal(hpas.length, autoscaling ? 5 : 0);
+          assert.equal(hpas.length, autoscaling ? deployments.length : 0);
+          // Each HPA targets its own Deployment, and every Deployment has exactly one HPA.
+          const targets = hpas.map((h) => /^\$\{kubernetes_deployment_v1\.([^.]+)\.metadata\[0\]\.name\}$/.exec(h.spec.scale_target_ref.name)?.[1]);
+          assert.deepEqual([...targets].sort(), autoscaling ? Object.keys(resources(json, "kubernetes_deployment_v1")).sort() : []);
           for (const d of deployments) assert.equal(d.spec.replicas === undefined, autoscaling, d.metadata.name);
         });
 
@@ -70,9 +79,14 @@ describe("PlatformStack", () => {
           const podLabels = ["kubernetes_deployment_v1", "kubernetes_stateful_set_v1"].flatMap((type) =>
             Object.values(resources(json, type)).map((d) => d.spec.template.metadata.labels),
           );
+          // A selector value that is a variable (the blue-green switch) takes the variable's default.
+          const resolve = (value: string) => {
+            const variable = /^\$\{var\.([a-z_]+)\}$/.exec(value)?.[1];
+            return variable ? json.variable[variable].default : value;
+          };
           for (const svc of Object.values(resources(json, "kubernetes_service_v1"))) {
             assert.ok(
-              podLabels.some((labels) => Object.entries(svc.spec.selector).every(([k, v]) => labels[k] === v)),
+              podLabels.some((labels) => Object.entries(svc.spec.selector as Record<string, string>).every(([k, v]) => labels[k] === resolve(v))),
               svc.metadata.name,
             );
           }
@@ -93,10 +107,12 @@ describe("PlatformStack", () => {
       .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
     assert.deepEqual(rows, [
       ["agent-orchestrator", 2, 8, 75, 80, "queue_length"],
-      ["api-gateway", 3, 10, 70, 75],
+      ["api-gateway-blue", 3, 10, 70, 75],
+      ["api-gateway-green", 3, 10, 70, 75],
       ["model-orchestration", 3, 12, 70, 75, "queue_length", "http_request_duration_seconds_p95"],
       ["tool-integration", 2, 6, 75, 80],
-      ["web-dashboard", 2, 6, 75, 80, "http_requests_per_second"],
+      ["web-dashboard-blue", 2, 6, 75, 80, "http_requests_per_second"],
+      ["web-dashboard-green", 2, 6, 75, 80, "http_requests_per_second"],
     ]);
   });
 
