@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Deploys one environment of the agent platform.
+#
+#   export DEPLOYMENT_ENV=production        # local, staging or production (required)
+#   export ENABLE_AUTOSCALING=false         # true or false (default false)
+#   ./scripts/deploy.sh                     # synth, check, diff, deploy (blue-green aware)
+#   ./scripts/deploy.sh --dry-run           # stop after the diff
+#   ./scripts/deploy.sh rollback SERVICE    # switch a blue-green service back to its other track
+#   ./scripts/deploy.sh --yes ...           # do not ask before applying to production
+#
+# Order: validate the variables and tools, synthesize, run the project's checks, check the kube
+# context, `terraform plan` (the diff), then apply. Nothing reaches a cluster before the diff, and
+# nothing at all if a step before it fails.
+#
+# Blue-green services: the first apply holds each Service on the track that is live in the
+# cluster while the other track rolls (migrations run first: the Deployments depend on the
+# migration Job); once the new track is ready, a second apply switches the Service to the track
+# that config/<env>.ts names as active. The old track keeps running for `rollback`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly ROOT
+readonly OUTDIR="${ROOT}/cdktf.out"
+readonly ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-600s}"
+
+say() { printf '==> %s\n' "$*"; }
+fail() {
+  printf 'deploy.sh: %s\n' "$*" >&2
+  exit 1
+}
+
+usage() {
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+dry_run=false
+assume_yes=false
+command="deploy"
+rollback_service=""
+while (($#)); do
+  case "$1" in
+    --dry-run) dry_run=true ;;
+    --yes | -y) assume_yes=true ;;
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    deploy) command="deploy" ;;
+    rollback)
+      command="rollback"
+      rollback_service="${2:-}"
+      [[ -n "${rollback_service}" ]] || fail "rollback needs a service name: scripts/deploy.sh rollback api-gateway"
+      shift
+      ;;
+    *) fail "unknown argument '$1' (see scripts/deploy.sh --help)" ;;
+  esac
+  shift
+done
+
+# --- 1. Variables ------------------------------------------------------------------------------
+env_name="${DEPLOYMENT_ENV:-}"
+case "${env_name}" in
+  local | staging | production) ;;
+  "") fail "DEPLOYMENT_ENV is not set: export DEPLOYMENT_ENV=local, staging or production" ;;
+  *) fail "DEPLOYMENT_ENV='${env_name}' is not an environment: use local, staging or production" ;;
+esac
+autoscaling="${ENABLE_AUTOSCALING:-false}"
+case "${autoscaling}" in
+  true | false) ;;
+  *) fail "ENABLE_AUTOSCALING='${autoscaling}' must be true or false" ;;
+esac
+export DEPLOYMENT_ENV="${env_name}" ENABLE_AUTOSCALING="${autoscaling}"
+
+# --- 2. Tools ----------------------------------------------------------------------------------
+need() {
+  command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed or not on PATH: $2"
+}
+need node "install Node.js 20 (https://nodejs.org or your package manager)"
+need terraform "install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)"
+need kubectl "install kubectl (https://kubernetes.io/docs/tasks/tools/)"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+((node_major >= 20)) || fail "Node.js $(node --version) is too old: 20 or newer is needed"
+[[ -d "${ROOT}/node_modules" ]] || fail "dependencies are not installed: run 'npm ci' in ${ROOT}"
+
+# --- 3. Synthesize and check (local files only) -------------------------------------------------
+say "synthesizing ${env_name} (autoscaling ${autoscaling})"
+cd "${ROOT}"
+node node_modules/typescript/bin/tsc -p tsconfig.json || fail "the TypeScript does not compile: fix the errors above"
+node dist/main.js || fail "synth failed: fix the configuration errors above (config/${env_name}.ts); nothing was deployed"
+
+say "running the project's checks"
+node dist/scripts/check.js "${OUTDIR}" "${env_name}" || fail "checks failed: fix the problems above; nothing was deployed"
+
+info="$(node dist/scripts/stack-info.js "${OUTDIR}" "${env_name}")" || fail "could not read the synthesized stack"
+context="$(sed -n 's/^context=//p' <<<"${info}")"
+namespace="$(sed -n 's/^namespace=//p' <<<"${info}")"
+mapfile -t blue_green < <(sed -n 's/^bluegreen=//p' <<<"${info}")
+mapfile -t secret_vars < <(sed -n 's/^secret=//p' <<<"${info}")
+
+# --- 4. Cluster access -------------------------------------------------------------------------
+# Read the list first: `grep -q` in a pipe would close it early and fail the pipeline.
+contexts="$(kubectl config get-contexts -o name 2>/dev/null || true)"
+grep -qxF "${context}" <<<"${contexts}" ||
+  fail "kube context '${context}' (cluster.context in config/${env_name}.ts) is not in your kubeconfig: create it, or edit the config"
+kube() { kubectl --context "${context}" "$@"; }
+
+# Passwords for an environment whose Secrets Terraform makes (local): generated once, kept out
+# of git in .secrets/, never printed.
+for var in "${secret_vars[@]}"; do
+  env_var="TF_VAR_${var}"
+  if [[ -z "${!env_var:-}" ]]; then
+    secrets_file="${ROOT}/.secrets/${env_name}.env"
+    if [[ ! -f "${secrets_file}" ]]; then
+      mkdir -p "${ROOT}/.secrets"
+      (umask 077 && : >"${secrets_file}")
+    fi
+    if ! grep -q "^export ${env_var}=" "${secrets_file}"; then
+      printf 'export %s=%s\n' "${env_var}" "$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex"))')" >>"${secrets_file}"
+      say "generated ${env_var} into .secrets/${env_name}.env"
+    fi
+    # shellcheck source=/dev/null
+    source "${secrets_file}"
+  fi
+done
+
+# The track each blue-green Service routes to in the cluster now ("" before the first deploy).
+live_track() {
+  kube -n "${namespace}" get service "$1" -o 'jsonpath={.spec.selector.agent-platform/track}' 2>/dev/null || true
+}
+
+tf() { terraform -chdir="${OUTDIR}/stacks/${env_name}" "$@"; }
+
+# --- 5. Diff -----------------------------------------------------------------------------------
+say "terraform init"
+tf init -input=false -no-color >/dev/null || fail "terraform init failed (backend or providers): see above"
+
+# Hold every blue-green Service on its live track for the first apply.
+hold_vars=()
+switches=()
+for entry in "${blue_green[@]}"; do
+  read -r service variable wanted _address <<<"${entry}"
+  live="$(live_track "${service}")"
+  if [[ -n "${live}" && "${live}" != "${wanted}" ]]; then
+    hold_vars+=("-var=${variable}=${live}")
+    switches+=("${service} ${variable} ${live} ${wanted}")
+  fi
+done
+
+if [[ "${command}" == "rollback" ]]; then
+  found=""
+  target=""
+  for entry in "${blue_green[@]}"; do
+    read -r service variable wanted address <<<"${entry}"
+    if [[ "${service}" == "${rollback_service}" ]]; then
+      found="${variable}"
+      target="${address}"
+    fi
+  done
+  [[ -n "${found}" ]] || fail "'${rollback_service}' is not a blue-green service in ${env_name} (release.strategy in config/${env_name}.ts)"
+  live="$(live_track "${rollback_service}")"
+  [[ -n "${live}" ]] || fail "'${rollback_service}' has no live Service in ${namespace}: nothing to roll back"
+  other="blue"
+  [[ "${live}" == "blue" ]] && other="green"
+  say "checking that ${rollback_service}-${other} is ready before switching to it"
+  kube -n "${namespace}" rollout status "deployment/${rollback_service}-${other}" --timeout="${ROLLOUT_TIMEOUT}" ||
+    fail "${rollback_service}-${other} is not ready: the Service stays on ${live}"
+  # Only this Service changes; every other blue-green Service stays where it is live.
+  vars=()
+  for entry in "${blue_green[@]}"; do
+    read -r service variable wanted _address <<<"${entry}"
+    if [[ "${service}" == "${rollback_service}" ]]; then
+      vars+=("-var=${variable}=${other}")
+    else
+      current="$(live_track "${service}")"
+      vars+=("-var=${variable}=${current:-${wanted}}")
+    fi
+  done
+  say "plan: switch ${rollback_service} from ${live} to ${other}"
+  tf plan -input=false -no-color -out=rollback.tfplan -target="${target}" "${vars[@]}" >/dev/null ||
+    fail "terraform plan for the rollback failed"
+  tf show -no-color rollback.tfplan
+  if [[ "${dry_run}" == true ]]; then
+    say "dry run: stopping before the switch"
+    exit 0
+  fi
+  tf apply -input=false -no-color rollback.tfplan || fail "the switch failed: the Service stays on ${live}"
+  say "${rollback_service} now routes to ${other}. Make it permanent in config/${env_name}.ts:"
+  say "  release: { active: \"${other}\" } and swap image / previous, or the next deploy switches back"
+  exit 0
+fi
+
+say "plan (the diff)"
+tf plan -input=false -no-color -out=release.tfplan "${hold_vars[@]}" ||
+  fail "terraform plan failed: see above; nothing was deployed"
+
+if [[ "${dry_run}" == true ]]; then
+  say "dry run: stopping after the diff"
+  exit 0
+fi
+
+if [[ "${env_name}" == "production" && "${assume_yes}" != true ]]; then
+  [[ -t 0 ]] || fail "refusing to apply to production without a terminal: pass --yes"
+  read -r -p "Apply this plan to production? [y/N] " answer
+  [[ "${answer}" == "y" || "${answer}" == "Y" ]] || fail "not applied"
+fi
+
+# --- 6. Deploy ---------------------------------------------------------------------------------
+say "apply (migrations run first; blue-green Services stay on their live track)"
+tf apply -input=false -no-color release.tfplan || fail "terraform apply failed: see above"
+
+if ((${#switches[@]})); then
+  for entry in "${switches[@]}"; do
+    read -r service variable live wanted <<<"${entry}"
+    say "waiting for ${service}-${wanted} to be ready"
+    kube -n "${namespace}" rollout status "deployment/${service}-${wanted}" --timeout="${ROLLOUT_TIMEOUT}" ||
+      fail "${service}-${wanted} did not become ready: the Service stays on ${live}; fix and deploy again"
+  done
+  say "switching Services to their new track"
+  tf plan -input=false -no-color -out=switch.tfplan >/dev/null || fail "terraform plan for the switch failed"
+  tf apply -input=false -no-color switch.tfplan || fail "the switch failed: see above"
+  for entry in "${switches[@]}"; do
+    read -r service variable live wanted <<<"${entry}"
+    say "${service}: ${live} -> ${wanted} (roll back with: scripts/deploy.sh rollback ${service})"
+  done
+fi
+say "deployed ${env_name}"

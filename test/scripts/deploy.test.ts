@@ -1,0 +1,284 @@
+/**
+ * scripts/deploy.sh, run for real on a copy of the project: real tsc, real synth, real checks.
+ * Only the cluster-facing tools are stand-ins on PATH (terraform, kubectl) that record every call,
+ * so the order of steps, the refusals and the rollback path can be asserted.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, describe, it } from "node:test";
+
+const PROJECT = resolve(__dirname, "..", "..", "..");
+const scratch: string[] = [];
+after(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const FAKE_TERRAFORM = `#!/usr/bin/env bash
+printf 'terraform %s\\n' "$*" >>"$DEPLOY_RECORD"
+for arg in "$@"; do
+  case "$arg" in
+    plan) [[ -n "\${TF_VAR_postgres_app_password:-}" ]] && printf 'terraform-env TF_VAR_postgres_app_password=set\\n' >>"$DEPLOY_RECORD"
+          echo "Plan: 0 to add, 1 to change, 0 to destroy."; exit "\${FAKE_PLAN_STATUS:-0}" ;;
+    apply) exit "\${FAKE_APPLY_STATUS:-0}" ;;
+  esac
+done
+exit 0
+`;
+
+const FAKE_KUBECTL = `#!/usr/bin/env bash
+printf 'kubectl %s\\n' "$*" >>"$DEPLOY_RECORD"
+args=" $* "
+if [[ "$args" == *" config get-contexts "* ]]; then printf '%s\\n' $FAKE_CONTEXTS; exit 0; fi
+if [[ "$args" == *" get service "* ]]; then
+  svc="$(sed -E 's/.* get service ([a-z-]+) .*/\\1/' <<<"$args")"
+  var="FAKE_LIVE_$(tr 'a-z-' 'A-Z_' <<<"$svc")"
+  [[ -n "\${!var:-}" ]] || { echo "Error from server (NotFound)" >&2; exit 1; }
+  printf '%s' "\${!var}"; exit 0
+fi
+if [[ "$args" == *" rollout status "* ]]; then exit "\${FAKE_ROLLOUT_STATUS:-0}"; fi
+exit 0
+`;
+
+interface Run {
+  readonly status: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Every call of the stand-ins, in order. */
+  readonly calls: string[];
+  readonly dir: string;
+}
+
+/** A copy of the project (node_modules linked) with stand-in tools; `edit` may break its config. */
+function project(edit?: (dir: string) => void, tools: { terraform?: boolean; promtool?: boolean } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "deploy-sh-"));
+  scratch.push(dir);
+  for (const entry of ["main.ts", "config", "constructs", "stacks", "dashboards", "scripts", "test", "tsconfig.json", "package.json", "cdktf.json"]) {
+    cpSync(join(PROJECT, entry), join(dir, entry), { recursive: true });
+  }
+  symlinkSync(join(PROJECT, "node_modules"), join(dir, "node_modules"));
+  const bin = join(dir, "fake-bin");
+  mkdirSync(bin);
+  const tool = (name: string, body: string) => {
+    writeFileSync(join(bin, name), body);
+    chmodSync(join(bin, name), 0o755);
+  };
+  if (tools.terraform !== false) tool("terraform", FAKE_TERRAFORM);
+  tool("kubectl", FAKE_KUBECTL);
+  symlinkSync(process.execPath, join(bin, "node"));
+  // Only the system tools the script needs, so a terraform or kubectl elsewhere on this machine
+  // cannot stand in for the fakes.
+  const sys = join(dir, "sys-bin");
+  mkdirSync(sys);
+  for (const name of ["bash", "sed", "grep", "mkdir", "dirname", "tr", "env", "cat", "chmod", "promtool", "amtool"]) {
+    if (name === "promtool" && tools.promtool === false) continue;
+    const found = ["/usr/bin", "/bin"].map((d) => join(d, name)).find((p) => existsSync(p));
+    assert.ok(found, `${name} not found`);
+    symlinkSync(found, join(sys, name));
+  }
+  edit?.(dir);
+  return dir;
+}
+
+function deploy(dir: string, args: string[], env: Record<string, string>): Run {
+  const record = join(dir, "calls.log");
+  writeFileSync(record, "");
+  const result = spawnSync("bash", [join(dir, "scripts", "deploy.sh"), ...args], {
+    cwd: dir,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      PATH: `${join(dir, "fake-bin")}:${join(dir, "sys-bin")}`,
+      HOME: dir,
+      DEPLOY_RECORD: record,
+      FAKE_CONTEXTS: "kind-agent-platform agent-platform-staging agent-platform-production",
+      ...env,
+    },
+  });
+  const calls = readFileSync(record, "utf8").split("\n").filter(Boolean);
+  return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, calls, dir };
+}
+
+/** Calls reduced to their verbs, for order assertions. */
+const steps = (calls: string[]) =>
+  calls
+    .filter((c) => !c.startsWith("terraform-env"))
+    .map((c) => {
+      const words = c.split(" ");
+      if (words[0] === "terraform") return `terraform ${words[2]}${c.includes(".tfplan") ? ` ${/(\w+)\.tfplan/.exec(c)![1]}` : ""}`;
+      if (c.includes("config get-contexts")) return "kubectl get-contexts";
+      if (c.includes(" get service ")) return `kubectl get-service ${/get service ([a-z-]+)/.exec(c)![1]}`;
+      if (c.includes("rollout status")) return `kubectl rollout ${/deployment\/([a-z-]+)/.exec(c)![1]}`;
+      return c;
+    });
+
+const shared = project();
+
+describe("scripts/deploy.sh", () => {
+  for (const [env, message] of [
+    [{ DEPLOYMENT_ENV: "prod" }, /DEPLOYMENT_ENV='prod' is not an environment: use local, staging or production/],
+    [{}, /DEPLOYMENT_ENV is not set/],
+    [{ DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: "yes" }, /ENABLE_AUTOSCALING='yes' must be true or false/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(env)} before doing anything`, () => {
+      const run = deploy(shared, [], env);
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, message);
+      assert.deepEqual(run.calls, []);
+    });
+  }
+
+  it("refuses to start without terraform, naming it", () => {
+    const dir = project(undefined, { terraform: false });
+    const run = deploy(dir, [], { DEPLOYMENT_ENV: "local" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /terraform is not installed or not on PATH/);
+    assert.deepEqual(run.calls, []);
+    assert.equal(existsSync(join(dir, "cdktf.out")), false);
+  });
+
+  it("stops on a failed synth before any cluster call, pointing at the config", () => {
+    const dir = project((d) => {
+      const file = join(d, "config", "staging.ts");
+      writeFileSync(file, readFileSync(file, "utf8").replace('memory: "256Mi" }, limits', 'memory: "256mb" }, limits'));
+    });
+    const run = deploy(dir, [], { DEPLOYMENT_ENV: "staging" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /config\/staging\.ts: services\.api-gateway\.resources\.requests\.memory = "256mb"/);
+    assert.match(run.stderr, /synth failed: fix the configuration errors above \(config\/staging\.ts\); nothing was deployed/);
+    assert.deepEqual(run.calls, []);
+  });
+
+  it("stops when a check fails (promtool cannot check the rules), before any cluster call", () => {
+    const run = deploy(project(undefined, { promtool: false }), [], { DEPLOYMENT_ENV: "staging" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /promtool is not installed \(apt-get install prometheus\)/);
+    assert.match(run.stderr, /checks failed: fix the problems above; nothing was deployed/);
+    assert.deepEqual(run.calls, []);
+  });
+
+  it("stops when the environment's kube context is missing, before terraform", () => {
+    const run = deploy(shared, [], { DEPLOYMENT_ENV: "staging", FAKE_CONTEXTS: "some-other-cluster" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /kube context 'agent-platform-staging' \(cluster\.context in config\/staging\.ts\) is not in your kubeconfig/);
+    assert.deepEqual(steps(run.calls), ["kubectl get-contexts"]);
+  });
+
+  it("--dry-run synthesizes, checks and shows the diff, and applies nothing", () => {
+    const run = deploy(shared, ["--dry-run"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "true" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /ok: promtool check rules/);
+    assert.match(run.stdout, /Plan: 0 to add, 1 to change/);
+    assert.deepEqual(steps(run.calls), [
+      "kubectl get-contexts",
+      "terraform init",
+      "kubectl get-service api-gateway",
+      "kubectl get-service web-dashboard",
+      "terraform plan release",
+    ]);
+    // The synth honoured ENABLE_AUTOSCALING.
+    const stack = JSON.parse(readFileSync(join(run.dir, "cdktf.out", "stacks", "production", "cdk.tf.json"), "utf8"));
+    assert.equal(Object.keys(stack.resource.kubernetes_horizontal_pod_autoscaler_v2).length, 7);
+  });
+
+  it("deploys local with generated passwords kept out of git and the logs", () => {
+    const run = deploy(shared, [], { DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: "false" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan release", "terraform apply release"]);
+    assert.ok(run.calls.includes("terraform-env TF_VAR_postgres_app_password=set"));
+    const secrets = join(run.dir, ".secrets", "local.env");
+    assert.equal(statSync(secrets).mode & 0o777, 0o600);
+    const values = readFileSync(secrets, "utf8").match(/=([0-9a-f]{48})$/gm)!.map((v) => v.slice(1));
+    assert.equal(values.length, 3);
+    for (const value of values) assert.ok(!run.stdout.includes(value) && !run.stderr.includes(value));
+  });
+
+  it("refuses to apply to production without a terminal unless --yes", () => {
+    const run = deploy(shared, [], { DEPLOYMENT_ENV: "production" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /refusing to apply to production without a terminal: pass --yes/);
+    assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform apply")));
+  });
+
+  it("releases blue-green: holds the Service on the live track, waits for the new one, then switches", () => {
+    const dir = project((d) => {
+      const file = join(d, "config", "production.ts");
+      // The release: api-gateway 1.1.0 goes to green, blue keeps 1.0.0.
+      const source = readFileSync(file, "utf8");
+      const edited = source.replace(
+        /("api-gateway": \{\n\s+image: \{ tag: )"1\.0\.0"( \},\n[^\n]*\n\s+release: \{ strategy: "blue-green", active: )"blue"/,
+        '$1"1.1.0"$2"green"',
+      );
+      assert.notEqual(edited, source);
+      writeFileSync(file, edited);
+    });
+    const run = deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "false", FAKE_LIVE_API_GATEWAY: "blue", FAKE_LIVE_WEB_DASHBOARD: "blue" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(steps(run.calls), [
+      "kubectl get-contexts",
+      "terraform init",
+      "kubectl get-service api-gateway",
+      "kubectl get-service web-dashboard",
+      "terraform plan release",
+      "terraform apply release",
+      "kubectl rollout api-gateway-green",
+      "terraform plan switch",
+      "terraform apply switch",
+    ]);
+    // First apply pins the live track; the switch plan uses the config's default (green).
+    assert.ok(run.calls.find((c) => c.includes("-out=release.tfplan"))!.includes("-var=active_track_api_gateway=blue"));
+    assert.ok(!run.calls.find((c) => c.includes("-out=switch.tfplan"))!.includes("-var="));
+    assert.match(run.stdout, /api-gateway: blue -> green \(roll back with: scripts\/deploy\.sh rollback api-gateway\)/);
+    const stack = JSON.parse(readFileSync(join(dir, "cdktf.out", "stacks", "production", "cdk.tf.json"), "utf8"));
+    const image = (name: string) => Object.values(stack.resource.kubernetes_deployment_v1 as Record<string, any>).find((d) => d.metadata.name === name).spec.template.spec.container[0].image;
+    assert.equal(image("api-gateway-green"), "ghcr.io/berrys-agents/api-gateway:1.1.0");
+    assert.equal(image("api-gateway-blue"), "ghcr.io/berrys-agents/api-gateway:1.0.0");
+  });
+
+  it("keeps the Service on the old track when the new one never becomes ready", () => {
+    const dir = project((d) => {
+      const file = join(d, "config", "production.ts");
+      writeFileSync(file, readFileSync(file, "utf8").replace('release: { strategy: "blue-green", active: "blue"', 'release: { strategy: "blue-green", active: "green"'));
+    });
+    const run = deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", FAKE_LIVE_API_GATEWAY: "blue", FAKE_LIVE_WEB_DASHBOARD: "blue", FAKE_ROLLOUT_STATUS: "1" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /api-gateway-green did not become ready: the Service stays on blue/);
+    assert.ok(!steps(run.calls).includes("terraform apply switch"));
+  });
+
+  it("rolls back a blue-green service to its other track, only that Service", () => {
+    const run = deploy(shared, ["--yes", "rollback", "api-gateway"], { DEPLOYMENT_ENV: "production", FAKE_LIVE_API_GATEWAY: "green", FAKE_LIVE_WEB_DASHBOARD: "green" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(steps(run.calls), [
+      "kubectl get-contexts",
+      "terraform init",
+      "kubectl get-service api-gateway",
+      "kubectl get-service web-dashboard",
+      "kubectl get-service api-gateway",
+      "kubectl rollout api-gateway-blue",
+      "kubectl get-service web-dashboard",
+      "terraform plan rollback",
+      "terraform show rollback",
+      "terraform apply rollback",
+    ]);
+    const plan = run.calls.find((c) => c.includes("-out=rollback.tfplan"))!;
+    assert.match(plan, /-target=kubernetes_service_v1\.api-gateway_service_[0-9A-F]{8}/);
+    assert.match(plan, /-var=active_track_api_gateway=blue/);
+    assert.match(plan, /-var=active_track_web_dashboard=green/);
+    assert.match(run.stdout, /api-gateway now routes to blue\. Make it permanent in config\/production\.ts/);
+  });
+
+  it("refuses to roll back a service that is not blue-green", () => {
+    const run = deploy(shared, ["rollback", "tool-integration"], { DEPLOYMENT_ENV: "production" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /'tool-integration' is not a blue-green service in production/);
+    assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform plan") || s.startsWith("terraform apply")));
+  });
+
+  it("stops when the plan fails, applying nothing", () => {
+    const run = deploy(shared, [], { DEPLOYMENT_ENV: "staging", FAKE_PLAN_STATUS: "1" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /terraform plan failed: see above; nothing was deployed/);
+    assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform apply")));
+  });
+});
