@@ -42,6 +42,15 @@ export function renderValue(value: unknown): string {
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
+/** Field names whose values are never echoed: an error message must not leak what it refuses. */
+const SECRET_FIELD = /(password|passwd|secret|token|api_?key|access_?key|private_?key|credential|conn_?str|routing_?key|auth)/i;
+
+/** The value to show for a field: redacted when the field's name says it holds a secret. */
+function shownValue(path: readonly PropertyKey[], value: unknown): string {
+  const last = path[path.length - 1];
+  return typeof last === "string" && SECRET_FIELD.test(last) && value !== undefined ? "(redacted)" : renderValue(value);
+}
+
 /** Dotted path; keys that are not plain identifiers or DNS names are quoted. */
 export function renderPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return "(top level)";
@@ -80,7 +89,7 @@ export function problemsFromZod(
         problems.push({
           source,
           field: renderPath([...prefix, ...issue.path, key]),
-          value: renderValue(valueAt(raw, [...issue.path, key])),
+          value: shownValue([key], valueAt(raw, [...issue.path, key])),
           rule: "is not a known field (check the spelling; unknown fields are refused, not ignored)",
         });
       }
@@ -97,7 +106,7 @@ export function problemsFromZod(
       continue;
     }
     const value = valueAt(raw, issue.path);
-    problems.push({ source, field: renderPath([...prefix, ...issue.path]), value: renderValue(value), rule: ruleOf(issue, value) });
+    problems.push({ source, field: renderPath([...prefix, ...issue.path]), value: shownValue(issue.path, value), rule: ruleOf(issue, value) });
   }
   return problems;
 }

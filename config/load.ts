@@ -41,6 +41,7 @@ export interface PlatformConfig {
   readonly environment: EnvironmentName;
   readonly namespace: string;
   readonly cluster: EnvironmentSettings["cluster"];
+  readonly backend: EnvironmentSettings["backend"];
   /** Whether HPAs are emitted; the config file's flag unless ENABLE_AUTOSCALING overrides it. */
   readonly autoscalingEnabled: boolean;
   readonly imagePullPolicy: EnvironmentSettings["imagePullPolicy"];
@@ -132,6 +133,7 @@ export function validateEnvironment(
     environment: settings.name,
     namespace: settings.namespace,
     cluster: settings.cluster,
+    backend: settings.backend,
     autoscalingEnabled: overrides.enableAutoscaling ?? settings.autoscaling.enabled,
     imagePullPolicy: settings.imagePullPolicy,
     ingressController: settings.ingressController,

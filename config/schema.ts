@@ -451,6 +451,32 @@ const loggingSchema = z.strictObject({
   correlationIdHeader: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,63}$/, "must be an HTTP header name").default("X-Correlation-ID"),
 });
 
+/**
+ * Where Terraform keeps this environment's state. No credential is ever part of it: S3 reads the
+ * AWS credential chain (environment, profile, instance role), pg reads PG_CONN_STR.
+ * @see https://developer.hashicorp.com/terraform/language/backend
+ */
+const backendSchema = z.discriminatedUnion("type", [
+  /** terraform.<env>.tfstate in the project root (relative path: the JSON stays machine-independent). */
+  z.strictObject({ type: z.literal("local") }),
+  z.strictObject({
+    type: z.literal("s3"),
+    bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
+    /** @default agent-platform/<environment>.tfstate */
+    key: z.string().regex(/^[A-Za-z0-9!_.*'()/-]+$/, "must be an S3 object key").optional(),
+    region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1"),
+    /** DynamoDB table for state locking (a LockID string partition key); locking is not optional. */
+    dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, "must be a DynamoDB table name"),
+    /** @default true: state holds secrets of `variable`-mode environments */
+    encrypt: z.boolean().default(true),
+  }),
+  z.strictObject({
+    type: z.literal("pg"),
+    /** Schema holding this environment's state; locking uses Postgres advisory locks. */
+    schemaName: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier"),
+  }),
+]);
+
 const clusterSchema = z.strictObject({
   /** Path to a kubeconfig; `~` is expanded by the provider. Credentials never live in this repo. */
   kubeconfigPath: z
@@ -470,6 +496,7 @@ export const environmentSchema = z
       "must not be 'default' or a kube-* namespace: the platform gets a namespace of its own",
     ),
     cluster: clusterSchema,
+    backend: backendSchema.default({ type: "local" }),
     /** Off unless set: the seed's platform runs on local resources without autoscaling. */
     autoscaling: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
     /** `Always` re-checks the registry on every pod start; `IfNotPresent` suits images side-loaded into kind. */
@@ -517,6 +544,7 @@ export type RateLimitingSettings = z.infer<typeof rateLimitingSchema>;
 export type RateLimitSettings = z.infer<typeof rateLimitSchema>;
 export type CacheSettings = z.infer<typeof cacheSchema>;
 export type ReleaseSettings = z.infer<typeof releaseSchema>;
+export type BackendSettings = z.infer<typeof backendSchema>;
 export type MonitoringSettings = z.infer<typeof monitoringSchema>;
 export type AlertThresholds = z.infer<typeof alertThresholdsSchema>;
 export type LoggingSettings = z.infer<typeof loggingSchema>;

@@ -1,6 +1,6 @@
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Annotations, LocalBackend, TerraformStack } from "cdktf";
+import { Annotations, LocalBackend, PgBackend, type PgBackendConfig, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { PlatformConfig } from "../config/load";
 import { selectorLabels } from "../constructs/labels";
@@ -36,10 +36,7 @@ export class PlatformStack extends TerraformStack {
     super(scope, config.environment);
     this.config = config;
 
-    // Relative to the stack's working directory (cdktf.out/stacks/<env>): state lives next to the
-    // project, outside cdktf.out, which synth rewrites. A relative path keeps the JSON identical on
-    // every machine.
-    new LocalBackend(this, { path: `../../../terraform.${config.environment}.tfstate` });
+    this.addBackend(config);
 
     new KubernetesProvider(this, "kubernetes", {
       configPath: config.cluster.kubeconfigPath,
@@ -137,6 +134,32 @@ export class PlatformStack extends TerraformStack {
     this.node.addValidation({ validate: () => this.unservedHpaMetrics() });
 
     this.warnAboutPerPodRateLimits();
+  }
+
+  private addBackend(config: PlatformConfig): void {
+    const backend = config.backend;
+    switch (backend.type) {
+      case "local":
+        // Relative to the stack's working directory (cdktf.out/stacks/<env>): state lives next to
+        // the project, outside cdktf.out, which synth rewrites. A relative path keeps the JSON
+        // identical on every machine.
+        new LocalBackend(this, { path: `../../../terraform.${config.environment}.tfstate` });
+        return;
+      case "s3":
+        new S3Backend(this, {
+          bucket: backend.bucket,
+          key: backend.key ?? `agent-platform/${config.environment}.tfstate`,
+          region: backend.region,
+          encrypt: backend.encrypt,
+          dynamodbTable: backend.dynamodbTable,
+        });
+        return;
+      case "pg":
+        // conn_str is left out on purpose: Terraform reads it from PG_CONN_STR at init, so the
+        // connection's password is never in the JSON. The binding's type insists on it.
+        new PgBackend(this, { schemaName: backend.schemaName } as PgBackendConfig);
+        return;
+    }
   }
 
   /** Every metric an HPA reads must be served by the adapter, or the HPA never scales on it. */

@@ -41,7 +41,7 @@ const cases: Case[] = [
   { name: "PDB minAvailable equal to replicas", mutate: (r) => (gw(r).disruption = { minAvailable: 3 }), field: "services.api-gateway.disruption.minAvailable", value: "3", rule: /below replicas and autoscaling.minReplicas \(3\)/ },
   { name: "PDB minAvailable 100%", mutate: (r) => (gw(r).disruption = { minAvailable: "100%" }), field: "services.api-gateway.disruption.minAvailable", value: '"100%"', rule: /below 100%/ },
   { name: "PDB sets both fields", mutate: (r) => (gw(r).disruption = { minAvailable: 1, maxUnavailable: 1 }), field: "services.api-gateway.disruption", value: '{"minAvailable":1,"maxUnavailable":1}', rule: /exactly one/ },
-  { name: "secret-looking setting", mutate: (r) => (gw(r).env = { DATABASE_PASSWORD: "hunter2" }), field: "services.api-gateway.env.DATABASE_PASSWORD", value: '"hunter2"', rule: /looks like a secret/ },
+  { name: "secret-looking setting", mutate: (r) => (gw(r).env = { DATABASE_PASSWORD: "hunter2" }), field: "services.api-gateway.env.DATABASE_PASSWORD", value: "(redacted)", rule: /looks like a secret/ },
   { name: "reserved setting", mutate: (r) => (gw(r).env = { PORT: "9090" }), field: "services.api-gateway.env.PORT", value: '"9090"', rule: /reserved/ },
   { name: "setting name in lower case", mutate: (r) => (gw(r).env = { log_level: "info" }), field: 'services.api-gateway.env.log_level', value: '"log_level"', rule: /UPPER_SNAKE_CASE/ },
   { name: "unknown key in a service", mutate: (r) => (gw(r).replica = 3), field: "services.api-gateway.replica", value: "3", rule: /not a known field/ },

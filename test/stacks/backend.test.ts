@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { ConfigError } from "../../config/errors";
+import { validateCatalog, validateEnvironment } from "../../config/load";
+import { type Json, rawCatalog, rawEnvironment, synthEnvironment } from "../helpers";
+
+function withBackend(backend: Json): Json {
+  const raw = rawEnvironment("production");
+  raw.backend = backend;
+  return raw;
+}
+
+function problem(backend: Json, field: string, value?: string): string {
+  try {
+    validateEnvironment(withBackend(backend), "production", validateCatalog(rawCatalog()));
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    const found = error.problems.find((p) => p.field === field);
+    assert.ok(found, error.message);
+    if (value !== undefined) assert.equal(found.value, value);
+    assert.ok(!error.message.includes("AKIA") && !error.message.includes("u:p@h"), "the message echoes a credential");
+    return found.rule;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+describe("state backends", () => {
+  it("keeps local state at a relative path by default", () => {
+    assert.deepEqual(synthEnvironment("production").terraform.backend, { local: { path: "../../../terraform.production.tfstate" } });
+  });
+
+  it("renders S3 with DynamoDB locking and encryption, and no credentials", () => {
+    const json = synthEnvironment("production", {}, withBackend({ type: "s3", bucket: "berrys-tfstate", region: "eu-west-1", dynamodbTable: "tf-locks" }));
+    assert.deepEqual(json.terraform.backend, {
+      s3: { bucket: "berrys-tfstate", key: "agent-platform/production.tfstate", region: "eu-west-1", encrypt: true, dynamodb_table: "tf-locks" },
+    });
+  });
+
+  it("renders pg with its schema only: the connection string comes from PG_CONN_STR", () => {
+    const json = synthEnvironment("production", {}, withBackend({ type: "pg", schemaName: "agent_platform_production" }));
+    assert.deepEqual(json.terraform.backend, { pg: { schema_name: "agent_platform_production" } });
+  });
+
+  it("fails when S3 has no lock table", () => {
+    assert.match(problem({ type: "s3", bucket: "b-state", region: "eu-west-1" }, "backend.dynamodbTable"), /required/);
+  });
+
+  it("fails when a credential is written into the config", () => {
+    assert.match(
+      problem({ type: "s3", bucket: "b-state", region: "eu-west-1", dynamodbTable: "locks", accessKey: "AKIA..." }, "backend.accessKey", "(redacted)"),
+      /not a known field/,
+    );
+    assert.match(problem({ type: "pg", schemaName: "state", connStr: "postgres://u:p@h/db" }, "backend.connStr", "(redacted)"), /not a known field/);
+  });
+
+  it("fails on an unknown backend type", () => {
+    assert.match(problem({ type: "gcs" }, "backend.type"), /"local", "s3", "pg"/);
+  });
+});
