@@ -2,7 +2,10 @@ import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
-import type { EnvVar } from "./stateful-service";
+import { type SecretFile, secretFilesVolume } from "./platform-secrets";
+
+/** Where a service's Secret files are mounted. Not under /etc/platform: that is the files ConfigMap. */
+export const SECRETS_DIR = "/etc/platform-secrets";
 
 export interface HttpProbePaths {
   readonly liveness: string;
@@ -41,10 +44,10 @@ export interface ServiceDeploymentProps {
   /** ConfigMap whose keys become the container's environment. */
   readonly configMapName: string;
   /**
-   * Variables read from Secret keys; never literal values.
+   * Secret keys mounted as files under /etc/platform/secrets (never environment variables).
    * @default none
    */
-  readonly secretEnv?: readonly EnvVar[];
+  readonly secretFiles?: readonly SecretFile[];
   /**
    * ConfigMap mounted read-only at /etc/platform.
    * @default none
@@ -87,6 +90,7 @@ export class ServiceDeployment extends Construct {
       throw new Error(`${props.name}: 'replicas' (${props.replicas}) must be a whole number >= 1`);
     }
     this.name = props.name;
+    const secretFiles = props.secretFiles ?? [];
 
     const httpGet = (path: string) => ({ path, port: "http", scheme: "HTTP" });
     const spread = props.spreadAcrossNodes
@@ -125,10 +129,6 @@ export class ServiceDeployment extends Construct {
                 imagePullPolicy: props.imagePullPolicy,
                 port: [{ name: "http", containerPort: props.port, protocol: "TCP" }],
                 envFrom: [{ configMapRef: { name: props.configMapName } }],
-                env: props.secretEnv?.map((e) => {
-                  if (!e.valueFrom) throw new Error(`${props.name}: secretEnv ${e.name} must read a Secret key, not a literal value`);
-                  return { name: e.name, valueFrom: { secretKeyRef: { ...e.valueFrom.secretKeyRef } } };
-                }),
                 resources: { requests: { ...props.resources.requests }, limits: { ...props.resources.limits } },
                 securityContext: restrictedContainerSecurityContext(),
                 startupProbe: { httpGet: httpGet(props.probes.startup), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 30 },
@@ -137,12 +137,14 @@ export class ServiceDeployment extends Construct {
                 volumeMount: [
                   { name: "tmp", mountPath: "/tmp" },
                   ...(props.filesConfigMapName ? [{ name: "platform", mountPath: "/etc/platform", readOnly: true }] : []),
+                  ...(secretFiles.length > 0 ? [{ name: "secrets", mountPath: SECRETS_DIR, readOnly: true }] : []),
                 ],
               },
             ],
             volume: [
               { name: "tmp", emptyDir: { sizeLimit: props.tmpSize ?? "64Mi" } },
               ...(props.filesConfigMapName ? [{ name: "platform", configMap: { name: props.filesConfigMapName, defaultMode: "0444" } }] : []),
+              ...(secretFiles.length > 0 ? [secretFilesVolume("secrets", secretFiles)] : []),
             ],
           },
         },

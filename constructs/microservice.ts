@@ -15,7 +15,7 @@ import { ServiceAutoscaler } from "./horizontal-pod-autoscaler";
 import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
 import type { NamespaceRef } from "./platform-namespace";
 import { DisruptionBudget } from "./pod-disruption-budget";
-import type { EnvVar } from "./stateful-service";
+import type { SecretFile } from "./platform-secrets";
 
 /** Another service this one talks to. */
 export interface Peer {
@@ -51,10 +51,11 @@ export interface MicroserviceProps {
    */
   readonly platformSettings?: Record<string, string>;
   /**
-   * Environment variables read from Secrets (database and Redis passwords).
+   * Secret keys the service reads as files under /etc/platform-secrets (database and Redis
+   * passwords); the settings name the paths.
    * @default none
    */
-  readonly secretEnv?: readonly EnvVar[];
+  readonly secretFiles?: readonly SecretFile[];
   /**
    * Files mounted read-only at /etc/platform (rate limits, cache), by file name.
    * @default none
@@ -221,7 +222,7 @@ export class Microservice extends Construct {
       probes: service.probes,
       resources: service.resources,
       configMapName: t.configMapName,
-      secretEnv: props.secretEnv,
+      secretFiles: props.secretFiles,
       filesConfigMapName: t.filesConfigMapName,
       spreadAcrossNodes: maxPods > 1,
       dependsOn: props.dependsOn,

@@ -4,7 +4,8 @@ import { Construct } from "constructs";
 import { objectLabels, selectorLabels } from "./labels";
 import type { NamespaceRef } from "./platform-namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
-import type { EnvVar } from "./stateful-service";
+import { SECRETS_DIR } from "./deployment";
+import { type SecretFile, secretFilesVolume } from "./platform-secrets";
 
 export const MIGRATION_NAME = "db-migrate";
 
@@ -17,7 +18,8 @@ export interface MigrationJobProps {
   readonly command: readonly string[];
   /** ConfigMap holding the database settings (the migrating service's). */
   readonly configMapName: string;
-  readonly env: readonly EnvVar[];
+  /** Secret keys mounted as files (the database password), as in the service's pods. */
+  readonly secretFiles: readonly SecretFile[];
   readonly backoffLimit: number;
   readonly timeoutSeconds: number;
   /** Pod labels of the database, for the Job's egress. */
@@ -72,13 +74,15 @@ export class MigrationJob extends Construct {
                 imagePullPolicy: props.imagePullPolicy,
                 command: [...props.command],
                 envFrom: [{ configMapRef: { name: props.configMapName } }],
-                env: props.env.map((e) => (e.valueFrom ? { name: e.name, valueFrom: { secretKeyRef: { ...e.valueFrom.secretKeyRef } } } : { name: e.name, value: e.value })),
                 resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
                 securityContext: restrictedContainerSecurityContext(),
-                volumeMount: [{ name: "tmp", mountPath: "/tmp" }],
+                volumeMount: [
+                  { name: "tmp", mountPath: "/tmp" },
+                  { name: "secrets", mountPath: SECRETS_DIR, readOnly: true },
+                ],
               },
             ],
-            volume: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }],
+            volume: [{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }, secretFilesVolume("secrets", props.secretFiles)],
           },
         },
       },

@@ -59,7 +59,30 @@ export class PlatformSecrets extends Construct {
   }
 }
 
-/** An env var read from a Secret key, in the provider's shape. */
+/** An env var read from a Secret key, in the provider's shape. Prefer files (`SecretFile`). */
 export function secretEnv(name: string, ref: SecretKeyRef) {
   return { name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } };
+}
+
+/**
+ * A Secret key delivered as a file. Files, unlike environment variables, are not inherited by
+ * child processes, not shown by `kubectl describe`, and not written into crash reports.
+ */
+export interface SecretFile {
+  /** File name inside the mount directory. */
+  readonly file: string;
+  readonly ref: SecretKeyRef;
+}
+
+/** A projected volume holding each Secret key as `<mount>/<file>`, readable by the pod's group only. */
+export function secretFilesVolume(name: string, files: readonly SecretFile[]) {
+  return {
+    name,
+    projected: [
+      {
+        defaultMode: "0440",
+        sources: files.map((f) => ({ secret: [{ name: f.ref.secretName, items: [{ key: f.ref.key, path: f.file }] }] })),
+      },
+    ],
+  };
 }

@@ -3,8 +3,8 @@ import type { PostgresSettings } from "../config/schema";
 import { parseMemoryBytes } from "../config/quantity";
 import { DATA_SERVICE_UID, EXPORTER_UID, IMAGES } from "../config/versions";
 import type { NamespaceRef } from "./platform-namespace";
-import { type SecretKeyRef, secretEnv } from "./platform-secrets";
-import { StatefulService } from "./stateful-service";
+import type { SecretKeyRef } from "./platform-secrets";
+import { DATA_SECRETS_DIR, StatefulService } from "./stateful-service";
 
 export const POSTGRES_PORT = 5432;
 
@@ -54,8 +54,9 @@ export function renderInitScript(): string {
     "#!/bin/sh",
     "# Rendered by constructs/postgres.ts. Runs once, on an empty data directory.",
     "set -eu",
+    'app_password="$(cat "$APP_DB_PASSWORD_FILE")"',
     'psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \\',
-    '  -v app_user="$APP_DB_USER" -v app_password="$APP_DB_PASSWORD" -v db="$POSTGRES_DB" <<\'SQL\'',
+    '  -v app_user="$APP_DB_USER" -v app_password="$app_password" -v db="$POSTGRES_DB" <<\'SQL\'',
     "CREATE ROLE :\"app_user\" LOGIN PASSWORD :'app_password';",
     'GRANT CONNECT, CREATE, TEMPORARY ON DATABASE :"db" TO :"app_user";',
     'GRANT ALL ON SCHEMA public TO :"app_user";',
@@ -83,9 +84,10 @@ export class Postgres extends Construct {
         { name: "POSTGRES_USER", value: "postgres" },
         { name: "POSTGRES_DB", value: settings.database },
         { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
-        secretEnv("POSTGRES_PASSWORD", props.superuserPassword),
+        // The official image reads *_FILE variables; the init script reads APP_DB_PASSWORD_FILE.
+        { name: "POSTGRES_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/superuser-password` },
         { name: "APP_DB_USER", value: settings.appUser },
-        secretEnv("APP_DB_PASSWORD", props.appPassword),
+        { name: "APP_DB_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/app-password` },
       ],
       port: { name: "postgres", number: POSTGRES_PORT },
       probeCommand: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)],
@@ -104,11 +106,15 @@ export class Postgres extends Construct {
         env: [
           { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/${settings.database}?sslmode=disable` },
           { name: "DATA_SOURCE_USER", value: "postgres" },
-          secretEnv("DATA_SOURCE_PASS", props.superuserPassword),
+          { name: "DATA_SOURCE_PASS_FILE", value: `${DATA_SECRETS_DIR}/superuser-password` },
         ],
         runAsUser: EXPORTER_UID,
         healthPath: "/",
       },
+      secretFiles: [
+        { file: "superuser-password", ref: props.superuserPassword },
+        { file: "app-password", ref: props.appPassword },
+      ],
       clients: props.clients,
       monitoringNamespace: props.monitoringNamespace,
     });

@@ -4,7 +4,9 @@ import { parseMemoryBytes } from "../config/quantity";
 import { DATA_SERVICE_UID, EXPORTER_UID, IMAGES } from "../config/versions";
 import type { NamespaceRef } from "./platform-namespace";
 import { type SecretKeyRef, secretEnv } from "./platform-secrets";
-import { StatefulService } from "./stateful-service";
+import { DATA_SECRETS_DIR, StatefulService } from "./stateful-service";
+
+const PASSWORD_FILE = `${DATA_SECRETS_DIR}/redis-password`;
 
 export const REDIS_PORT = 6379;
 
@@ -54,12 +56,13 @@ export class Redis extends Construct {
       name: "redis",
       component: "cache",
       image: IMAGES.redis,
-      // The data directory is an argument, not in redis.conf, so the file runs anywhere (tests included).
-      args: ["/etc/redis/redis.conf", "--dir", "/data", "--requirepass", "$(REDIS_PASSWORD)"],
-      env: [secretEnv("REDIS_PASSWORD", props.password), secretEnv("REDISCLI_AUTH", props.password)],
+      // The password is read from its Secret file at start; the data directory is an argument,
+      // not in redis.conf, so the file runs anywhere (tests included).
+      command: ["sh", "-c", `exec redis-server /etc/redis/redis.conf --dir /data --requirepass "$(cat ${PASSWORD_FILE})"`],
+      env: [],
       port: { name: "redis", number: REDIS_PORT },
       // redis-cli authenticates with REDISCLI_AUTH; PONG only when the password is accepted.
-      probeCommand: ["sh", "-c", "redis-cli -h 127.0.0.1 ping | grep -q PONG"],
+      probeCommand: ["sh", "-c", `REDISCLI_AUTH="$(cat ${PASSWORD_FILE})" redis-cli -h 127.0.0.1 ping | grep -q PONG`],
       resources: settings.resources,
       runAsUser: DATA_SERVICE_UID,
       configFiles: { "/etc/redis": { "redis.conf": renderRedisConf(settings) } },
@@ -72,6 +75,7 @@ export class Redis extends Construct {
         runAsUser: EXPORTER_UID,
         healthPath: "/health",
       },
+      secretFiles: [{ file: "redis-password", ref: props.password }],
       clients: props.clients,
       monitoringNamespace: props.monitoringNamespace,
     });

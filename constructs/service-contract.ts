@@ -5,6 +5,7 @@
  */
 import { toYaml } from "./yaml";
 import type { PlatformConfig, ServiceConfig } from "../config/load";
+import { SECRETS_DIR } from "./deployment";
 import { POSTGRES_PORT } from "./postgres";
 import { REDIS_PORT } from "./redis";
 
@@ -12,6 +13,8 @@ import { REDIS_PORT } from "./redis";
 export const CONTRACT_DIR = "/etc/platform";
 export const RATE_LIMIT_FILE = "rate-limits.yaml";
 export const CACHE_FILE = "cache.yaml";
+export const DATABASE_PASSWORD_FILE = "database-password";
+export const REDIS_PASSWORD_FILE = "redis-password";
 
 const host = (name: string, namespace: string) => `${name}.${namespace}.svc.cluster.local`;
 
@@ -37,6 +40,7 @@ export function contractSettings(config: PlatformConfig, service: ServiceConfig)
       PLATFORM_DATABASE_PORT: String(POSTGRES_PORT),
       PLATFORM_DATABASE_NAME: pg.database,
       PLATFORM_DATABASE_USER: pg.appUser,
+      PLATFORM_DATABASE_PASSWORD_FILE: `${SECRETS_DIR}/${DATABASE_PASSWORD_FILE}`,
       PLATFORM_DATABASE_POOL_MIN: String(pg.pool.minConnections),
       PLATFORM_DATABASE_POOL_MAX: String(pg.pool.maxConnections),
       PLATFORM_DATABASE_POOL_TIMEOUT_SECONDS: String(pg.pool.timeoutSeconds),
@@ -46,7 +50,11 @@ export function contractSettings(config: PlatformConfig, service: ServiceConfig)
     });
   }
   if (usesRedis(config, service)) {
-    Object.assign(settings, { PLATFORM_REDIS_HOST: host("redis", config.namespace), PLATFORM_REDIS_PORT: String(REDIS_PORT) });
+    Object.assign(settings, {
+      PLATFORM_REDIS_HOST: host("redis", config.namespace),
+      PLATFORM_REDIS_PORT: String(REDIS_PORT),
+      PLATFORM_REDIS_PASSWORD_FILE: `${SECRETS_DIR}/${REDIS_PASSWORD_FILE}`,
+    });
   }
   if (service.rateLimit) settings.PLATFORM_RATE_LIMIT_CONFIG = `${CONTRACT_DIR}/${RATE_LIMIT_FILE}`;
   if (service.cache) settings.PLATFORM_CACHE_CONFIG = `${CONTRACT_DIR}/${CACHE_FILE}`;

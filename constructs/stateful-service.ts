@@ -7,10 +7,14 @@ import { Construct } from "constructs";
 import type { ContainerResources } from "./deployment";
 import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
 import type { NamespaceRef } from "./platform-namespace";
+import { type SecretFile, secretFilesVolume } from "./platform-secrets";
 import { DisruptionBudget } from "./pod-disruption-budget";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 
 /** An environment variable: a plain value or a Secret key. */
+/** Where a data service's Secret files are mounted. */
+export const DATA_SECRETS_DIR = "/run/secrets/platform";
+
 export interface EnvVar {
   readonly name: string;
   readonly value?: string;
@@ -33,6 +37,8 @@ export interface StatefulServiceProps {
   /** `app.kubernetes.io/component`: `cache`, `database`. */
   readonly component: string;
   readonly image: string;
+  /** Overrides the image's entrypoint. */
+  readonly command?: readonly string[];
   readonly args?: readonly string[];
   readonly env: readonly EnvVar[];
   readonly port: { readonly name: string; readonly number: number };
@@ -48,6 +54,12 @@ export interface StatefulServiceProps {
   /** Further writable directories (sockets, scratch), as emptyDirs. */
   readonly scratchPaths?: readonly string[];
   readonly exporter: MetricsExporter;
+  /**
+   * Secret keys mounted read-only as files at /run/secrets/platform/<file>, in the server and
+   * the exporter.
+   * @default none
+   */
+  readonly secretFiles?: readonly SecretFile[];
   /** Pod labels of the clients admitted to the server's port. */
   readonly clients: readonly Record<string, string>[];
   readonly monitoringNamespace: string;
@@ -85,6 +97,8 @@ export class StatefulService extends Construct {
       return { volume: `config-${i}`, path, configMap: configMap.metadata.name };
     });
     const scratch = (props.scratchPaths ?? []).map((path, i) => ({ volume: `scratch-${i}`, path }));
+    const secretFiles = props.secretFiles ?? [];
+    const secretMount = secretFiles.length > 0 ? [{ name: "secrets", mountPath: DATA_SECRETS_DIR, readOnly: true }] : [];
 
     const execProbe = (period: number, failures: number) => ({
       exec: { command: [...props.probeCommand] },
@@ -115,6 +129,7 @@ export class StatefulService extends Construct {
                 name: props.name,
                 image: props.image,
                 imagePullPolicy: "IfNotPresent",
+                command: props.command ? [...props.command] : undefined,
                 args: props.args ? [...props.args] : undefined,
                 env: props.env.map(toProviderEnv),
                 port: [{ name: props.port.name, containerPort: props.port.number, protocol: "TCP" }],
@@ -127,6 +142,7 @@ export class StatefulService extends Construct {
                   { name: "data", mountPath: props.dataPath },
                   ...mounts.map((m) => ({ name: m.volume, mountPath: m.path, readOnly: true })),
                   ...scratch.map((s) => ({ name: s.volume, mountPath: s.path })),
+                  ...secretMount,
                 ],
               },
               {
@@ -139,12 +155,14 @@ export class StatefulService extends Construct {
                 securityContext: restrictedContainerSecurityContext({ user: props.exporter.runAsUser }),
                 livenessProbe: httpProbe,
                 readinessProbe: { ...httpProbe, periodSeconds: 5 },
+                volumeMount: secretMount.length > 0 ? secretMount : undefined,
               },
             ],
             volume: [
               ...(props.storage ? [] : [{ name: "data", emptyDir: {} }]),
               ...mounts.map((m) => ({ name: m.volume, configMap: { name: m.configMap, defaultMode: "0444" } })),
               ...scratch.map((s) => ({ name: s.volume, emptyDir: { sizeLimit: "64Mi" } })),
+              ...(secretFiles.length > 0 ? [secretFilesVolume("secrets", secretFiles)] : []),
             ],
           },
         },

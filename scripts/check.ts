@@ -16,7 +16,9 @@ function literalSecrets(node: unknown, path: string, found: string[]): void {
   if (Array.isArray(node)) node.forEach((item, i) => literalSecrets(item, `${path}[${i}]`, found));
   else if (node && typeof node === "object") {
     const record = node as Record<string, unknown>;
-    if (typeof record.name === "string" && "value" in record && SECRET_NAME.test(record.name)) found.push(`${path} (${record.name})`);
+    // *_FILE variables hold a path to a mounted Secret file, not the secret.
+    const name = record.name;
+    if (typeof name === "string" && "value" in record && SECRET_NAME.test(name) && !name.endsWith("_FILE")) found.push(`${path} (${name})`);
     for (const [key, value] of Object.entries(record)) literalSecrets(value, `${path}.${key}`, found);
   }
 }

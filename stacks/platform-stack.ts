@@ -8,10 +8,10 @@ import { MIGRATION_NAME, MigrationJob } from "../constructs/migration-job";
 import { Monitoring } from "../constructs/monitoring";
 import { envKey, imageReference, Microservice } from "../constructs/microservice";
 import { PlatformNamespace } from "../constructs/platform-namespace";
-import { PlatformSecrets, secretEnv } from "../constructs/platform-secrets";
+import { PlatformSecrets, type SecretFile } from "../constructs/platform-secrets";
 import { Postgres } from "../constructs/postgres";
 import { Redis } from "../constructs/redis";
-import { contractFiles, contractSettings, usesRedis } from "../constructs/service-contract";
+import { contractFiles, contractSettings, DATABASE_PASSWORD_FILE, REDIS_PASSWORD_FILE, usesRedis } from "../constructs/service-contract";
 import { serviceCapacity } from "../config/capacity";
 
 export interface PlatformStackProps {
@@ -73,7 +73,7 @@ export class PlatformStack extends TerraformStack {
 
     const callersOf = (name: string) => config.services.filter((s) => s.calls.includes(name)).map((s) => s.name);
     const portOf = new Map(config.services.map((s) => [s.name, s.port]));
-    const dbPassword = secretEnv("PLATFORM_DATABASE_PASSWORD", secrets.postgresAppPassword);
+    const dbPassword: SecretFile = { file: DATABASE_PASSWORD_FILE, ref: secrets.postgresAppPassword };
 
     const built = config.services.map((service) => {
       const redis = usesRedis(config, service);
@@ -89,9 +89,9 @@ export class PlatformStack extends TerraformStack {
         monitoringNamespace: config.monitoringNamespace,
         platformSettings: contractSettings(config, service),
         files: contractFiles(config, service),
-        secretEnv: [
+        secretFiles: [
           ...(service.usesDatabase ? [dbPassword] : []),
-          ...(redis ? [secretEnv("PLATFORM_REDIS_PASSWORD", secrets.redisPassword!)] : []),
+          ...(redis ? [{ file: REDIS_PASSWORD_FILE, ref: secrets.redisPassword! }] : []),
         ],
         dataServices: [
           ...(service.usesDatabase ? [{ labels: selectorLabels("postgres"), port: this.postgres.port }] : []),
@@ -111,7 +111,7 @@ export class PlatformStack extends TerraformStack {
       imagePullPolicy: config.imagePullPolicy,
       command: config.migrations.command,
       configMapName: migrator.configMap.metadata.name,
-      env: [dbPassword],
+      secretFiles: [dbPassword],
       backoffLimit: config.migrations.backoffLimit,
       timeoutSeconds: config.migrations.timeoutSeconds,
       database: { labels: selectorLabels("postgres"), port: this.postgres.port },

@@ -172,18 +172,21 @@ describe("postgresql.conf on PostgreSQL 15", () => {
     const pg = config.postgres;
     const budget = connectionBudget(config);
     assert.ok(budget.fits, budget.arithmetic);
-    const { port } = await startPostgres(renderPostgresConf(pg));
+    const { port, dir } = await startPostgres(renderPostgresConf(pg));
 
     // The application role, made by the same init script the image runs on first start.
     const setup = superuser(port);
     await setup.connect();
     await setup.query(`CREATE DATABASE ${pg.database}`);
     await setup.end();
+    const passwordFile = join(dir, "app-password");
+    writeFileSync(passwordFile, "app-test-password");
+    if (isRoot) chownSync(passwordFile, Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })), 0);
     asPostgres("sh", ["-c", renderInitScript()], {
       POSTGRES_USER: "postgres",
       POSTGRES_DB: pg.database,
       APP_DB_USER: pg.appUser,
-      APP_DB_PASSWORD: "app-test-password",
+      APP_DB_PASSWORD_FILE: passwordFile,
       PGHOST: "127.0.0.1",
       PGPORT: String(port),
       PGPASSWORD: "superuser-test-password",

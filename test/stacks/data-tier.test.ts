@@ -42,13 +42,30 @@ describe("PlatformStack data tier", () => {
   it("never puts a password in a literal env value", () => {
     for (const json of [production, local]) {
       const text = JSON.stringify(json);
-      for (const match of text.matchAll(/\{"name":"([A-Z_]*(PASSWORD|PASS|AUTH)[A-Z_]*)","value":/g)) assert.fail(`literal value for ${match[1]}`);
+      for (const match of text.matchAll(/\{"name":"([A-Z_]*(PASSWORD|PASS|AUTH)[A-Z_]*)","value":"([^"]*)"/g)) {
+        // *_FILE variables name a mounted Secret file.
+        if (!match[1]!.endsWith("_FILE")) assert.fail(`literal value for ${match[1]}`);
+        assert.match(match[3]!, /^\/(run\/secrets\/platform|etc\/platform-secrets)\//, match[1]);
+      }
     }
-    const env = podEnv(production, "api-gateway-blue").env;
-    assert.deepEqual(env.map((e: Json) => [e.name, e.value_from.secret_key_ref.name, e.value_from.secret_key_ref.key]), [
-      ["PLATFORM_DATABASE_PASSWORD", "postgres-auth", "app-password"],
-      ["PLATFORM_REDIS_PASSWORD", "redis-auth", "password"],
-    ]);
+  });
+
+  it("delivers the services' passwords as files from a projected Secret volume, not env", () => {
+    const container = podEnv(production, "api-gateway-blue");
+    assert.equal(container.env, undefined);
+    assert.ok(container.volume_mount.some((m: Json) => m.name === "secrets" && m.mount_path === "/etc/platform-secrets" && m.read_only === true));
+    const volume = named(production, "kubernetes_deployment_v1", "api-gateway-blue").spec.template.spec.volume.find((v: Json) => v.name === "secrets");
+    assert.equal(volume.projected[0].default_mode, "0440");
+    assert.deepEqual(
+      volume.projected[0].sources.map((s: Json) => [s.secret[0].name, s.secret[0].items[0].key, s.secret[0].items[0].path]),
+      [
+        ["postgres-auth", "app-password", "database-password"],
+        ["redis-auth", "password", "redis-password"],
+      ],
+    );
+    const settings = named(production, "kubernetes_config_map_v1", "api-gateway-settings").data;
+    assert.equal(settings.PLATFORM_DATABASE_PASSWORD_FILE, "/etc/platform-secrets/database-password");
+    assert.equal(settings.PLATFORM_REDIS_PASSWORD_FILE, "/etc/platform-secrets/redis-password");
   });
 
   it("delivers the seed's pool to every database user, and to no other service", () => {
@@ -142,8 +159,12 @@ describe("PlatformStack data tier", () => {
 
   it("probes Redis with authentication and Postgres with pg_isready", () => {
     const redis = named(production, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[0];
-    assert.deepEqual(redis.readiness_probe.exec.command, ["sh", "-c", "redis-cli -h 127.0.0.1 ping | grep -q PONG"]);
-    assert.ok(redis.env.some((e: Json) => e.name === "REDISCLI_AUTH" && e.value_from.secret_key_ref.name === "redis-auth"));
+    assert.deepEqual(redis.readiness_probe.exec.command, [
+      "sh",
+      "-c",
+      'REDISCLI_AUTH="$(cat /run/secrets/platform/redis-password)" redis-cli -h 127.0.0.1 ping | grep -q PONG',
+    ]);
+    assert.match(redis.command[2], /--requirepass "\$\(cat \/run\/secrets\/platform\/redis-password\)"/);
     const pg = named(production, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0];
     assert.equal(pg.readiness_probe.exec.command[0], "pg_isready");
   });
