@@ -15,8 +15,9 @@ function main(): number {
     const options = parseRunOptions(process.env);
     const configs = loadEnvironments(options.environments, options);
     const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
-    for (const warning of synthesizePlatform(configs, outdir)) process.stderr.write(`Warning: ${warning}\n`);
-    if (process.env.PLATFORM_SUMMARY !== "off") process.stdout.write(renderSummary(configs));
+    const report = synthesizePlatform(configs, outdir);
+    for (const warning of report.warnings) process.stderr.write(`Warning: ${warning}\n`);
+    if (process.env.PLATFORM_SUMMARY !== "off") process.stdout.write(renderSummary(configs, report.suppressions));
     return 0;
   } catch (error) {
     process.stderr.write(`${describe(error)}\n`);

@@ -16,6 +16,7 @@ import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
 import type { NamespaceRef } from "./platform-namespace";
 import { DisruptionBudget } from "./pod-disruption-budget";
 import type { SecretFile } from "./platform-secrets";
+import { suppress } from "./suppressions";
 
 /** Another service this one talks to. */
 export interface Peer {
@@ -91,6 +92,8 @@ interface TrackProps {
   readonly serviceAccountName: string;
   readonly image: string;
   readonly version: string;
+  /** Whether the image is pinned by digest. */
+  readonly digest: boolean;
   readonly podAnnotations: Record<string, string>;
   readonly configMapName: string;
   readonly filesConfigMapName?: string;
@@ -155,6 +158,7 @@ export class Microservice extends Construct {
       serviceAccountName: account.metadata.name,
       image: imageReference({ imageRepository: service.imageRepository, image }),
       version: versionOf(image),
+      digest: image.digest !== undefined,
       podAnnotations: { "agent-platform/settings-sha256": podSettingsChecksum },
       configMapName: this.configMap.metadata.name,
       filesConfigMapName: filesMap?.metadata.name,
@@ -227,6 +231,20 @@ export class Microservice extends Construct {
       spreadAcrossNodes: maxPods > 1,
       dependsOn: props.dependsOn,
     });
+    if (!t.digest) {
+      suppress(
+        deployment.resource,
+        "CKV_K8S_43",
+        "the image is pinned by an immutable release tag in config/<env>.ts; set image.digest there to pin it by content",
+      );
+    }
+    if (props.imagePullPolicy !== "Always") {
+      suppress(
+        deployment.resource,
+        "CKV_K8S_15",
+        "images are side-loaded into the local cluster (kind load docker-image); Always would ask a registry the laptop may not reach",
+      );
+    }
     const autoscaler = props.autoscaling
       ? new ServiceAutoscaler(scope, "autoscaler", {
           namespace: t.namespace,

@@ -154,6 +154,9 @@ function kubePrometheusStackValues(props: MonitoringProps, platformNs: string): 
   return {
     fullnameOverride: STACK_RELEASE,
     crds: { enabled: true },
+    prometheusOperator: { resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "200m", memory: "256Mi" } } },
+    "kube-state-metrics": { resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "100m", memory: "256Mi" } } },
+    "prometheus-node-exporter": { resources: { requests: { cpu: "20m", memory: "32Mi" }, limits: { cpu: "200m", memory: "64Mi" } } },
     // The chart's own Kubernetes alert rules: worth having wherever someone receives alerts.
     defaultRules: { create: settings.alerting },
     nodeExporter: { enabled: settings.alerting },

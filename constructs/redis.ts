@@ -5,6 +5,7 @@ import { DATA_SERVICE_UID, EXPORTER_UID, IMAGES } from "../config/versions";
 import type { NamespaceRef } from "./platform-namespace";
 import { type SecretKeyRef, secretEnv } from "./platform-secrets";
 import { DATA_SECRETS_DIR, StatefulService } from "./stateful-service";
+import { suppress } from "./suppressions";
 
 const PASSWORD_FILE = `${DATA_SECRETS_DIR}/redis-password`;
 
@@ -80,5 +81,10 @@ export class Redis extends Construct {
       monitoringNamespace: props.monitoringNamespace,
     });
     this.host = this.server.host;
+    suppress(
+      this.server.statefulSet,
+      "KS-SECRET-ENV",
+      "redis_exporter takes the password only from an env var or a JSON map of addresses; it reads REDIS_PASSWORD from the Secret, in the exporter sidecar only",
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Annotations, LocalBackend, PgBackend, type PgBackendConfig, S3Backend, TerraformStack } from "cdktf";
+import { Annotations, Aspects, LocalBackend, PgBackend, type PgBackendConfig, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { PlatformConfig } from "../config/load";
 import { selectorLabels } from "../constructs/labels";
@@ -13,6 +13,7 @@ import { Postgres } from "../constructs/postgres";
 import { Redis } from "../constructs/redis";
 import { contractFiles, contractSettings, DATABASE_PASSWORD_FILE, REDIS_PASSWORD_FILE, usesRedis } from "../constructs/service-contract";
 import { serviceCapacity } from "../config/capacity";
+import { PolicyGate } from "./policy";
 
 export interface PlatformStackProps {
   readonly config: PlatformConfig;
@@ -30,6 +31,8 @@ export class PlatformStack extends TerraformStack {
   readonly postgres: Postgres;
   readonly migration: MigrationJob;
   readonly monitoring: Monitoring;
+  /** The synth-time policy gate; its results list violations and suppressions per stack. */
+  readonly policy: PolicyGate;
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const { config } = props;
@@ -134,6 +137,9 @@ export class PlatformStack extends TerraformStack {
     this.node.addValidation({ validate: () => this.unservedHpaMetrics() });
 
     this.warnAboutPerPodRateLimits();
+
+    this.policy = new PolicyGate({ environment: config.environment });
+    Aspects.of(this).add(this.policy);
   }
 
   private addBackend(config: PlatformConfig): void {

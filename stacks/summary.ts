@@ -1,10 +1,25 @@
 import type { PlatformConfig } from "../config/load";
 import { formatCpu, formatMemory } from "../config/quantity";
+import type { SuppressedFinding } from "./policy";
 import { connectionBudget, environmentCapacity, type Totals } from "../config/capacity";
 
 /** Plain-text tables, one per environment, for the human who reads the synth's output. */
-export function renderSummary(configs: readonly PlatformConfig[]): string {
-  return configs.map(renderEnvironment).join("\n");
+export function renderSummary(
+  configs: readonly PlatformConfig[],
+  suppressions: readonly { readonly environment: string; readonly finding: SuppressedFinding }[] = [],
+): string {
+  const text = configs.map(renderEnvironment).join("\n");
+  if (suppressions.length === 0) return text;
+  // Grouped by rule and reason: one line per distinct exception, with where it applies.
+  const groups = new Map<string, { rule: string; reason: string; where: string[] }>();
+  for (const { environment, finding } of suppressions) {
+    const key = `${finding.rule}\u0000${finding.reason}`;
+    const group = groups.get(key) ?? { rule: finding.rule, reason: finding.reason, where: [] };
+    group.where.push(`${environment}:${finding.path.split("/").slice(1, -1).join("/")}`);
+    groups.set(key, group);
+  }
+  const lines = [...groups.values()].map((g) => `  ${g.rule} on ${g.where.length} resource(s) (${g.where.join(", ")}): ${g.reason}`);
+  return `${text}\nPolicy suppressions (declared next to the resources; see README "Policy gate"):\n${lines.join("\n")}\n`;
 }
 
 function renderEnvironment(config: PlatformConfig): string {

@@ -4,6 +4,7 @@ import { App } from "cdktf";
 import type { PlatformConfig } from "../config/load";
 import { monitoringFiles } from "../dashboards/render";
 import { PlatformStack } from "./platform-stack";
+import type { SuppressedFinding } from "./policy";
 
 /**
  * Builds one stack per environment and synthesizes them, all or nothing: the app writes into a
@@ -11,16 +12,24 @@ import { PlatformStack } from "./platform-stack";
  * every validation passed. A failed run leaves the previous output untouched. Beside the stacks it
  * writes each environment's alert rules, Alertmanager config and dashboards as plain files
  * (`monitoring/<env>/`), for promtool, amtool and reviewers.
- * @returns the warnings the constructs raised, for the caller to show
+ * @returns the warnings the constructs raised and the policy suppressions in force, to show
  */
-export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: string): string[] {
+export interface SynthesisReport {
+  /** Warnings the constructs raised. */
+  readonly warnings: readonly string[];
+  /** Policy suppressions in force, per environment: every excused rule, where and why. */
+  readonly suppressions: readonly { readonly environment: string; readonly finding: SuppressedFinding }[];
+}
+
+export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: string): SynthesisReport {
   let warnings: string[];
+  let stacks: PlatformStack[];
   const scratch = `${outdir}.partial-${process.pid}`;
   rmSync(scratch, { recursive: true, force: true });
   try {
     // Stack traces in metadata would carry this machine's absolute paths into cdk.tf.json.
     const app = new App({ outdir: scratch, stackTraces: false });
-    for (const config of configs) new PlatformStack(app, { config });
+    stacks = configs.map((config) => new PlatformStack(app, { config }));
     app.synth();
     warnings = app.node
       .findAll()
@@ -40,5 +49,8 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
   }
   if (existsSync(outdir)) rmSync(outdir, { recursive: true, force: true });
   renameSync(scratch, outdir);
-  return warnings;
+  const suppressions = stacks.flatMap((stack) =>
+    (stack.policy.results.get(stack.node.id)?.suppressed ?? []).map((finding) => ({ environment: stack.config.environment, finding })),
+  );
+  return { warnings, suppressions };
 }

@@ -22,12 +22,16 @@ export function loadConfig(name: EnvironmentName, overrides: LoadOverrides = {},
   return validateEnvironment(raw, name, validateCatalog(catalogData), overrides);
 }
 
-/** Synthesizes one environment's stack, validations included, and returns its Terraform JSON. */
+/**
+ * Synthesizes one environment's stack, validations (the policy gate) included, and returns its
+ * Terraform JSON as the app writes it, `//` comment blocks (suppressions) included.
+ */
 export function synthEnvironment(name: EnvironmentName, overrides: LoadOverrides = {}, raw?: unknown): Json {
   const config = loadConfig(name, overrides, raw ?? rawEnvironment(name));
   const app = Testing.app({ stackTraces: false });
   const stack = new PlatformStack(app, { config });
-  return JSON.parse(Testing.synth(stack, true));
+  Testing.synth(stack, true);
+  return JSON.parse(JSON.stringify(stack.toTerraform()));
 }
 
 /** Every resource of a Terraform type, keyed by its logical id. */

@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
+import { Testing } from "cdktf";
+import { suppress } from "../../constructs/suppressions";
+import { ENVIRONMENT_NAMES } from "../../config/schema";
+import { PlatformStack } from "../../stacks/platform-stack";
+import { describeFinding, evaluatePolicy, POLICY_RULES, type PolicyRuleId } from "../../stacks/policy";
+import { type Json, loadConfig, synthEnvironment } from "../helpers";
+
+const production = synthEnvironment("production", { enableAutoscaling: true });
+
+/** The first resource of a type whose name matches. */
+function find(json: Json, type: string, name: string): Json {
+  return Object.values(json.resource[type] as Record<string, Json>).find((r) => r.metadata.name === name)!;
+}
+
+/** One mutation per rule: break the production stack, expect exactly that rule to fire there. */
+const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void }[] = [
+  { rule: "PSS-PRIVILEGE-ESCALATION", on: "api-gateway-blue", mutate: (j) => (find(j, "kubernetes_deployment_v1", "api-gateway-blue").spec.template.spec.container[0].security_context.allow_privilege_escalation = true) },
+  { rule: "PSS-PRIVILEGED", on: "redis", mutate: (j) => (find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[0].security_context.privileged = true) },
+  { rule: "PSS-RUN-AS-NON-ROOT", on: "postgres", mutate: (j) => (find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[1].security_context.run_as_user = "0") },
+  { rule: "PSS-SECCOMP", on: "db-migrate-1-0-0", mutate: (j) => {
+    const pod = find(j, "kubernetes_job_v1", "db-migrate-1-0-0").spec.template.spec;
+    delete pod.container[0].security_context.seccomp_profile;
+    delete pod.security_context.seccomp_profile;
+  } },
+  { rule: "PSS-CAPABILITIES", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_deployment_v1", "tool-integration").spec.template.spec.container[0].security_context.capabilities.add = ["NET_ADMIN"]) },
+  { rule: "PSS-HOST-NAMESPACES", on: "agent-orchestrator", mutate: (j) => (find(j, "kubernetes_deployment_v1", "agent-orchestrator").spec.template.spec.host_network = true) },
+  { rule: "PSS-VOLUMES", on: "model-orchestration", mutate: (j) => find(j, "kubernetes_deployment_v1", "model-orchestration").spec.template.spec.volume.push({ name: "host", host_path: { path: "/var/run" } }) },
+  { rule: "KS-RESOURCES", on: "redis", mutate: (j) => delete find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[1].resources.limits },
+  { rule: "KS-PROBES", on: "postgres", mutate: (j) => {
+    const c = find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0];
+    c.liveness_probe = c.readiness_probe;
+  } },
+  { rule: "KS-IMAGE", on: "web-dashboard-green", mutate: (j) => (find(j, "kubernetes_deployment_v1", "web-dashboard-green").spec.template.spec.container[0].image = "ghcr.io/berrys-agents/web-dashboard:latest") },
+  { rule: "KS-READ-ONLY-ROOT", on: "db-migrate-1-0-0", mutate: (j) => (find(j, "kubernetes_job_v1", "db-migrate-1-0-0").spec.template.spec.container[0].security_context.read_only_root_filesystem = false) },
+  { rule: "KS-SERVICE-ACCOUNT-TOKEN", on: "redis", mutate: (j) => delete find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.automount_service_account_token },
+  { rule: "KS-NAMESPACE", on: "api-gateway-settings", mutate: (j) => (find(j, "kubernetes_config_map_v1", "api-gateway-settings").metadata.namespace = "default") },
+  { rule: "KS-SECRET-ENV", on: "postgres", mutate: (j) => find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env.push({ name: "POSTGRES_PASSWORD", value: "hunter2hunter2" }) },
+  { rule: "KS-REPLICAS", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_horizontal_pod_autoscaler_v2", "tool-integration").spec.min_replicas = 1) },
+  { rule: "KS-HPA-REPLICAS", on: "model-orchestration", mutate: (j) => (find(j, "kubernetes_deployment_v1", "model-orchestration").spec.replicas = "3") },
+  { rule: "KS-SPREAD", on: "agent-orchestrator", mutate: (j) => delete find(j, "kubernetes_deployment_v1", "agent-orchestrator").spec.template.spec.topology_spread_constraint },
+  { rule: "KS-PDB", on: "api-gateway-green", mutate: (j) => (find(j, "kubernetes_pod_disruption_budget_v1", "api-gateway-green").spec.max_unavailable = "0") },
+  { rule: "KS-NETWORK-POLICY", on: "web-dashboard-blue", mutate: (j) => {
+    // Without the namespace-wide policies (default deny, DNS egress), the dashboard's own policy
+    // must cover egress too.
+    const policies = j.resource.kubernetes_network_policy_v1 as Record<string, Json>;
+    for (const name of ["default-deny-all", "allow-dns-egress"]) delete policies[Object.keys(policies).find((id) => policies[id]!.metadata.name === name)!];
+    find(j, "kubernetes_network_policy_v1", "web-dashboard").spec.policy_types = ["Ingress"];
+  } },
+  { rule: "KS-SERVICE-SELECTOR", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_service_v1", "tool-integration").spec.selector["app.kubernetes.io/name"] = "tool-integratoin") },
+  { rule: "KS-ROLLING-UPDATE", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_deployment_v1", "tool-integration").spec.strategy = { type: "Recreate" }) },
+  { rule: "KS-STABLE-API", on: "legacy", mutate: (j) => (j.resource.kubernetes_deployment = { legacy: { metadata: { name: "legacy", namespace: "agent-platform" }, spec: {} } }) },
+  { rule: "HELM-RESOURCES", on: "kube-prometheus-stack", mutate: (j) => {
+    const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
+    kps.values = [kps.values[0].replace(/grafana:\n  admin:/, "grafana:\n  resources: {}\n  admin:").replace(/\n  resources:\n    requests:\n      cpu: 100m\n      memory: 256Mi\n    limits:\n      cpu: 500m\n      memory: 512Mi\n  defaultDashboardsEnabled/, "\n  defaultDashboardsEnabled")];
+  } },
+  { rule: "HELM-SECRETS", on: "kube-prometheus-stack", mutate: (j) => {
+    const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
+    kps.values = [`${kps.values[0]}\nextra:\n  adminPassword: prom-operator\n`];
+  } },
+  { rule: "HELM-PINNED", on: "prometheus-adapter", mutate: (j) => delete Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "prometheus-adapter")!.version },
+];
+
+describe("policy gate", () => {
+  for (const env of ENVIRONMENT_NAMES) {
+    for (const autoscaling of [false, true]) {
+      it(`passes ${env} with autoscaling ${autoscaling ? "on" : "off"}, with only the declared suppressions`, () => {
+        const result = evaluatePolicy(synthEnvironment(env, { enableAutoscaling: autoscaling }), { environment: env });
+        assert.deepEqual(result.violations.map(describeFinding), []);
+        assert.deepEqual(
+          result.suppressed.map((s) => `${s.rule} ${s.path}`),
+          env === "local" ? [] : [`KS-SECRET-ENV ${env}/redis/server/stateful-set`],
+        );
+      });
+    }
+  }
+
+  it("has a mutation for every rule", () => {
+    assert.deepEqual([...new Set(mutations.map((m) => m.rule))].sort(), Object.keys(POLICY_RULES).sort());
+  });
+
+  for (const m of mutations) {
+    it(`fails ${m.rule} on ${m.on}, naming the resource, the rule and the fix`, () => {
+      const json = structuredClone(production);
+      m.mutate(json);
+      const { violations } = evaluatePolicy(json, { environment: "production" });
+      const hit = violations.filter((v) => v.rule === m.rule);
+      assert.ok(hit.length > 0, `${m.rule} did not fire; got ${violations.map(describeFinding).join("\n")}`);
+      const message = describeFinding(hit[0]!);
+      assert.match(message, new RegExp(`${m.rule} `));
+      assert.match(message, /Fix: /);
+      assert.match(message, /\((kubernetes|helm)_[a-z_0-9]+\./);
+      // Nothing else broke.
+      assert.deepEqual([...new Set(violations.map((v) => v.rule))], [m.rule]);
+    });
+  }
+
+  it("fails synth through the Aspect: a raw Deployment that breaks the rules is refused with its path", () => {
+    const app = Testing.app({ stackTraces: false });
+    const stack = new PlatformStack(app, { config: loadConfig("staging") });
+    new DeploymentV1(stack, "rogue", {
+      metadata: { name: "rogue", namespace: "agent-platform-staging" },
+      spec: {
+        selector: { matchLabels: { app: "rogue" } },
+        template: { metadata: { labels: { app: "rogue" } }, spec: { container: [{ name: "rogue", image: "busybox" }] } },
+      },
+    });
+    assert.throws(
+      () => Testing.synth(stack, true),
+      (error: Error) => {
+        assert.match(error.message, /staging\/rogue \(kubernetes_deployment_v1\.rogue\): PSS-RUN-AS-NON-ROOT/);
+        assert.match(error.message, /KS-IMAGE .*busybox has no explicit tag/);
+        assert.match(error.message, /KS-PDB/);
+        assert.match(error.message, /KS-NETWORK-POLICY/);
+        return true;
+      },
+    );
+  });
+
+  it("honours a suppression with a reason, and reports it", () => {
+    const app = Testing.app({ stackTraces: false });
+    const stack = new PlatformStack(app, { config: loadConfig("local") });
+    const deployment = stack.services[0]!.tracks[0]!.deployment.resource;
+    deployment.addOverride("spec.template.spec.container.0.security_context.read_only_root_filesystem", false);
+    assert.throws(() => Testing.synth(stack, true), /KS-READ-ONLY-ROOT/);
+    suppress(deployment, "KS-READ-ONLY-ROOT", "the legacy gateway image writes its PID file next to its binary");
+    Testing.synth(stack, true);
+    const result = evaluatePolicy(stack.toTerraform(), { environment: "local" });
+    assert.deepEqual(result.violations, []);
+    assert.equal(result.suppressed[0]!.reason, "the legacy gateway image writes its PID file next to its binary");
+  });
+
+  it("reports a stale suppression that excuses nothing", () => {
+    const app = Testing.app({ stackTraces: false });
+    const stack = new PlatformStack(app, { config: loadConfig("local") });
+    suppress(stack.services[0]!.tracks[0]!.deployment.resource, "KS-PROBES", "kept from an old image that had no readiness endpoint");
+    assert.throws(() => Testing.synth(stack, true), /KS-PROBES .*is suppressed here but the rule passes: remove the stale suppression/);
+  });
+
+  it("refuses a suppression without a real reason or with an unknown rule id", () => {
+    const app = Testing.app({ stackTraces: false });
+    const stack = new PlatformStack(app, { config: loadConfig("local") });
+    const resource = stack.services[0]!.tracks[0]!.deployment.resource;
+    assert.throws(() => suppress(resource, "KS-PROBES", "n/a"), /give a reason of at least 20 characters/);
+    assert.throws(() => suppress(resource, "probes", "because we said so, really"), /not a policy rule id/);
+  });
+
+  it("declares checkov skips next to the resource, one checkov:skip line each", () => {
+    const local = synthEnvironment("local");
+    const gw = Object.values(local.resource.kubernetes_deployment_v1 as Record<string, Json>).find((d) => d.metadata.name === "api-gateway")!;
+    assert.deepEqual(
+      gw["//"].checkov.map((line: string) => line.replace(/:[^:]*$/, "")),
+      ["checkov:skip=CKV_K8S_43", "checkov:skip=CKV_K8S_15"],
+    );
+    const prod = Object.values(production.resource.kubernetes_deployment_v1 as Record<string, Json>).find((d) => d.metadata.name === "tool-integration")!;
+    assert.deepEqual(prod["//"].suppressions.map((s: Json) => s.rule), ["CKV_K8S_43"]);
+  });
+});
