@@ -1,6 +1,6 @@
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Annotations, Aspects, LocalBackend, PgBackend, type PgBackendConfig, S3Backend, TerraformStack } from "cdktf";
+import { Annotations, Aspects, dependable, LocalBackend, PgBackend, type PgBackendConfig, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { PlatformConfig } from "../config/load";
 import { selectorLabels } from "../constructs/labels";
@@ -120,10 +120,10 @@ export class PlatformStack extends TerraformStack {
       database: { labels: selectorLabels("postgres"), port: this.postgres.port },
     });
     // The schema is migrated before any database user rolls; the Job waits for Postgres.
-    this.migration.job.dependsOn = [this.postgres.server.statefulSet.fqn];
+    this.migration.job.dependsOn = [dependable(this.postgres.server.statefulSet)];
     for (const [i, service] of built.entries()) {
       if (!config.services[i]!.usesDatabase) continue;
-      for (const track of service.tracks) track.deployment.resource.dependsOn = [this.migration.job.fqn];
+      for (const track of service.tracks) track.deployment.resource.dependsOn = [dependable(this.migration.job)];
     }
 
     this.monitoring = new Monitoring(this, "monitoring", {

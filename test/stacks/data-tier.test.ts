@@ -136,7 +136,7 @@ describe("PlatformStack data tier", () => {
     assert.equal(job.spec.ttl_seconds_after_finished, undefined);
     for (const d of Object.values(resources(production, "kubernetes_deployment_v1"))) {
       if (d.metadata.name.startsWith("web-dashboard")) assert.equal(d.depends_on, undefined);
-      else assert.deepEqual(d.depends_on, [`\${kubernetes_job_v1.${id}}`], d.metadata.name);
+      else assert.deepEqual(d.depends_on, [`kubernetes_job_v1.${id}`], d.metadata.name);
     }
   });
 
