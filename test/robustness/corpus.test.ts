@@ -1,0 +1,201 @@
+/**
+ * The robustness corpus: malformed configuration files and environment values, each run through
+ * the real app (`node dist/main.js`, as cdktf.json runs it). Every one must be refused with a
+ * message that names the source and the field, exit 1, print no stack trace, echo no secret, and
+ * leave the previous cdktf.out exactly as it was (no half-written output, no scratch directory).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type Json, rawEnvironment } from "../helpers";
+
+const DIST = resolve(__dirname, "..", "..");
+const PROJECT = resolve(DIST, "..");
+let work: string;
+let app: string;
+let snapshot: Map<string, string>;
+
+function files(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d)) {
+      const p = join(d, entry);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(relative(dir, p), readFileSync(p, "utf8"));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+function run(env: Record<string, string> = {}) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !["DEPLOYMENT_ENV", "ENABLE_AUTOSCALING", "CDKTF_OUTDIR", "PLATFORM_DEBUG"].includes(k)));
+  const result = spawnSync(process.execPath, [join(app, "main.js")], {
+    cwd: work,
+    encoding: "utf8",
+    env: { ...clean, NODE_PATH: join(PROJECT, "node_modules"), PLATFORM_SUMMARY: "off", ...env },
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Replaces the compiled production config with `value` (JSON), as if config/production.ts said so. */
+function writeProduction(value: unknown): void {
+  writeFileSync(
+    join(app, "config", "production.js"),
+    `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.default = ${JSON.stringify(value)};\n`,
+  );
+}
+
+before(() => {
+  work = mkdtempSync(join(tmpdir(), "corpus-"));
+  app = join(work, "app");
+  cpSync(DIST, app, { recursive: true, filter: (src) => !src.startsWith(join(DIST, "test")) });
+  const good = run({ DEPLOYMENT_ENV: "production" });
+  assert.equal(good.status, 0, good.stderr);
+  snapshot = files(join(work, "cdktf.out"));
+});
+after(() => rmSync(work, { recursive: true, force: true }));
+
+interface Case {
+  readonly name: string;
+  /** Returns the whole malformed file content (as data). */
+  readonly config: () => unknown;
+  /** The field the message must name. */
+  readonly field: string;
+  /** Text that must never appear in the output (a secret). */
+  readonly secret?: string;
+}
+
+const prod = () => rawEnvironment("production");
+const edit = (fn: (r: Json) => void) => () => {
+  const r = prod();
+  fn(r);
+  return r;
+};
+const gw = (r: Json) => r.services["api-gateway"];
+const mo = (r: Json) => r.services["model-orchestration"];
+
+const cases: Case[] = [
+  // Wrong types
+  { name: "the whole file is null", config: () => null, field: "(top level)" },
+  { name: "the whole file is a string", config: () => "production", field: "(top level)" },
+  { name: "the whole file is an array", config: () => [prod()], field: "(top level)" },
+  { name: "replicas as a string", config: edit((r) => (gw(r).replicas = "3")), field: "services.api-gateway.replicas" },
+  { name: "replicas as null", config: edit((r) => (gw(r).replicas = null)), field: "services.api-gateway.replicas" },
+  { name: "services as an array", config: edit((r) => (r.services = [gw(r)])), field: "services" },
+  { name: "resources as a string", config: edit((r) => (gw(r).resources = "500m/512Mi")), field: "services.api-gateway.resources" },
+  { name: "env values as numbers", config: edit((r) => (gw(r).env = { TIMEOUT_SECONDS: 30 })), field: "services.api-gateway.env.TIMEOUT_SECONDS" },
+  { name: "autoscaling.enabled as a string", config: edit((r) => (r.autoscaling.enabled = "false")), field: "autoscaling.enabled" },
+  { name: "a port in the catalogue's place", config: edit((r) => (gw(r).port = 8080)), field: "services.api-gateway.port" },
+  { name: "pool.prePing as a string", config: edit((r) => (r.postgres.pool.prePing = "yes")), field: "postgres.pool.prePing" },
+  { name: "thresholds as a list", config: edit((r) => (r.monitoring.thresholds = [0.05])), field: "monitoring.thresholds" },
+  // Out-of-range numbers
+  { name: "replicas 0", config: edit((r) => (gw(r).replicas = 0)), field: "services.api-gateway.replicas" },
+  { name: "replicas 10000", config: edit((r) => (gw(r).replicas = 10000)), field: "services.api-gateway.replicas" },
+  { name: "replicas negative", config: edit((r) => (gw(r).replicas = -3)), field: "services.api-gateway.replicas" },
+  { name: "replicas NaN-like float", config: edit((r) => (gw(r).replicas = 1.5)), field: "services.api-gateway.replicas" },
+  { name: "maxReplicas 1000", config: edit((r) => (gw(r).autoscaling.maxReplicas = 1000)), field: "services.api-gateway.autoscaling.maxReplicas" },
+  { name: "CPU target 0", config: edit((r) => (gw(r).autoscaling.targetCpuUtilizationPercent = 0)), field: "services.api-gateway.autoscaling.targetCpuUtilizationPercent" },
+  { name: "memory target 250", config: edit((r) => (gw(r).autoscaling.targetMemoryUtilizationPercent = 250)), field: "services.api-gateway.autoscaling.targetMemoryUtilizationPercent" },
+  { name: "stabilization window a day", config: edit((r) => (gw(r).autoscaling.behavior.scaleDown.stabilizationWindowSeconds = 86400)), field: "services.api-gateway.autoscaling.behavior.scaleDown.stabilizationWindowSeconds" },
+  { name: "error ratio 1.5", config: edit((r) => (r.monitoring.thresholds.errorRatio = 1.5)), field: "monitoring.thresholds.errorRatio" },
+  { name: "rate-limit tier of 0 requests", config: edit((r) => (r.rateLimiting.tiers.default.requests = 0)), field: "rateLimiting.tiers.default.requests" },
+  { name: "max_connections 5", config: edit((r) => (r.postgres.maxConnections = 5)), field: "postgres.maxConnections" },
+  { name: "backoff limit 50", config: edit((r) => (r.migrations.backoffLimit = 50)), field: "migrations.backoffLimit" },
+  // Bad quantities
+  { name: "memory 500mb", config: edit((r) => (gw(r).resources.requests.memory = "500mb")), field: "services.api-gateway.resources.requests.memory" },
+  { name: "memory 1GB", config: edit((r) => (gw(r).resources.limits.memory = "1GB")), field: "services.api-gateway.resources.limits.memory" },
+  { name: "memory 0", config: edit((r) => (gw(r).resources.requests.memory = "0")), field: "services.api-gateway.resources.requests.memory" },
+  { name: "cpu 2 cores", config: edit((r) => (gw(r).resources.limits.cpu = "2 cores")), field: "services.api-gateway.resources.limits.cpu" },
+  { name: "cpu 0.0001", config: edit((r) => (gw(r).resources.requests.cpu = "0.0001")), field: "services.api-gateway.resources.requests.cpu" },
+  { name: "redis maxmemory 1.5 GB", config: edit((r) => (r.redis.maxmemory = "1.5 GB")), field: "redis.maxmemory" },
+  { name: "postgres shared_buffers 2gb", config: edit((r) => (r.postgres.sharedBuffers = "2gb")), field: "postgres.sharedBuffers" },
+  { name: "storage size 100", config: edit((r) => (r.postgres.storage.size = "100 GiB")), field: "postgres.storage.size" },
+  // Unknown keys
+  { name: "replica for replicas", config: edit((r) => (gw(r).replica = 3)), field: "services.api-gateway.replica" },
+  { name: "autoscalling at the top", config: edit((r) => (r.autoscalling = { enabled: true })), field: "autoscalling" },
+  { name: "minReplica in autoscaling", config: edit((r) => (gw(r).autoscaling.minReplica = 2)), field: "services.api-gateway.autoscaling.minReplica" },
+  { name: "password in redis", config: edit((r) => (r.redis.password = "s3cr3t-in-the-repo")), field: "redis.password", secret: "s3cr3t-in-the-repo" },
+  { name: "accessKey in the s3 backend", config: edit((r) => (r.backend = { type: "s3", bucket: "b-tf", region: "eu-west-1", dynamodbTable: "locks", accessKey: "AKIAEXAMPLESECRET" })), field: "backend.accessKey", secret: "AKIAEXAMPLESECRET" },
+  { name: "token in the cluster block", config: edit((r) => (r.cluster.token = "eyJhbGciOiJSUzI1NiJ9.secret")), field: "cluster.token", secret: "eyJhbGciOiJSUzI1NiJ9.secret" },
+  // Missing fields
+  { name: "no namespace", config: edit((r) => delete r.namespace), field: "namespace" },
+  { name: "no cluster", config: edit((r) => delete r.cluster), field: "cluster" },
+  { name: "no image for a service", config: edit((r) => delete gw(r).image), field: "services.api-gateway.image" },
+  { name: "no resources for a service", config: edit((r) => delete mo(r).resources), field: "services.model-orchestration.resources" },
+  { name: "a catalogue service left out", config: edit((r) => delete r.services["tool-integration"]), field: "services.tool-integration" },
+  { name: "no postgres pool", config: edit((r) => delete r.postgres.pool), field: "postgres.pool" },
+  { name: "no thresholds", config: edit((r) => delete r.monitoring.thresholds), field: "monitoring.thresholds" },
+  // Conflicting options
+  { name: "minReplicas above maxReplicas", config: edit((r) => (gw(r).autoscaling.minReplicas = 20)), field: "services.api-gateway.autoscaling.minReplicas" },
+  { name: "limits below requests", config: edit((r) => (mo(r).resources.limits.cpu = "100m")), field: "services.model-orchestration.resources.limits.cpu" },
+  { name: "PDB minAvailable equal to replicas", config: edit((r) => (gw(r).disruption = { minAvailable: 3 })), field: "services.api-gateway.disruption.minAvailable" },
+  { name: "PDB maxUnavailable 0", config: edit((r) => (gw(r).disruption = { maxUnavailable: 0 })), field: "services.api-gateway.disruption.maxUnavailable" },
+  { name: "rate limiting on Redis that is off", config: edit((r) => (r.redis = { enabled: false })), field: "rateLimiting.backend" },
+  { name: "Redis evicting rate-limit counters", config: edit((r) => (r.redis.maxmemoryPolicy = "allkeys-lru")), field: "redis.maxmemoryPolicy" },
+  { name: "PagerDuty without a key", config: edit((r) => (r.monitoring.pagerduty = { enabled: true })), field: "monitoring.pagerduty.routingKeySecret" },
+  { name: "pool min above max", config: edit((r) => (r.postgres.pool.minConnections = 50)), field: "postgres.pool.minConnections" },
+  { name: "the file claims to be staging", config: edit((r) => (r.name = "staging")), field: "name" },
+  { name: "latest image tag", config: edit((r) => (gw(r).image = { tag: "latest" })), field: "services.api-gateway.image.tag" },
+  { name: "an API key in plain settings", config: edit((r) => (gw(r).env = { OPENAI_API_KEY: "sk-live-abc123" })), field: "services.api-gateway.env.OPENAI_API_KEY", secret: "sk-live-abc123" },
+  // Hostile strings in names and labels
+  { name: "a service name with an escape sequence", config: edit((r) => (r.services["gw\u001b[2J"] = gw(r))), field: 'services."gw\\u001b[2J"' },
+  { name: "a namespace with shell metacharacters", config: edit((r) => (r.namespace = "agent-platform; rm -rf /")), field: "namespace" },
+  { name: "a namespace of 300 characters", config: edit((r) => (r.namespace = "a".repeat(300))), field: "namespace" },
+  { name: "a label value with a newline", config: edit((r) => (r.ingressController.podLabels = { app: "nginx\ninjected: true" })), field: "ingressController.podLabels.app" },
+  { name: "a label key with a space", config: edit((r) => (r.ingressController.podLabels = { "app name": "nginx" })), field: 'ingressController.podLabels."app name"' },
+  { name: "a path-traversal kubeconfig", config: edit((r) => (r.cluster.kubeconfigPath = "/etc/../root/.kube/config")), field: "cluster.kubeconfigPath" },
+  { name: "an image tag with a slash", config: edit((r) => (gw(r).image = { tag: "1.0/../../latest" })), field: "services.api-gateway.image.tag" },
+  { name: "a metric name with PromQL in it", config: edit((r) => (mo(r).autoscaling.customMetrics[0].metric = 'queue_length{x="1"} or vector(1)')), field: "services.model-orchestration.autoscaling.customMetrics[0].metric" },
+  { name: "an env name with a dollar", config: edit((r) => (gw(r).env = { "PATH$(id)": "x" })), field: 'services.api-gateway.env."PATH$(id)"' },
+  { name: "a unicode look-alike namespace", config: edit((r) => (r.namespace = "аgent-platform")), field: "namespace" },
+];
+
+describe("robustness corpus", () => {
+  it(`holds at least 50 malformed configurations (${cases.length})`, () => {
+    assert.ok(cases.length >= 50);
+  });
+
+  for (const c of cases) {
+    it(`refuses ${c.name}`, () => {
+      writeProduction(c.config());
+      const result = run({ DEPLOYMENT_ENV: "production" });
+      assert.equal(result.status, 1, result.stdout);
+      assert.match(result.stderr, /^Invalid configuration \(\d+ problems?\); nothing was synthesized:/);
+      assert.ok(result.stderr.includes(`config/production.ts: ${c.field} = `), `field ${c.field} not named in:\n${result.stderr}`);
+      assert.doesNotMatch(result.stderr, /^\s+at /m, "stack trace printed");
+      assert.doesNotMatch(result.stderr, /\u001b/, "raw escape character printed");
+      if (c.secret) assert.ok(!result.stderr.includes(c.secret) && !result.stdout.includes(c.secret), "secret echoed");
+      assert.deepEqual(files(join(work, "cdktf.out")), snapshot, "cdktf.out changed");
+      assert.deepEqual(readdirSync(work).sort(), ["app", "cdktf.out"], "scratch output left behind");
+    });
+  }
+
+  const envCases: [string, Record<string, string>, string][] = [
+    ["DEPLOYMENT_ENV with a shell command", { DEPLOYMENT_ENV: "production; rm -rf /" }, "DEPLOYMENT_ENV"],
+    ["DEPLOYMENT_ENV as a path", { DEPLOYMENT_ENV: "../production" }, "DEPLOYMENT_ENV"],
+    ["DEPLOYMENT_ENV in capitals", { DEPLOYMENT_ENV: "PRODUCTION" }, "DEPLOYMENT_ENV"],
+    ["DEPLOYMENT_ENV with an escape sequence", { DEPLOYMENT_ENV: "prod\u001b[31m" }, "DEPLOYMENT_ENV"],
+    ["DEPLOYMENT_ENV of 10000 characters", { DEPLOYMENT_ENV: "x".repeat(10000) }, "DEPLOYMENT_ENV"],
+    ["ENABLE_AUTOSCALING=1", { ENABLE_AUTOSCALING: "1" }, "ENABLE_AUTOSCALING"],
+    ["ENABLE_AUTOSCALING=True", { ENABLE_AUTOSCALING: "True" }, "ENABLE_AUTOSCALING"],
+    ["ENABLE_AUTOSCALING with spaces", { ENABLE_AUTOSCALING: " true" }, "ENABLE_AUTOSCALING"],
+    ["ENABLE_AUTOSCALING=on", { ENABLE_AUTOSCALING: "on" }, "ENABLE_AUTOSCALING"],
+  ];
+
+  for (const [name, env, variable] of envCases) {
+    it(`refuses ${name}`, () => {
+      writeProduction(prod());
+      const result = run(env);
+      assert.equal(result.status, 1);
+      assert.match(result.stderr, new RegExp(`environment variable: ${variable} = "`));
+      assert.doesNotMatch(result.stderr, /^\s+at /m);
+      assert.doesNotMatch(result.stderr, /\u001b/);
+      assert.ok(result.stderr.length < 1000, "the message echoes an unbounded value");
+      assert.deepEqual(files(join(work, "cdktf.out")), snapshot);
+    });
+  }
+});
