@@ -45,7 +45,7 @@ function main(): number {
   process.stdout.write(
     full
       ? `terraform validate with the providers from ${providers}\n`
-      : "terraform validate without provider schemas (no TF_PROVIDERS_DIR): configuration decoding only\n",
+      : `terraform validate without provider schemas (no provider binaries in ${providers ?? "TF_PROVIDERS_DIR (unset)"}): configuration decoding only\n`,
   );
   let ok = true;
   try {
