@@ -1,6 +1,8 @@
 /**
  * Shared test helpers: configs to mutate, stacks synthesized to JSON, resources looked up by type.
  */
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
 import { Testing } from "cdktf";
 import { ENVIRONMENT_SOURCES, type LoadOverrides, type PlatformConfig, validateCatalog, validateEnvironment } from "../config/load";
 import type { EnvironmentName } from "../config/schema";
@@ -55,5 +57,19 @@ export function containers(json: Json): { owner: string; container: Json; pod: J
       for (const c of [...(pod.container ?? []), ...(pod.init_container ?? [])]) out.push({ owner: `${type}.${id}`, container: c, pod });
     }
   }
+  return out;
+}
+
+/** Every file below `dir`, by relative path, with its bytes: for "nothing changed" assertions. */
+export function readTree(dir: string): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d)) {
+      const p = join(d, entry);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.set(relative(dir, p), readFileSync(p));
+    }
+  };
+  walk(dir);
   return out;
 }

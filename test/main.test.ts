@@ -3,10 +3,11 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { after, describe, it } from "node:test";
+import { readTree } from "./helpers";
 
 const DIST = resolve(__dirname, "..");
 const PROJECT = resolve(DIST, "..");
@@ -31,18 +32,6 @@ function run(cwd: string, env: Record<string, string> = {}, main = join(DIST, "m
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-function files(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d)) {
-      const p = join(d, entry);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 const stackJson = (dir: string, env: string) => JSON.parse(readFileSync(join(dir, "cdktf.out", "stacks", env, "cdk.tf.json"), "utf8"));
 
@@ -63,8 +52,8 @@ describe("main", () => {
     cpSync(a, b, { recursive: true });
     assert.equal(run(a).status, 0);
     assert.equal(run(b).status, 0);
-    const left = files(join(a, "cdktf.out"));
-    const right = files(join(b, "cdktf.out"));
+    const left = readTree(join(a, "cdktf.out"));
+    const right = readTree(join(b, "cdktf.out"));
     assert.deepEqual([...left.keys()].sort(), [...right.keys()].sort());
     for (const [name, content] of left) {
       assert.ok(content.equals(right.get(name)!), `${name} differs between directories`);
@@ -89,12 +78,12 @@ describe("main", () => {
     it(`fails on ${variable}=${value} with a message, no stack trace, and the old output untouched`, () => {
       const dir = workdir();
       assert.equal(run(dir).status, 0);
-      const before = files(join(dir, "cdktf.out"));
+      const before = readTree(join(dir, "cdktf.out"));
       const result = run(dir, { [variable]: value });
       assert.equal(result.status, 1);
       assert.match(result.stderr, new RegExp(`environment variable: ${variable} = "${value}": must be`));
       assert.doesNotMatch(result.stderr, /^\s+at /m);
-      assert.deepEqual(files(join(dir, "cdktf.out")), before);
+      assert.deepEqual(readTree(join(dir, "cdktf.out")), before);
       assert.deepEqual(readdirSync(dir), ["cdktf.out"]);
     });
   }

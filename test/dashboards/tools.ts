@@ -1,9 +1,10 @@
 /** Runs Debian's promtool and amtool on files the tests write; both must be installed (.ci/run does). */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stringify } from "yaml";
 
 export function tool(name: "promtool" | "amtool", args: string[], cwd?: string): { status: number; output: string } {
   assert.ok(existsSync(`/usr/bin/${name}`), `${name} is not installed (Debian package ${name === "promtool" ? "prometheus" : "prometheus-alertmanager"}; .ci/run installs it)`);
@@ -16,4 +17,14 @@ export function writeFiles(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), "monitoring-check-"));
   for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
   return dir;
+}
+
+/** `promtool check rules` on a rule file holding `groups`. */
+export function checkRules(groups: unknown): { status: number; output: string } {
+  const dir = writeFiles({ "rules.yaml": stringify({ groups }) });
+  try {
+    return tool("promtool", ["check", "rules", "rules.yaml"], dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

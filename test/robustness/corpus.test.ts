@@ -6,30 +6,18 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type Json, rawEnvironment } from "../helpers";
+import { type Json, rawEnvironment, readTree } from "../helpers";
 
 const DIST = resolve(__dirname, "..", "..");
 const PROJECT = resolve(DIST, "..");
 let work: string;
 let app: string;
-let snapshot: Map<string, string>;
+let snapshot: Map<string, Buffer>;
 
-function files(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d)) {
-      const p = join(d, entry);
-      if (statSync(p).isDirectory()) walk(p);
-      else out.set(relative(dir, p), readFileSync(p, "utf8"));
-    }
-  };
-  walk(dir);
-  return out;
-}
 
 function run(env: Record<string, string> = {}) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !["DEPLOYMENT_ENV", "ENABLE_AUTOSCALING", "CDKTF_OUTDIR", "PLATFORM_DEBUG"].includes(k)));
@@ -55,7 +43,7 @@ before(() => {
   cpSync(DIST, app, { recursive: true, filter: (src) => !src.startsWith(join(DIST, "test")) });
   const good = run({ DEPLOYMENT_ENV: "production" });
   assert.equal(good.status, 0, good.stderr);
-  snapshot = files(join(work, "cdktf.out"));
+  snapshot = readTree(join(work, "cdktf.out"));
 });
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -169,7 +157,7 @@ describe("robustness corpus", () => {
       assert.doesNotMatch(result.stderr, /^\s+at /m, "stack trace printed");
       assert.doesNotMatch(result.stderr, /\u001b/, "raw escape character printed");
       if (c.secret) assert.ok(!result.stderr.includes(c.secret) && !result.stdout.includes(c.secret), "secret echoed");
-      assert.deepEqual(files(join(work, "cdktf.out")), snapshot, "cdktf.out changed");
+      assert.deepEqual(readTree(join(work, "cdktf.out")), snapshot, "cdktf.out changed");
       assert.deepEqual(readdirSync(work).sort(), ["app", "cdktf.out"], "scratch output left behind");
     });
   }
@@ -195,7 +183,7 @@ describe("robustness corpus", () => {
       assert.doesNotMatch(result.stderr, /^\s+at /m);
       assert.doesNotMatch(result.stderr, /\u001b/);
       assert.ok(result.stderr.length < 1000, "the message echoes an unbounded value");
-      assert.deepEqual(files(join(work, "cdktf.out")), snapshot);
+      assert.deepEqual(readTree(join(work, "cdktf.out")), snapshot);
     });
   }
 });
