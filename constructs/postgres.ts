@@ -68,7 +68,6 @@ export function renderInitScript(): string {
 /** Postgres from the official image (pinned major), one instance, with a postgres_exporter sidecar. */
 export class Postgres extends Construct {
   readonly server: StatefulService;
-  readonly host: string;
   readonly port = POSTGRES_PORT;
 
   constructor(scope: Construct, id: string, props: PostgresProps) {
@@ -118,6 +117,5 @@ export class Postgres extends Construct {
       clients: props.clients,
       monitoringNamespace: props.monitoringNamespace,
     });
-    this.host = this.server.host;
   }
 }

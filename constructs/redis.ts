@@ -46,7 +46,6 @@ export function renderRedisConf(settings: RedisSettings): string {
 /** Redis from the official image, with persistence per environment and a redis_exporter sidecar. */
 export class Redis extends Construct {
   readonly server: StatefulService;
-  readonly host: string;
   readonly port = REDIS_PORT;
 
   constructor(scope: Construct, id: string, props: RedisProps) {
@@ -80,7 +79,6 @@ export class Redis extends Construct {
       clients: props.clients,
       monitoringNamespace: props.monitoringNamespace,
     });
-    this.host = this.server.host;
     suppress(
       this.server.statefulSet,
       "KS-SECRET-ENV",

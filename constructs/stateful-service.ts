@@ -74,8 +74,6 @@ export interface StatefulServiceProps {
 export class StatefulService extends Construct {
   readonly statefulSet: StatefulSetV1;
   readonly service: ServiceV1;
-  /** In-cluster DNS name of the server. */
-  readonly host: string;
 
   constructor(scope: Construct, id: string, props: StatefulServiceProps) {
     super(scope, id);
@@ -192,7 +190,6 @@ export class StatefulService extends Construct {
         ],
       },
     });
-    this.host = `${name}.${props.namespace.literalName}.svc.cluster.local`;
 
     // One instance: a budget of one lets drains proceed (the server restarts elsewhere).
     new DisruptionBudget(this, "disruption-budget", { namespace, name, labels, selector, guaranteedReplicas: 1, maxUnavailable: 1 });

@@ -6,7 +6,7 @@ import type { PlatformConfig } from "../config/load";
 import { selectorLabels } from "../constructs/labels";
 import { MIGRATION_NAME, MigrationJob } from "../constructs/migration-job";
 import { Monitoring } from "../constructs/monitoring";
-import { envKey, imageReference, Microservice } from "../constructs/microservice";
+import { imageReference, Microservice } from "../constructs/microservice";
 import { PlatformNamespace } from "../constructs/platform-namespace";
 import { PlatformSecrets, type SecretFile } from "../constructs/platform-secrets";
 import { Postgres } from "../constructs/postgres";
@@ -194,7 +194,7 @@ export class PlatformStack extends TerraformStack {
       Annotations.of(this.services[i]!).addWarning(
         `${service.name}: rate limiting uses the in-memory backend with up to ${pods} pods, so the effective limit is ` +
           `${pods} x the tier (${service.rateLimit.defaultTier}: ${pods * tier.requests} requests per ${tier.windowSeconds} s, not ${tier.requests}). ` +
-          `Use rateLimiting.backend "redis" for one limit across pods (${envKey(service.name)}).`,
+          'Use rateLimiting.backend "redis" for one limit across pods.',
       );
     }
   }
