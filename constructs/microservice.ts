@@ -97,7 +97,6 @@ interface TrackProps {
   readonly podAnnotations: Record<string, string>;
   readonly configMapName: string;
   readonly filesConfigMapName?: string;
-  readonly track?: Track;
 }
 
 /** Private and link-local ranges: internet egress must not reach the cluster or cloud metadata. */
@@ -152,7 +151,7 @@ export class Microservice extends Construct {
         : undefined;
 
     const podSettingsChecksum = checksum({ ...this.settings, ...prefixKeys("file:", files) });
-    const trackProps = (track: Track | undefined, image: ServiceConfig["image"]): TrackProps => ({
+    const trackProps = (image: ServiceConfig["image"]): TrackProps => ({
       namespace,
       labels,
       serviceAccountName: account.metadata.name,
@@ -162,11 +161,10 @@ export class Microservice extends Construct {
       podAnnotations: { "agent-platform/settings-sha256": podSettingsChecksum },
       configMapName: this.configMap.metadata.name,
       filesConfigMapName: filesMap?.metadata.name,
-      track,
     });
 
     const release = service.release;
-    let serviceSelector: Record<string, string> = selectorLabels(name);
+    let serviceSelector: Record<string, string> = selector;
     if (release.strategy === "blue-green") {
       // The active track is a variable so that deploy.sh can hold the Service on the live track
       // while the other one rolls, then switch; its default is the config's `active`.
@@ -178,10 +176,10 @@ export class Microservice extends Construct {
       });
       this.activeTrackVariable.overrideLogicalId(activeTrackVariableName(name));
       const imageOf = (track: Track) => (track === release.active ? service.image : release.previous);
-      this.tracks = (["blue", "green"] as const).map((track) => this.buildTrack(track, props, trackProps(track, imageOf(track))));
+      this.tracks = (["blue", "green"] as const).map((track) => this.buildTrack(track, props, trackProps(imageOf(track))));
       serviceSelector = { ...serviceSelector, [TRACK_LABEL]: this.activeTrackVariable.stringValue };
     } else {
-      this.tracks = [this.buildTrack(undefined, props, trackProps(undefined, service.image))];
+      this.tracks = [this.buildTrack(undefined, props, trackProps(service.image))];
     }
 
     this.service = new ServiceV1(this, "service", {
