@@ -49,6 +49,12 @@ export class Monitoring extends Construct {
   /** Metric names the custom metrics API will serve. */
   readonly servedMetrics: readonly string[];
   readonly stackValues: Record<string, unknown>;
+  /**
+   * The alert rules, Alertmanager config and dashboards as plain files (path → content), the very
+   * objects that go into the chart values and ConfigMaps; synth writes them to
+   * `cdktf.out/monitoring/<env>/` for promtool, amtool and reviewers.
+   */
+  readonly files: Readonly<Record<string, string>>;
   readonly adapterValues?: Record<string, unknown>;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
@@ -128,17 +134,25 @@ export class Monitoring extends Construct {
       });
     }
 
+    const files: Record<string, string> = {};
+    const values = this.stackValues as { alertmanager: { config?: unknown }; additionalPrometheusRulesMap?: Record<string, unknown> };
+    if (values.additionalPrometheusRulesMap) files["prometheus-rules.yaml"] = toYaml(values.additionalPrometheusRulesMap["agent-platform"]);
+    if (values.alertmanager.config) files["alertmanager.yaml"] = toYaml(values.alertmanager.config);
+
     const ctx = { namespace: platformNs, environment: props.environment };
     for (const dashboard of platformDashboards(ctx)) {
+      const json = `${JSON.stringify(toGrafanaJson(dashboard, ctx), null, 2)}\n`;
+      files[`dashboards/${dashboard.uid}.json`] = json;
       new ConfigMapV1(this, `dashboard-${dashboard.uid}`, {
         metadata: {
           name: `dashboard-${dashboard.uid}`,
           namespace: props.platformNamespace.name,
           labels: { ...objectLabels("grafana-dashboards", "monitoring"), grafana_dashboard: "1" },
         },
-        data: { [`${dashboard.uid}.json`]: `${JSON.stringify(toGrafanaJson(dashboard, ctx), null, 2)}\n` },
+        data: { [`${dashboard.uid}.json`]: json },
       });
     }
+    this.files = files;
   }
 }
 

@@ -2,7 +2,6 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:f
 import { dirname, join } from "node:path";
 import { App } from "cdktf";
 import type { PlatformConfig } from "../config/load";
-import { monitoringFiles } from "../dashboards/render";
 import { PlatformStack } from "./platform-stack";
 import type { SuppressedFinding } from "./policy";
 
@@ -36,9 +35,9 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
       .flatMap((c) => c.node.metadata)
       .filter((m) => m.type === "@cdktf/warn")
       .map((m) => String(m.data));
-    for (const config of configs) {
-      for (const [file, content] of Object.entries(monitoringFiles(config))) {
-        const path = join(scratch, "monitoring", config.environment, file);
+    for (const stack of stacks) {
+      for (const [file, content] of Object.entries(stack.monitoring.files)) {
+        const path = join(scratch, "monitoring", stack.config.environment, file);
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, content);
       }
