@@ -1,22 +1,32 @@
 /**
  * The CDK for Terraform app: reads the environment variables (the only place that does), loads
- * and validates the configuration, builds one stack per environment and synthesizes them.
+ * and validates the configuration, checks the output directory, builds one stack per environment
+ * and synthesizes them.
  *
- * Nothing is written unless every environment is valid and every stack synthesizes: the app
- * synthesizes into a scratch directory beside the output and swaps it in at the end.
+ * Nothing is written unless every environment is valid and every stack synthesizes and passes its
+ * checks: the app synthesizes into a scratch directory beside the output and swaps it in at the
+ * end. cdktf and the providers are loaded only once the configuration is known to be valid.
  */
+import { homedir } from "node:os";
+import { resolve } from "node:path";
 import { loadEnvironments } from "./config/load";
 import { parseRunOptions } from "./config/run-options";
-import { synthesizePlatform } from "./stacks/synthesize";
+import { terminalSafe } from "./config/text";
+import { checkOutputDirectory } from "./stacks/output-directory";
 import { renderSummary } from "./stacks/summary";
+
+/** The project root: main.js runs from dist/. */
+const PROJECT_ROOT = resolve(__dirname, "..");
 
 function main(): number {
   try {
     const options = parseRunOptions(process.env);
     const configs = loadEnvironments(options.environments, options);
-    const outdir = process.env.CDKTF_OUTDIR ?? "cdktf.out";
+    const outdir = checkOutputDirectory(process.env.CDKTF_OUTDIR, { projectRoot: PROJECT_ROOT, cwd: process.cwd(), home: homedir() });
+    if (process.env.PLATFORM_DEBUG !== "1") require("./stacks/cdktf-runtime").disableTokenStackTraces();
+    const { synthesizePlatform } = require("./stacks/synthesize") as typeof import("./stacks/synthesize");
     const report = synthesizePlatform(configs, outdir);
-    for (const warning of report.warnings) process.stderr.write(`Warning: ${warning}\n`);
+    for (const warning of report.warnings) process.stderr.write(`Warning: ${terminalSafe(warning, 2000)}\n`);
     if (process.env.PLATFORM_SUMMARY !== "off") process.stdout.write(renderSummary(configs, report.suppressions));
     return 0;
   } catch (error) {

@@ -3,6 +3,9 @@
  * field path, the offending value and the rule it broke. Thrown before anything is synthesized.
  */
 import type { z } from "zod";
+import { renderValue } from "./text";
+
+export { renderValue };
 
 export interface ConfigProblem {
   /** `config/production.ts`, or `environment variable` for DEPLOYMENT_ENV and friends. */
@@ -26,20 +29,6 @@ export function formatProblems(problems: readonly ConfigProblem[]): string {
   const lines = problems.map((p) => `  ${p.source}: ${p.field} = ${p.value}: ${p.rule}`);
   const noun = problems.length === 1 ? "problem" : "problems";
   return `Invalid configuration (${problems.length} ${noun}); nothing was synthesized:\n${lines.join("\n")}`;
-}
-
-/** Renders a value for a message: JSON, so hostile strings cannot forge lines or escape codes. */
-export function renderValue(value: unknown): string {
-  if (value === undefined) return "(missing)";
-  let text: string;
-  try {
-    text = JSON.stringify(value) ?? String(value);
-  } catch {
-    text = String(value);
-  }
-  // JSON leaves U+2028/2029 and ESC-free text alone; escape what a terminal could act on.
-  text = text.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
 /** Field names whose values are never echoed: an error message must not leak what it refuses. */

@@ -17,6 +17,7 @@ import type { NamespaceRef } from "./platform-namespace";
 import { DisruptionBudget } from "./pod-disruption-budget";
 import type { SecretFile } from "./platform-secrets";
 import { suppress } from "./suppressions";
+import { literalMap } from "./terraform-text";
 
 /** Another service this one talks to. */
 export interface Peer {
@@ -142,12 +143,12 @@ export class Microservice extends Construct {
     this.settings = buildSettings(props);
     this.configMap = new ConfigMapV1(this, "settings", {
       metadata: { name: `${name}-settings`, namespace, labels },
-      data: this.settings,
+      data: literalMap(this.settings),
     });
     const files = sortKeys(props.files ?? {});
     const filesMap =
       Object.keys(files).length > 0
-        ? new ConfigMapV1(this, "files", { metadata: { name: `${name}-files`, namespace, labels }, data: files })
+        ? new ConfigMapV1(this, "files", { metadata: { name: `${name}-files`, namespace, labels }, data: literalMap(files) })
         : undefined;
 
     const podSettingsChecksum = checksum({ ...this.settings, ...prefixKeys("file:", files) });

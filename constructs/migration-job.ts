@@ -6,6 +6,7 @@ import type { NamespaceRef } from "./platform-namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 import { SECRETS_DIR } from "./deployment";
 import { type SecretFile, secretFilesVolume } from "./platform-secrets";
+import { literalList } from "./terraform-text";
 
 export const MIGRATION_NAME = "db-migrate";
 
@@ -72,7 +73,7 @@ export class MigrationJob extends Construct {
                 name: "migrate",
                 image: props.image,
                 imagePullPolicy: props.imagePullPolicy,
-                command: [...props.command],
+                command: literalList(props.command),
                 envFrom: [{ configMapRef: { name: props.configMapName } }],
                 resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
                 securityContext: restrictedContainerSecurityContext(),

@@ -13,6 +13,7 @@ import { toGrafanaJson } from "../dashboards/common";
 import { platformDashboards } from "../dashboards/dashboards";
 import { HPA_METRIC_RULES } from "../dashboards/metrics";
 import { objectLabels, PART_OF } from "./labels";
+import { literal, literalMap } from "./terraform-text";
 import type { NamespaceRef } from "./platform-namespace";
 
 /** Names every chart resource after this, so in-cluster addresses are stable. */
@@ -56,6 +57,8 @@ export class Monitoring extends Construct {
    */
   readonly files: Readonly<Record<string, string>>;
   readonly adapterValues?: Record<string, unknown>;
+  /** The values object of each Helm release, by release name, for the policy gate. */
+  readonly helmValues: Readonly<Record<string, Record<string, unknown>>>;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
@@ -96,7 +99,7 @@ export class Monitoring extends Construct {
       repository: CHARTS.kubePrometheusStack.repository,
       chart: CHARTS.kubePrometheusStack.chart,
       version: CHARTS.kubePrometheusStack.version,
-      values: [toYaml(this.stackValues)],
+      values: [literal(toYaml(this.stackValues))],
       atomic: true,
       cleanupOnFail: true,
       wait: true,
@@ -124,7 +127,7 @@ export class Monitoring extends Construct {
         repository: CHARTS.prometheusAdapter.repository,
         chart: CHARTS.prometheusAdapter.chart,
         version: CHARTS.prometheusAdapter.version,
-        values: [toYaml(this.adapterValues)],
+        values: [literal(toYaml(this.adapterValues))],
         atomic: true,
         cleanupOnFail: true,
         wait: true,
@@ -149,10 +152,11 @@ export class Monitoring extends Construct {
           namespace: props.platformNamespace.name,
           labels: { ...objectLabels("grafana-dashboards", "monitoring"), grafana_dashboard: "1" },
         },
-        data: { [`${dashboard.uid}.json`]: json },
+        data: literalMap({ [`${dashboard.uid}.json`]: json }),
       });
     }
     this.files = files;
+    this.helmValues = { [STACK_RELEASE]: this.stackValues, ...(this.adapterValues ? { "prometheus-adapter": this.adapterValues } : {}) };
   }
 }
 

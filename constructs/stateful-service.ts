@@ -10,6 +10,7 @@ import type { NamespaceRef } from "./platform-namespace";
 import { type SecretFile, secretFilesVolume } from "./platform-secrets";
 import { DisruptionBudget } from "./pod-disruption-budget";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
+import { literal, literalList, literalMap } from "./terraform-text";
 
 /** An environment variable: a plain value or a Secret key. */
 /** Where a data service's Secret files are mounted. */
@@ -90,7 +91,7 @@ export class StatefulService extends Construct {
     const mounts = Object.entries(props.configFiles).map(([path, files], i) => {
       const configMap = new ConfigMapV1(this, `config-${i}`, {
         metadata: { name: `${name}-config-${i}`, namespace, labels },
-        data: { ...files },
+        data: literalMap(files),
       });
       return { volume: `config-${i}`, path, configMap: configMap.metadata.name };
     });
@@ -99,7 +100,7 @@ export class StatefulService extends Construct {
     const secretMount = secretFiles.length > 0 ? [{ name: "secrets", mountPath: DATA_SECRETS_DIR, readOnly: true }] : [];
 
     const execProbe = (period: number, failures: number) => ({
-      exec: { command: [...props.probeCommand] },
+      exec: { command: literalList(props.probeCommand) },
       periodSeconds: period,
       timeoutSeconds: 5,
       failureThreshold: failures,
@@ -127,8 +128,8 @@ export class StatefulService extends Construct {
                 name: props.name,
                 image: props.image,
                 imagePullPolicy: "IfNotPresent",
-                command: props.command ? [...props.command] : undefined,
-                args: props.args ? [...props.args] : undefined,
+                command: props.command ? literalList(props.command) : undefined,
+                args: props.args ? literalList(props.args) : undefined,
                 env: props.env.map(toProviderEnv),
                 port: [{ name: props.port.name, containerPort: props.port.number, protocol: "TCP" }],
                 resources: { requests: { ...props.resources.requests }, limits: { ...props.resources.limits } },
@@ -212,5 +213,5 @@ export class StatefulService extends Construct {
 }
 
 function toProviderEnv(e: EnvVar) {
-  return e.valueFrom ? { name: e.name, valueFrom: { secretKeyRef: { ...e.valueFrom.secretKeyRef } } } : { name: e.name, value: e.value };
+  return e.valueFrom ? { name: e.name, valueFrom: { secretKeyRef: { ...e.valueFrom.secretKeyRef } } } : { name: e.name, value: e.value === undefined ? undefined : literal(e.value) };
 }

@@ -1,6 +1,6 @@
 import { HelmProvider } from "@cdktf/provider-helm/lib/provider";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { Annotations, Aspects, dependable, LocalBackend, PgBackend, type PgBackendConfig, S3Backend, TerraformStack } from "cdktf";
+import { Annotations, dependable, LocalBackend, PgBackend, type PgBackendConfig, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { PlatformConfig } from "../config/load";
 import { selectorLabels } from "../constructs/labels";
@@ -13,7 +13,7 @@ import { Postgres } from "../constructs/postgres";
 import { Redis } from "../constructs/redis";
 import { contractFiles, contractSettings, DATABASE_PASSWORD_FILE, REDIS_PASSWORD_FILE, usesRedis } from "../constructs/service-contract";
 import { serviceCapacity } from "../config/capacity";
-import { PolicyGate } from "./policy";
+import { literal } from "../constructs/terraform-text";
 
 export interface PlatformStackProps {
   readonly config: PlatformConfig;
@@ -31,8 +31,11 @@ export class PlatformStack extends TerraformStack {
   readonly postgres: Postgres;
   readonly migration: MigrationJob;
   readonly monitoring: Monitoring;
-  /** The synth-time policy gate; its results list violations and suppressions per stack. */
-  readonly policy: PolicyGate;
+  /**
+   * The Terraform JSON of the stack as the last `toTerraform()` (the one synth writes) produced it:
+   * the policy gate and the interpolation guard evaluate exactly this, without resolving again.
+   */
+  private synthesizedJson?: Record<string, any>;
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const { config } = props;
@@ -41,14 +44,9 @@ export class PlatformStack extends TerraformStack {
 
     this.addBackend(config);
 
-    new KubernetesProvider(this, "kubernetes", {
-      configPath: config.cluster.kubeconfigPath,
-      configContext: config.cluster.context,
-    });
-
-    new HelmProvider(this, "helm", {
-      kubernetes: { configPath: config.cluster.kubeconfigPath, configContext: config.cluster.context },
-    });
+    const cluster = { configPath: literal(config.cluster.kubeconfigPath), configContext: literal(config.cluster.context) };
+    new KubernetesProvider(this, "kubernetes", cluster);
+    new HelmProvider(this, "helm", { kubernetes: cluster });
 
     this.namespace = new PlatformNamespace(this, "namespace", { name: config.namespace });
     const secrets = new PlatformSecrets(this, "secrets", { namespace: this.namespace.name, mode: config.secrets.mode, redis: !!config.redis });
@@ -134,12 +132,18 @@ export class PlatformStack extends TerraformStack {
       hpaMetrics: built.flatMap((m) => m.tracks.flatMap((t) => t.autoscaler?.customMetricNames ?? [])),
       secretsMode: config.secrets.mode,
     });
-    this.node.addValidation({ validate: () => this.unservedHpaMetrics() });
-
     this.warnAboutPerPodRateLimits();
+  }
 
-    this.policy = new PolicyGate({ environment: config.environment });
-    Aspects.of(this).add(this.policy);
+  /** Resolves the stack (once per synth) and keeps the result for the checks that follow. */
+  override toTerraform(): any {
+    this.synthesizedJson = super.toTerraform();
+    return this.synthesizedJson;
+  }
+
+  /** The JSON synth wrote; resolves now if the stack was never synthesized. */
+  get synthesized(): Record<string, any> {
+    return this.synthesizedJson ?? this.toTerraform();
   }
 
   private addBackend(config: PlatformConfig): void {
@@ -169,7 +173,7 @@ export class PlatformStack extends TerraformStack {
   }
 
   /** Every metric an HPA reads must be served by the adapter, or the HPA never scales on it. */
-  private unservedHpaMetrics(): string[] {
+  unservedHpaMetrics(): string[] {
     const served = new Set(this.monitoring.servedMetrics);
     return this.services.flatMap((m) =>
       m.tracks

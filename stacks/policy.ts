@@ -8,9 +8,8 @@
  * The rules read the stack's Terraform JSON (snake_case, references as `${...}`), so the same
  * function checks a stack being synthesized and one already written.
  */
-import { type IAspect, TerraformStack } from "cdktf";
-import type { IConstruct } from "constructs";
 import { parse } from "yaml";
+import { unescapeLiteral } from "../constructs/terraform-text";
 
 type Json = Record<string, any>;
 
@@ -71,6 +70,12 @@ export interface PolicyResult {
 
 export interface PolicyOptions {
   readonly environment: string;
+  /**
+   * The values objects of the stack's Helm releases, by release name, as the constructs rendered
+   * them: the gate reads these instead of parsing the YAML it would find in the JSON. Releases not
+   * listed (a JSON read back from disk) are parsed from their YAML.
+   */
+  readonly helmValues?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
 const WORKLOADS = ["kubernetes_deployment_v1", "kubernetes_stateful_set_v1", "kubernetes_job_v1"];
@@ -165,7 +170,7 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
     if (!workloads.some((w) => sameNamespace(s, w) && selects(s.body.spec?.selector, podLabels(w)))) add(s, "KS-SERVICE-SELECTOR", `selector ${JSON.stringify(s.body.spec?.selector)} matches no pod template`);
   }
 
-  for (const h of all.filter((r) => r.type === "helm_release")) checkHelmRelease(h, add);
+  for (const h of all.filter((r) => r.type === "helm_release")) checkHelmRelease(h, options.helmValues?.[h.body.name], add);
 
   // Apply suppressions declared in each resource's `//` block.
   const violations: Finding[] = [];
@@ -233,9 +238,9 @@ function checkPodTemplate(w: { type: string; id: string; body: Json }, add: Add)
   }
 }
 
-function checkHelmRelease(h: { type: string; id: string; body: Json }, add: Add): void {
+function checkHelmRelease(h: { type: string; id: string; body: Json }, rendered: Json | undefined, add: Add): void {
   if (!h.body.version) add(h, "HELM-PINNED", `chart ${h.body.chart} has no version`);
-  const values = (h.body.values ?? []).map((v: string) => parse(v) as Json).reduce((a: Json, b: Json) => ({ ...a, ...b }), {});
+  const values = rendered ?? (h.body.values ?? []).map((v: string) => parse(unescapeLiteral(v)) as Json).reduce((a: Json, b: Json) => ({ ...a, ...b }), {});
   for (const workload of HELM_WORKLOADS[h.body.chart] ?? []) {
     if (workload.when && !workload.when(values)) continue;
     const res = workload.path.split(".").reduce<any>((node, key) => node?.[key], values);
@@ -257,28 +262,4 @@ function checkHelmRelease(h: { type: string; id: string; body: Json }, add: Add)
 export function describeFinding(f: Finding): string {
   const rule = POLICY_RULES[f.rule] as PolicyRule | undefined;
   return `${f.path} (${f.resource}): ${f.rule} ${rule?.title ?? ""}: ${f.detail}. Fix: ${rule?.fix ?? "see stacks/policy.ts"}`;
-}
-
-/**
- * The Aspect that arms the gate: on each stack it visits, it adds a validation that evaluates
- * the stack's resolved JSON. `app.synth()` runs validations and fails on any violation.
- */
-export class PolicyGate implements IAspect {
-  /** The last result per stack, for the summary. */
-  readonly results = new Map<string, PolicyResult>();
-  private readonly armed = new WeakSet<TerraformStack>();
-
-  constructor(private readonly options: PolicyOptions) {}
-
-  visit(node: IConstruct): void {
-    if (!(node instanceof TerraformStack) || this.armed.has(node)) return;
-    this.armed.add(node);
-    node.node.addValidation({
-      validate: () => {
-        const result = evaluatePolicy(node.toTerraform(), this.options);
-        this.results.set(node.node.id, result);
-        return result.violations.map(describeFinding);
-      },
-    });
-  }
 }

@@ -7,6 +7,7 @@ import { Testing } from "cdktf";
 import { ENVIRONMENT_SOURCES, type LoadOverrides, type PlatformConfig, validateCatalog, validateEnvironment } from "../config/load";
 import type { EnvironmentName } from "../config/schema";
 import catalogData from "../config/services";
+import { checkStack, SynthesisError } from "../stacks/checks";
 import { PlatformStack } from "../stacks/platform-stack";
 
 export type Json = Record<string, any>;
@@ -25,15 +26,21 @@ export function loadConfig(name: EnvironmentName, overrides: LoadOverrides = {},
 }
 
 /**
- * Synthesizes one environment's stack, validations (the policy gate) included, and returns its
- * Terraform JSON as the app writes it, `//` comment blocks (suppressions) included.
+ * Resolves a stack as synth does and runs synth's checks on it (the interpolation guard, the
+ * policy gate, the stack's own rules), throwing SynthesisError as synth would.
+ * @returns the stack's Terraform JSON, `//` comment blocks (suppressions) included
  */
+export function synthChecked(stack: PlatformStack): Json {
+  const json = JSON.parse(JSON.stringify(stack.toTerraform())) as Json;
+  const { problems } = checkStack(stack, json);
+  if (problems.length > 0) throw new SynthesisError(problems);
+  return json;
+}
+
+/** Synthesizes one environment's stack with synth's checks; returns its Terraform JSON. */
 export function synthEnvironment(name: EnvironmentName, overrides: LoadOverrides = {}, raw?: unknown): Json {
   const config = loadConfig(name, overrides, raw ?? rawEnvironment(name));
-  const app = Testing.app({ stackTraces: false });
-  const stack = new PlatformStack(app, { config });
-  Testing.synth(stack, true);
-  return JSON.parse(JSON.stringify(stack.toTerraform()));
+  return synthChecked(new PlatformStack(Testing.app({ stackTraces: false }), { config }));
 }
 
 /** Every resource of a Terraform type, keyed by its logical id. */

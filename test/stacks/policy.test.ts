@@ -6,7 +6,7 @@ import { suppress } from "../../constructs/suppressions";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { describeFinding, evaluatePolicy, POLICY_RULES, type PolicyRuleId } from "../../stacks/policy";
-import { type Json, loadConfig, synthEnvironment } from "../helpers";
+import { type Json, loadConfig, synthChecked, synthEnvironment } from "../helpers";
 
 const production = synthEnvironment("production", { enableAutoscaling: true });
 
@@ -97,7 +97,7 @@ describe("policy gate", () => {
     });
   }
 
-  it("fails synth through the Aspect: a raw Deployment that breaks the rules is refused with its path", () => {
+  it("fails synth: a raw Deployment that breaks the rules is refused with its path", () => {
     const app = Testing.app({ stackTraces: false });
     const stack = new PlatformStack(app, { config: loadConfig("staging") });
     new DeploymentV1(stack, "rogue", {
@@ -108,7 +108,7 @@ describe("policy gate", () => {
       },
     });
     assert.throws(
-      () => Testing.synth(stack, true),
+      () => synthChecked(stack),
       (error: Error) => {
         assert.match(error.message, /staging\/rogue \(kubernetes_deployment_v1\.rogue\): PSS-RUN-AS-NON-ROOT/);
         assert.match(error.message, /KS-IMAGE .*busybox has no explicit tag/);
@@ -124,9 +124,9 @@ describe("policy gate", () => {
     const stack = new PlatformStack(app, { config: loadConfig("local") });
     const deployment = stack.services[0]!.tracks[0]!.deployment.resource;
     deployment.addOverride("spec.template.spec.container.0.security_context.read_only_root_filesystem", false);
-    assert.throws(() => Testing.synth(stack, true), /KS-READ-ONLY-ROOT/);
+    assert.throws(() => synthChecked(stack), /KS-READ-ONLY-ROOT/);
     suppress(deployment, "KS-READ-ONLY-ROOT", "the legacy gateway image writes its PID file next to its binary");
-    Testing.synth(stack, true);
+    synthChecked(stack);
     const result = evaluatePolicy(stack.toTerraform(), { environment: "local" });
     assert.deepEqual(result.violations, []);
     assert.equal(result.suppressed[0]!.reason, "the legacy gateway image writes its PID file next to its binary");
@@ -136,7 +136,7 @@ describe("policy gate", () => {
     const app = Testing.app({ stackTraces: false });
     const stack = new PlatformStack(app, { config: loadConfig("local") });
     suppress(stack.services[0]!.tracks[0]!.deployment.resource, "KS-PROBES", "kept from an old image that had no readiness endpoint");
-    assert.throws(() => Testing.synth(stack, true), /KS-PROBES .*is suppressed here but the rule passes: remove the stale suppression/);
+    assert.throws(() => synthChecked(stack), /KS-PROBES .*is suppressed here but the rule passes: remove the stale suppression/);
   });
 
   it("refuses a suppression without a real reason or with an unknown rule id", () => {

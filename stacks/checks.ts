@@ -1,0 +1,34 @@
+/**
+ * Everything synth checks on a stack's own Terraform JSON, after the one resolve that produces it
+ * and before the output is swapped in: the interpolation guard (every `${…}`/`%{…}` is a
+ * reference cdktf made), the policy gate (Pod Security, kube-score, Polaris, Helm values) and the
+ * cross-construct rules of the stack itself.
+ */
+import { describeTemplateFinding, findTemplateInjections } from "./interpolation-guard";
+import type { PlatformStack } from "./platform-stack";
+import { describeFinding, evaluatePolicy, type PolicyResult } from "./policy";
+
+export interface StackCheckResult {
+  /** Problems that fail synth, each naming where, what and the fix. */
+  readonly problems: readonly string[];
+  readonly policy: PolicyResult;
+}
+
+export function checkStack(stack: PlatformStack, json: Record<string, any> = stack.synthesized): StackCheckResult {
+  const environment = stack.config.environment;
+  const policy = evaluatePolicy(json, { environment, helmValues: stack.monitoring.helmValues });
+  const problems = [
+    ...findTemplateInjections(json).map(describeTemplateFinding),
+    ...policy.violations.map(describeFinding),
+    ...stack.unservedHpaMetrics(),
+  ].map((p) => `[${environment}] ${p}`);
+  return { problems, policy };
+}
+
+/** Synthesis refused by a check: every problem of every stack, nothing written. */
+export class SynthesisError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Synthesis refused (${problems.length} ${problems.length === 1 ? "problem" : "problems"}); nothing was written:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    this.name = "SynthesisError";
+  }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Builds the control plane the end-to-end check runs (kube-apiserver, kube-controller-manager,
+# kube-scheduler from k8s.io/kubernetes; kwok from sigs.k8s.io/kwok), from the Go module proxy,
+# into a cache keyed by version. A second call with the binaries present does nothing.
+#
+#   test/e2e/build-control-plane.sh [cache dir]
+#
+# k8s.io/kubernetes cannot be `go install`ed directly: its go.mod replaces every k8s.io/* staging
+# module with a path inside its own tree. A small wrapper module requires the release and
+# replaces each staging module with its published v0.x.y twin instead (the same code).
+# On 2 cores: about 11 min for kube-apiserver, +1 min for the other two, ~2.5 min for kwok.
+set -euo pipefail
+
+KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.35.4}"
+KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+CACHE="${1:-${XDG_CACHE_HOME:-${HOME}/.cache}/agent-platform/control-plane}"
+BIN="${CACHE}/kubernetes-${KUBERNETES_VERSION}"
+KWOK_BIN="${CACHE}/kwok-${KWOK_VERSION}"
+mkdir -p "${BIN}" "${KWOK_BIN}"
+
+have() { [[ -x "$1" ]]; }
+
+if ! { have "${BIN}/kube-apiserver" && have "${BIN}/kube-controller-manager" && have "${BIN}/kube-scheduler"; }; then
+  work="$(mktemp -d)"
+  trap 'rm -rf "${work}"' EXIT
+  minor="${KUBERNETES_VERSION#v1.}"
+  staging_version="v0.${minor}"
+  # The release's own go.mod names the staging modules it replaces.
+  gomod="$(GOFLAGS=-mod=mod go mod download -json "k8s.io/kubernetes@${KUBERNETES_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')"
+  [[ -f "${gomod}" ]] || { echo "build-control-plane: could not download k8s.io/kubernetes@${KUBERNETES_VERSION}" >&2; exit 1; }
+  mapfile -t staging < <(sed -n 's#^[[:space:]]*\(k8s.io/[^ ]*\) => ./staging/.*#\1#p' "${gomod}")
+  ((${#staging[@]} > 0)) || { echo "build-control-plane: no staging modules found in ${gomod}" >&2; exit 1; }
+  {
+    echo "module local/control-plane"
+    echo
+    sed -n 's/^go \(.*\)$/go \1/p' "${gomod}"
+    echo
+    echo "require k8s.io/kubernetes ${KUBERNETES_VERSION}"
+    echo
+    echo "replace ("
+    for m in "${staging[@]}"; do echo "	${m} => ${m} ${staging_version}"; done
+    echo ")"
+  } >"${work}/go.mod"
+  cat >"${work}/tools.go" <<'GO'
+//go:build tools
+
+package tools
+
+import (
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+)
+GO
+  (cd "${work}" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true)
+  ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION}"
+  ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
+  ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=${KUBERNETES_VERSION}"
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+    have "${BIN}/${cmd}" && continue
+    echo "building ${cmd} ${KUBERNETES_VERSION} (minutes; cached afterwards in ${BIN})"
+    (cd "${work}" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "${ldflags}" -o "${BIN}/${cmd}.tmp" "k8s.io/kubernetes/cmd/${cmd}")
+    mv "${BIN}/${cmd}.tmp" "${BIN}/${cmd}"
+  done
+fi
+
+if ! have "${KWOK_BIN}/kwok"; then
+  echo "building kwok ${KWOK_VERSION}"
+  GOBIN="${KWOK_BIN}" GOFLAGS=-mod=mod CGO_ENABLED=0 go install "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+fi
+echo "control plane: ${BIN} (kube-apiserver, kube-controller-manager, kube-scheduler), ${KWOK_BIN}/kwok"
