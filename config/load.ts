@@ -62,6 +62,8 @@ export interface PlatformConfig {
 export interface LoadOverrides {
   /** ENABLE_AUTOSCALING, when set. */
   readonly enableAutoscaling?: boolean;
+  /** Running in CI (CI=true): local Terraform state is refused. */
+  readonly ci?: boolean;
 }
 
 export function validateCatalog(raw: unknown, source = CATALOG_FILE): Catalog {
@@ -108,6 +110,14 @@ export function validateEnvironment(
         rule: `is not in the service catalogue (${CATALOG_FILE}): add it there first`,
       });
     }
+  }
+  if (overrides.ci && settings.backend.type === "local" && settings.backend.localStateIntended) {
+    problems.push({
+      source,
+      field: "backend.localStateIntended",
+      value: "true",
+      rule: "is refused when CI=true: a CI runner discards local Terraform state after every job; declare an s3 or pg backend",
+    });
   }
   const migrator = catalog[settings.migrations.service];
   if (!migrator) {

@@ -10,6 +10,8 @@ export interface RunOptions {
   readonly environments: readonly EnvironmentName[];
   /** ENABLE_AUTOSCALING: overrides each environment's `autoscaling.enabled` when set. */
   readonly enableAutoscaling?: boolean;
+  /** CI=true (GitHub Actions, GitLab CI and most others set it): local Terraform state is refused. */
+  readonly ci?: boolean;
 }
 
 const SOURCE = "environment variable";
@@ -45,5 +47,6 @@ export function parseRunOptions(env: Readonly<Record<string, string | undefined>
   }
 
   if (problems.length > 0) throw new ConfigError(problems);
-  return enableAutoscaling === undefined ? { environments } : { environments, enableAutoscaling };
+  const ci = env.CI === "true" || env.CI === "1";
+  return { environments, ...(enableAutoscaling === undefined ? {} : { enableAutoscaling }), ...(ci ? { ci } : {}) };
 }

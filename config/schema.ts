@@ -457,8 +457,16 @@ const loggingSchema = z.strictObject({
  * @see https://developer.hashicorp.com/terraform/language/backend
  */
 const backendSchema = z.discriminatedUnion("type", [
-  /** terraform.<env>.tfstate in the project root (relative path: the JSON stays machine-independent). */
-  z.strictObject({ type: z.literal("local") }),
+  /**
+   * terraform.<env>.tfstate in the project root (relative path: the JSON stays machine-independent).
+   * Only `local` may use it without saying so: a staging or production stack deployed from a CI
+   * runner would lose its state with the runner.
+   */
+  z.strictObject({
+    type: z.literal("local"),
+    /** Required outside `local`: says that state on this machine is intended. Refused when CI=true. */
+    localStateIntended: z.literal(true).optional(),
+  }),
   z.strictObject({
     type: z.literal("s3"),
     bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name"),
@@ -515,6 +523,13 @@ export const environmentSchema = z
     logging: loggingSchema,
   })
   .superRefine((env, ctx) => {
+    if (env.name !== "local" && env.backend.type === "local" && !env.backend.localStateIntended)
+      ctx.addIssue({
+        code: "custom",
+        message:
+          'keeps Terraform state in a local file, which a CI runner discards after every job (the next deploy then tries to create everything again): declare an s3 or pg backend (README "State backends"), or set localStateIntended: true',
+        path: ["backend", "type"],
+      });
     if (env.rateLimiting.backend === "redis" && !env.redis.enabled)
       ctx.addIssue({ code: "custom", message: "is redis, but redis.enabled is false: use memory, or enable Redis", path: ["rateLimiting", "backend"] });
     if (env.rateLimiting.backend === "redis" && env.redis.enabled === true && env.redis.maxmemoryPolicy !== "noeviction")

@@ -21,6 +21,16 @@ export default {
   name: "staging",
   namespace: "agent-platform-staging",
   cluster: { kubeconfigPath: "~/.kube/config", context: "agent-platform-staging" },
+  // Terraform state outlives the CI runner that deploys: S3 with DynamoDB locking. Placeholders:
+  // replace the bucket, region and table with your own (README "State backends") before the first
+  // deploy; synth warns while they are unchanged.
+  backend: {
+    type: "s3",
+    bucket: "replace-with-your-state-bucket",
+    key: "agent-platform/staging.tfstate",
+    region: "eu-west-1",
+    dynamodbTable: "replace-with-your-lock-table",
+  },
   autoscaling: { enabled: false },
   imagePullPolicy: "Always",
   ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },

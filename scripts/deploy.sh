@@ -6,6 +6,7 @@
 #   ./scripts/deploy.sh                     # synth, check, diff, deploy (blue-green aware)
 #   ./scripts/deploy.sh --dry-run           # stop after the diff
 #   ./scripts/deploy.sh rollback SERVICE    # switch a blue-green service back to its other track
+#   ./scripts/deploy.sh namespaces          # create only the namespaces (before hand-made Secrets)
 #   ./scripts/deploy.sh --yes ...           # do not ask before applying to production
 #
 # Order: validate the variables and tools, synthesize, run the project's checks, check the kube
@@ -16,12 +17,37 @@
 # cluster while the other track rolls (migrations run first: the Deployments depend on the
 # migration Job); once the new track is ready, a second apply switches the Service to the track
 # that config/<env>.ts names as active. The old track keeps running for `rollback`.
+#
+# Terraform's plan files and a local state hold the TF_VAR_* passwords in clear: everything this
+# script writes is created under umask 077 (mode 0600), and the plan files are removed when the
+# script exits.
 set -euo pipefail
+umask 077
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
-readonly OUTDIR="${ROOT}/cdktf.out"
 readonly ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-600s}"
+
+# A value for a message: control characters, DEL, C1 controls and U+0080..U+00FF (also what an
+# invalid UTF-8 byte reads as), bidirectional overrides and isolates, zero-width and separator
+# characters shown as \uXXXX; at most 80 characters, then the length. A variable's value can
+# neither drive the terminal nor reorder what the reader sees, whatever the caller's locale.
+shown() {
+  local LC_ALL=C.UTF-8
+  local value="$1" out="" c code i n
+  n=${#value}
+  for ((i = 0; i < n && i < 80; i++)); do
+    c="${value:i:1}"
+    printf -v code '%d' "'${c}" 2>/dev/null || code=63
+    if ((code < 32 || (code >= 127 && code < 256) || code == 0x061c || (code >= 0x200b && code <= 0x200f) ||
+      (code >= 0x2028 && code <= 0x202e) || (code >= 0x2060 && code <= 0x2069) || code == 0xfeff)); then
+      printf -v c '\\u%04x' "${code}"
+    fi
+    out+="${c}"
+  done
+  ((n > 80)) && out+="… (${n} characters)"
+  printf '%s' "${out}"
+}
 
 say() { printf '==> %s\n' "$*"; }
 fail() {
@@ -30,8 +56,23 @@ fail() {
 }
 
 usage() {
-  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
+
+# The output directory: the app's (CDKTF_OUTDIR, else cdktf.out in the project), made absolute
+# against the caller's directory and exported, so the synth writes exactly what is planned here.
+outdir_value="${CDKTF_OUTDIR-${ROOT}/cdktf.out}"
+[[ -n "${outdir_value}" ]] || fail "CDKTF_OUTDIR is set but empty: unset it to use cdktf.out"
+[[ "${outdir_value}" == /* ]] || outdir_value="${PWD}/${outdir_value}"
+readonly OUTDIR="${outdir_value}"
+export CDKTF_OUTDIR="${OUTDIR}"
+
+plan_files=()
+cleanup() {
+  local f
+  for f in "${plan_files[@]}"; do rm -f -- "$f"; done
+}
+trap cleanup EXIT
 
 dry_run=false
 assume_yes=false
@@ -46,13 +87,14 @@ while (($#)); do
       exit 0
       ;;
     deploy) command="deploy" ;;
+    namespaces) command="namespaces" ;;
     rollback)
       command="rollback"
       rollback_service="${2:-}"
       [[ -n "${rollback_service}" ]] || fail "rollback needs a service name: scripts/deploy.sh rollback api-gateway"
       shift
       ;;
-    *) fail "unknown argument '$1' (see scripts/deploy.sh --help)" ;;
+    *) fail "unknown argument '$(shown "$1")' (see scripts/deploy.sh --help)" ;;
   esac
   shift
 done
@@ -62,12 +104,12 @@ env_name="${DEPLOYMENT_ENV:-}"
 case "${env_name}" in
   local | staging | production) ;;
   "") fail "DEPLOYMENT_ENV is not set: export DEPLOYMENT_ENV=local, staging or production" ;;
-  *) fail "DEPLOYMENT_ENV='${env_name}' is not an environment: use local, staging or production" ;;
+  *) fail "DEPLOYMENT_ENV='$(shown "${env_name}")' is not an environment: use local, staging or production" ;;
 esac
 autoscaling="${ENABLE_AUTOSCALING:-false}"
 case "${autoscaling}" in
   true | false) ;;
-  *) fail "ENABLE_AUTOSCALING='${autoscaling}' must be true or false" ;;
+  *) fail "ENABLE_AUTOSCALING='$(shown "${autoscaling}")' must be true or false" ;;
 esac
 export DEPLOYMENT_ENV="${env_name}" ENABLE_AUTOSCALING="${autoscaling}"
 
@@ -96,12 +138,13 @@ context="$(sed -n 's/^context=//p' <<<"${info}")"
 namespace="$(sed -n 's/^namespace=//p' <<<"${info}")"
 mapfile -t blue_green < <(sed -n 's/^bluegreen=//p' <<<"${info}")
 mapfile -t secret_vars < <(sed -n 's/^secret=//p' <<<"${info}")
+mapfile -t namespace_targets < <(sed -n 's/^namespace_resource=//p' <<<"${info}")
 
 # --- 4. Cluster access -------------------------------------------------------------------------
 # Read the list first: `grep -q` in a pipe would close it early and fail the pipeline.
 contexts="$(kubectl config get-contexts -o name 2>/dev/null || true)"
 grep -qxF "${context}" <<<"${contexts}" ||
-  fail "kube context '${context}' (cluster.context in config/${env_name}.ts) is not in your kubeconfig: create it, or edit the config"
+  fail "kube context '$(shown "${context}")' (cluster.context in config/${env_name}.ts) is not in your kubeconfig: create it, or edit the config"
 kube() { kubectl --context "${context}" "$@"; }
 
 # Passwords for an environment whose Secrets Terraform makes (local): generated once, kept out
@@ -129,10 +172,28 @@ live_track() {
 }
 
 tf() { terraform -chdir="${OUTDIR}/stacks/${env_name}" "$@"; }
+# Plan files live in the stack's directory and are removed when the script exits.
+plan_files=(namespaces.tfplan rollback.tfplan release.tfplan switch.tfplan)
+plan_files=("${plan_files[@]/#/${OUTDIR}/stacks/${env_name}/}")
 
 # --- 5. Diff -----------------------------------------------------------------------------------
 say "terraform init"
 tf init -input=false -no-color >/dev/null || fail "terraform init failed (backend or providers): see above"
+
+if [[ "${command}" == "namespaces" ]]; then
+  ((${#namespace_targets[@]})) || fail "the ${env_name} stack declares no namespace"
+  targets=()
+  for t in "${namespace_targets[@]}"; do targets+=("-target=${t}"); done
+  say "plan: the namespaces only (${#targets[@]}), so Secrets made outside Terraform have somewhere to live"
+  tf plan -input=false -no-color -out=namespaces.tfplan "${targets[@]}" || fail "terraform plan failed: see above"
+  if [[ "${dry_run}" == true ]]; then
+    say "dry run: stopping before the apply"
+    exit 0
+  fi
+  tf apply -input=false -no-color namespaces.tfplan || fail "terraform apply failed: see above"
+  say "namespaces created; now create the Secrets (README, \"Secrets\"), then run scripts/deploy.sh"
+  exit 0
+fi
 
 # Hold every blue-green Service on its live track for the first apply.
 hold_vars=()
@@ -156,7 +217,7 @@ if [[ "${command}" == "rollback" ]]; then
       target="${address}"
     fi
   done
-  [[ -n "${found}" ]] || fail "'${rollback_service}' is not a blue-green service in ${env_name} (release.strategy in config/${env_name}.ts)"
+  [[ -n "${found}" ]] || fail "'$(shown "${rollback_service}")' is not a blue-green service in ${env_name} (release.strategy in config/${env_name}.ts)"
   live="$(live_track "${rollback_service}")"
   [[ -n "${live}" ]] || fail "'${rollback_service}' has no live Service in ${namespace}: nothing to roll back"
   other="blue"

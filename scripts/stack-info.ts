@@ -2,6 +2,7 @@
  * Reads a synthesized stack and prints what scripts/deploy.sh needs, one `key=value` per line:
  *   context=<kube context>  namespace=<namespace>  secrets=<existing|variable>
  *   bluegreen=<service> <terraform variable> <configured active track> <Service's resource address>
+ *   namespace_resource=<address of each namespace the stack creates>
  * Usage: node dist/scripts/stack-info.js <cdktf.out> <environment>
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -33,6 +34,7 @@ function main(outdir: string | undefined, environment: string | undefined): numb
     lines.push(`bluegreen=${service} ${name} ${variable.default} kubernetes_service_v1.${id}`);
   }
   for (const [name, variable] of Object.entries(variables)) if (variable.sensitive) lines.push(`secret=${name}`);
+  for (const id of Object.keys(stack.resource.kubernetes_namespace_v1 ?? {})) lines.push(`namespace_resource=kubernetes_namespace_v1.${id}`);
   process.stdout.write(`${lines.join("\n")}\n`);
   return 0;
 }

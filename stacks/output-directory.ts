@@ -82,7 +82,13 @@ export function checkOutputDirectory(value: string | undefined, ctx: OutputDirec
   const raw = value === undefined ? DEFAULT_OUTDIR : value;
   if (raw.trim() === "") refuse(raw, "must name a directory (unset it to use cdktf.out)");
   if (/[\u0000-\u001f\u007f]/.test(raw)) refuse(raw, "must not contain control characters");
-  const target = realPath(resolve(ctx.cwd, raw));
+  const named = resolve(ctx.cwd, raw);
+  try {
+    if (lstatSync(named).isSymbolicLink()) refuse(raw, "must not be a symbolic link: name the directory itself");
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+  }
+  const target = realPath(named);
   if (parse(target).root === target) refuse(raw, "must not be the filesystem root: synth replaces the whole directory");
   for (const [name, dir] of [
     ["the home directory", ctx.home],
@@ -99,7 +105,6 @@ export function checkOutputDirectory(value: string | undefined, ctx: OutputDirec
   } catch {
     return target; // absent: created at the swap
   }
-  if (stats.isSymbolicLink()) refuse(raw, "must not be a symbolic link: name the directory itself");
   if (!stats.isDirectory()) refuse(raw, "names an existing file: it must be a directory this program writes (absent, empty, or a previous output)");
   if (readdirSync(target).length > 0 && !isPreviousOutput(target)) {
     refuse(raw, `holds files this program did not write (no ${OUTPUT_STAMP} stamp with a ${MANIFEST}): name an absent or empty directory, or a previous output`);

@@ -156,6 +156,14 @@ export class PlatformStack extends TerraformStack {
         new LocalBackend(this, { path: `../../../terraform.${config.environment}.tfstate` });
         return;
       case "s3":
+        {
+          const placeholders = (["bucket", "dynamodbTable"] as const).filter((field) => backend[field].startsWith("replace-with-"));
+          if (placeholders.length > 0) {
+            Annotations.of(this).addWarning(
+              `${config.environment}: ${placeholders.map((f) => `backend.${f}`).join(" and ")} in config/${config.environment}.ts still hold the shipped placeholders; terraform init fails until they name your own (README "State backends")`,
+            );
+          }
+        }
         new S3Backend(this, {
           bucket: backend.bucket,
           key: backend.key ?? `agent-platform/${config.environment}.tfstate`,

@@ -52,7 +52,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 )
 GO
-  (cd "${work}" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1 || true)
+  (cd "${work}" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1) || true
   ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION}"
   ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
   ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=${KUBERNETES_VERSION}"
@@ -67,5 +67,19 @@ fi
 if ! have "${KWOK_BIN}/kwok"; then
   echo "building kwok ${KWOK_VERSION}"
   GOBIN="${KWOK_BIN}" GOFLAGS=-mod=mod CGO_ENABLED=0 go install "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
+fi
+# kwok's published "fast" stages (node ready, heartbeat, pod ready/complete/delete), from the
+# module just built, so pods become Ready and Jobs Succeeded without a kubelet.
+if [[ ! -s "${KWOK_BIN}/stages.yaml" ]]; then
+  module="$(GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@${KWOK_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  stages=()
+  for dir in node/fast node/heartbeat pod/fast; do
+    for f in "${module}/kustomize/stage/${dir}"/*.yaml; do
+      [[ "$(basename "$f")" == kustomization.yaml ]] || stages+=("$f")
+    done
+  done
+  ((${#stages[@]} >= 5)) || { echo "build-control-plane: kwok stages not found in ${module}" >&2; exit 1; }
+  for f in "${stages[@]}"; do printf -- '---\n'; cat "$f"; done >"${KWOK_BIN}/stages.yaml.tmp"
+  mv "${KWOK_BIN}/stages.yaml.tmp" "${KWOK_BIN}/stages.yaml"
 fi
 echo "control plane: ${BIN} (kube-apiserver, kube-controller-manager, kube-scheduler), ${KWOK_BIN}/kwok"

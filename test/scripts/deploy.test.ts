@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,11 +17,23 @@ after(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })))
 
 const FAKE_TERRAFORM = `#!/usr/bin/env bash
 printf 'terraform %s\\n' "$*" >>"$DEPLOY_RECORD"
+chdir=.
+out=""
+for arg in "$@"; do
+  case "$arg" in
+    -chdir=*) chdir="\${arg#-chdir=}" ;;
+    -out=*) out="\${arg#-out=}" ;;
+  esac
+done
 for arg in "$@"; do
   case "$arg" in
     plan) [[ -n "\${TF_VAR_postgres_app_password:-}" ]] && printf 'terraform-env TF_VAR_postgres_app_password=set\\n' >>"$DEPLOY_RECORD"
+          printf 'terraform-plans %s\\n' "$(sha256sum <"$chdir/cdk.tf.json" | cut -c1-64)" >>"$DEPLOY_RECORD"
+          printf 'terraform-chdir %s\\n' "$chdir" >>"$DEPLOY_RECORD"
+          if [[ -n "$out" ]]; then printf 'plan with TF_VAR values' >"$chdir/$out"; printf 'terraform-plan-mode %s\\n' "$(stat -c %a "$chdir/$out")" >>"$DEPLOY_RECORD"; fi
           echo "Plan: 0 to add, 1 to change, 0 to destroy."; exit "\${FAKE_PLAN_STATUS:-0}" ;;
-    apply) exit "\${FAKE_APPLY_STATUS:-0}" ;;
+    apply) printf 'state' >"$chdir/fake.tfstate"; printf 'terraform-state-mode %s\\n' "$(stat -c %a "$chdir/fake.tfstate")" >>"$DEPLOY_RECORD"
+           exit "\${FAKE_APPLY_STATUS:-0}" ;;
   esac
 done
 exit 0
@@ -70,7 +83,7 @@ function project(edit?: (dir: string) => void, tools: { terraform?: boolean; pro
   // cannot stand in for the fakes.
   const sys = join(dir, "sys-bin");
   mkdirSync(sys);
-  for (const name of ["bash", "sed", "grep", "mkdir", "dirname", "tr", "env", "cat", "chmod", "promtool", "amtool"]) {
+  for (const name of ["bash", "sed", "grep", "mkdir", "dirname", "tr", "env", "cat", "chmod", "rm", "stat", "sha256sum", "cut", "promtool", "amtool"]) {
     if (name === "promtool" && tools.promtool === false) continue;
     const found = ["/usr/bin", "/bin"].map((d) => join(d, name)).find((p) => existsSync(p));
     assert.ok(found, `${name} not found`);
@@ -102,7 +115,7 @@ function deploy(dir: string, args: string[], env: Record<string, string>): Run {
 /** Calls reduced to their verbs, for order assertions. */
 const steps = (calls: string[]) =>
   calls
-    .filter((c) => !c.startsWith("terraform-env"))
+    .filter((c) => !c.startsWith("terraform-"))
     .map((c) => {
       const words = c.split(" ");
       if (words[0] === "terraform") return `terraform ${words[2]}${c.includes(".tfplan") ? ` ${/(\w+)\.tfplan/.exec(c)![1]}` : ""}`;
@@ -280,5 +293,69 @@ describe("scripts/deploy.sh", () => {
     assert.equal(run.status, 1);
     assert.match(run.stderr, /terraform plan failed: see above; nothing was deployed/);
     assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform apply")));
+  });
+  it("plans exactly what it synthesized, into the output directory the app was given", () => {
+    const dir = project((d) => {
+      const file = join(d, "config", "local.ts");
+      const source = readFileSync(file, "utf8");
+      const edited = source.replace('"api-gateway": { image: { tag: "1.0.0" }, replicas: 1,', '"api-gateway": { image: { tag: "1.0.0" }, replicas: 2,');
+      assert.notEqual(edited, source);
+      writeFileSync(file, edited);
+    });
+    // A stale output in the default place, and CDKTF_OUTDIR inherited from the shell, relative.
+    mkdirSync(join(dir, "cdktf.out", "stacks", "local"), { recursive: true });
+    writeFileSync(join(dir, "cdktf.out", "stacks", "local", "cdk.tf.json"), '{"replicas": "7"}');
+    const run = deploy(dir, [], { DEPLOYMENT_ENV: "local", CDKTF_OUTDIR: "elsewhere" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.calls.includes(`terraform-chdir ${join(dir, "elsewhere", "stacks", "local")}`), run.calls.join("\n"));
+    const planned = readFileSync(join(dir, "elsewhere", "stacks", "local", "cdk.tf.json"));
+    assert.ok(run.calls.includes(`terraform-plans ${createHash("sha256").update(planned).digest("hex")}`), "the plan read the stack just synthesized");
+    const gateway = Object.values(JSON.parse(planned.toString()).resource.kubernetes_deployment_v1 as Record<string, any>).find((d) => d.metadata.name === "api-gateway");
+    assert.equal(gateway.spec.replicas, "2", "…which holds the edited config");
+    assert.equal(readFileSync(join(dir, "cdktf.out", "stacks", "local", "cdk.tf.json"), "utf8"), '{"replicas": "7"}');
+  });
+
+  it("writes plan files and state 0600 (umask 077) and removes the plan files when done", () => {
+    const run = deploy(shared, [], { DEPLOYMENT_ENV: "local" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.calls.includes("terraform-plan-mode 600"), run.calls.join("\n"));
+    assert.ok(run.calls.includes("terraform-state-mode 600"), run.calls.join("\n"));
+    assert.equal(existsSync(join(run.dir, "cdktf.out", "stacks", "local", "release.tfplan")), false);
+  });
+
+  it("removes the plan file also when it stops after the diff", () => {
+    const run = deploy(shared, ["--dry-run"], { DEPLOYMENT_ENV: "local" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.calls.includes("terraform-plan-mode 600"));
+    assert.equal(existsSync(join(run.dir, "cdktf.out", "stacks", "local", "release.tfplan")), false);
+  });
+
+  it("refuses an empty inherited CDKTF_OUTDIR before doing anything", () => {
+    const run = deploy(shared, [], { DEPLOYMENT_ENV: "local", CDKTF_OUTDIR: "" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /CDKTF_OUTDIR is set but empty: unset it to use cdktf\.out/);
+    assert.deepEqual(run.calls, []);
+  });
+
+  it("`namespaces` applies only the namespaces, so hand-made Secrets have somewhere to live", () => {
+    const run = deploy(shared, ["namespaces"], { DEPLOYMENT_ENV: "staging" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan namespaces", "terraform apply namespaces"]);
+    const plan = run.calls.find((c) => c.includes("-out=namespaces.tfplan"))!;
+    assert.equal(plan.match(/-target=kubernetes_namespace_v1\.[\w-]+/g)!.length, 2, plan);
+    assert.match(run.stdout, /namespaces created; now create the Secrets/);
+  });
+
+  it("shows hostile values escaped and bounded, never raw", () => {
+    const hostile = `prod\u001b[2J\u001b]0;pwned\u0007\u202eevil\u2066${"x".repeat(100_000)}`;
+    const cases: Record<string, string>[] = [{ DEPLOYMENT_ENV: hostile }, { DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: hostile }];
+    for (const env of cases) {
+      const run = deploy(shared, [], env);
+      assert.equal(run.status, 1);
+      assert.doesNotMatch(run.stderr, /[\u0000-\u0009\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/);
+      assert.match(run.stderr, /prod\\u001b\[2J\\u001b\]0;pwned\\u0007\\u202eevil\\u2066x+… \(100024 characters\)/);
+      assert.ok(run.stderr.length < 400, `${run.stderr.length} characters`);
+      assert.deepEqual(run.calls, []);
+    }
   });
 });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../config/errors";
-import { validateCatalog, validateEnvironment } from "../../config/load";
+import { type LoadOverrides, validateCatalog, validateEnvironment } from "../../config/load";
+import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { type Json, rawCatalog, rawEnvironment, synthEnvironment } from "../helpers";
 
 function withBackend(backend: Json): Json {
@@ -10,9 +11,9 @@ function withBackend(backend: Json): Json {
   return raw;
 }
 
-function problem(backend: Json, field: string, value?: string): string {
+function problem(backend: Json, field: string, value?: string, overrides: LoadOverrides = {}): string {
   try {
-    validateEnvironment(withBackend(backend), "production", validateCatalog(rawCatalog()));
+    validateEnvironment(withBackend(backend), "production", validateCatalog(rawCatalog()), overrides);
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     const found = error.problems.find((p) => p.field === field);
@@ -25,8 +26,29 @@ function problem(backend: Json, field: string, value?: string): string {
 }
 
 describe("state backends", () => {
-  it("keeps local state at a relative path by default", () => {
-    assert.deepEqual(synthEnvironment("production").terraform.backend, { local: { path: "../../../terraform.production.tfstate" } });
+  it("keeps local's state at a relative path by default, in CI too", () => {
+    assert.deepEqual(synthEnvironment("local").terraform.backend, { local: { path: "../../../terraform.local.tfstate" } });
+    assert.deepEqual(synthEnvironment("local", { ci: true }).terraform.backend, { local: { path: "../../../terraform.local.tfstate" } });
+  });
+
+  it("ships staging and production with a remote, locked backend", () => {
+    for (const env of ENVIRONMENT_NAMES.filter((e) => e !== "local")) {
+      const backend = synthEnvironment(env).terraform.backend;
+      assert.deepEqual(Object.keys(backend), ["s3"], env);
+      assert.equal(backend.s3.key, `agent-platform/${env}.tfstate`);
+      assert.ok(backend.s3.dynamodb_table && backend.s3.encrypt === true, env);
+    }
+  });
+
+  it("refuses local state outside the local environment unless the config says it is intended", () => {
+    assert.match(problem({ type: "local" }, "backend.type"), /keeps Terraform state in a local file, which a CI runner discards after every job.*declare an s3 or pg backend.*or set localStateIntended: true/);
+    assert.deepEqual(synthEnvironment("production", {}, withBackend({ type: "local", localStateIntended: true })).terraform.backend, {
+      local: { path: "../../../terraform.production.tfstate" },
+    });
+  });
+
+  it("refuses intended local state when CI=true", () => {
+    assert.match(problem({ type: "local", localStateIntended: true }, "backend.localStateIntended", "true", { ci: true }), /is refused when CI=true: a CI runner discards local Terraform state/);
   });
 
   it("renders S3 with DynamoDB locking and encryption, and no credentials", () => {

@@ -1,0 +1,507 @@
+/**
+ * `npm run e2e`: every stack, in both autoscaling modes, planned and applied by real Terraform with
+ * the real providers against a real Kubernetes control plane on 127.0.0.1 (test/e2e/control-plane.ts),
+ * then checked and destroyed. One line per check, and a closing `N passed, N failed` line; exit 1
+ * when anything failed.
+ *
+ * Needs: terraform (TERRAFORM, else on PATH), etcd (Debian etcd-server), openssl, and either Go
+ * (the control plane is built from the Go module proxy once, then cached by version; see
+ * build-control-plane.sh) or the cached binaries. Providers come from TF_PROVIDERS_DIR (a
+ * filesystem mirror) when it is set, else from the Terraform registry.
+ *
+ * What it cannot do offline: install Helm charts (kube-prometheus-stack, prometheus-adapter,
+ * metrics-server) — their repositories are on the internet. Those `helm_release` resources are left
+ * out of the applied copy, said so per stack, and still validated against the helm provider's
+ * schema with the rest of the stack.
+ */
+import { type SpawnSyncReturns, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { type PlatformConfig, validateCatalog, validateEnvironment, ENVIRONMENT_SOURCES } from "../../config/load";
+import type { EnvironmentName } from "../../config/schema";
+import catalogData from "../../config/services";
+import { missingFromMirror, providersDir, requiredProviders, writeCliConfig } from "../../scripts/terraform-providers";
+import { synthesizePlatform } from "../../stacks/synthesize";
+import { ControlPlane } from "./control-plane";
+
+type Json = Record<string, any>;
+
+const PROJECT = resolve(__dirname, "..", "..", "..");
+const TERRAFORM = process.env.TERRAFORM ?? "terraform";
+const STEP_TIMEOUT_MS = 15 * 60 * 1000;
+
+// ------------------------------------------------------------------------------------------------
+// Reporting
+// ------------------------------------------------------------------------------------------------
+
+class Reporter {
+  passed = 0;
+  failed = 0;
+  readonly rows: { stack: string; created: number; secondPlan: string; violations: number; destroy: string; seconds: number }[] = [];
+
+  check(stack: string, name: string, ok: boolean, detail = ""): boolean {
+    if (ok) this.passed++;
+    else this.failed++;
+    process.stdout.write(`${ok ? "ok  " : "FAIL"} ${stack}: ${name}${detail ? ` — ${detail}` : ""}\n`);
+    return ok;
+  }
+
+  note(text: string): void {
+    process.stdout.write(`     ${text}\n`);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Terraform
+// ------------------------------------------------------------------------------------------------
+
+interface Terraform {
+  run(args: string[], extraEnv?: Record<string, string>): SpawnSyncReturns<string>;
+}
+
+function terraformIn(dir: string, env: Record<string, string>): Terraform {
+  return {
+    run(args, extraEnv = {}) {
+      return spawnSync(TERRAFORM, args, {
+        cwd: dir,
+        encoding: "utf8",
+        maxBuffer: 256 * 1024 * 1024,
+        timeout: STEP_TIMEOUT_MS,
+        env: { ...env, ...extraEnv },
+      });
+    },
+  };
+}
+
+/** The last lines of a failed command's output, for the report. */
+function tail(result: SpawnSyncReturns<string>, lines = 15): string {
+  const text = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().split("\n");
+  return text
+    .filter((l) => !/^\{/.test(l) || /"@level":"error"/.test(l))
+    .slice(-lines)
+    .join("\n      ");
+}
+
+interface ResourceChange {
+  readonly address: string;
+  readonly type: string;
+  readonly actions: readonly string[];
+}
+
+function planChanges(tf: Terraform, planFile: string): ResourceChange[] {
+  const shown = tf.run(["show", "-json", planFile]);
+  if (shown.status !== 0) throw new Error(`terraform show failed: ${tail(shown)}`);
+  const plan = JSON.parse(shown.stdout) as Json;
+  return ((plan.resource_changes ?? []) as Json[])
+    .map((c) => ({ address: c.address, type: c.type, actions: c.change.actions as string[] }))
+    .filter((c) => !(c.actions.length === 1 && c.actions[0] === "no-op"));
+}
+
+interface ApplyEvent {
+  readonly type: string;
+  readonly address: string;
+  readonly action: string;
+  readonly index: number;
+}
+
+/** `terraform apply -json`'s machine-readable UI: resource hook events in order. */
+function applyEvents(stdout: string): ApplyEvent[] {
+  const events: ApplyEvent[] = [];
+  stdout.split("\n").forEach((line, index) => {
+    if (!line.startsWith("{")) return;
+    const e = JSON.parse(line) as Json;
+    if (["apply_start", "apply_complete", "apply_errored"].includes(e.type)) {
+      events.push({ type: e.type, address: e.hook?.resource?.addr, action: e.hook?.action, index });
+    }
+  });
+  return events;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Stacks
+// ------------------------------------------------------------------------------------------------
+
+function loadVariant(env: EnvironmentName, autoscaling: boolean, mutate?: (raw: Json) => void): PlatformConfig {
+  const raw = structuredClone(ENVIRONMENT_SOURCES[env]) as Json;
+  mutate?.(raw);
+  return validateEnvironment(raw, env, validateCatalog(catalogData), { enableAutoscaling: autoscaling });
+}
+
+function synthesize(config: PlatformConfig, into: string): Json {
+  synthesizePlatform([config], into);
+  return JSON.parse(readFileSync(join(into, "stacks", config.environment, "cdk.tf.json"), "utf8"));
+}
+
+/**
+ * The copy of a stack that is applied here: state in the working directory (whatever backend the
+ * stack names: the run must not touch a real state store), and no helm_release (charts need the
+ * internet). Returns the copy and the releases left out.
+ */
+function applicableCopy(stack: Json): { json: Json; leftOut: string[] } {
+  const json = structuredClone(stack);
+  json.terraform.backend = { local: { path: "terraform.tfstate" } };
+  const releases = (json.resource.helm_release ?? {}) as Record<string, Json>;
+  const leftOut = Object.entries(releases).map(([id, r]) => `helm_release.${id} (${r.chart} ${r.version})`);
+  delete json.resource.helm_release;
+  return { json, leftOut };
+}
+
+const sensitiveVariables = (stack: Json): string[] =>
+  Object.entries((stack.variable ?? {}) as Record<string, Json>)
+    .filter(([, v]) => v.sensitive)
+    .map(([name]) => name);
+
+const namespacesOf = (stack: Json): { id: string; name: string }[] =>
+  Object.entries((stack.resource.kubernetes_namespace_v1 ?? {}) as Record<string, Json>).map(([id, r]) => ({ id, name: r.metadata.name }));
+
+const byType = (stack: Json, type: string): [string, Json][] => Object.entries((stack.resource[type] ?? {}) as Record<string, Json>);
+
+// ------------------------------------------------------------------------------------------------
+// The run
+// ------------------------------------------------------------------------------------------------
+
+interface Context {
+  readonly cp: ControlPlane;
+  readonly report: Reporter;
+  readonly root: string;
+  readonly tfEnv: Record<string, string>;
+  readonly mirror?: string;
+}
+
+async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean): Promise<void> {
+  const { cp, report } = ctx;
+  const label = `${env}/autoscaling-${autoscaling ? "on" : "off"}`;
+  const started = Date.now();
+  const base = join(ctx.root, label.replace("/", "-"));
+  mkdirSync(base, { recursive: true });
+  const config = loadVariant(env, autoscaling);
+  const stack = synthesize(config, join(base, "out"));
+  const row = { stack: label, created: 0, secondPlan: "-", violations: -1, destroy: "-", seconds: 0 };
+  report.rows.push(row);
+
+  // 1. The whole stack, helm_release included, against both providers' schemas.
+  const validateDir = join(base, "validate");
+  mkdirSync(validateDir);
+  writeFileSync(join(validateDir, "cdk.tf.json"), JSON.stringify({ ...stack, terraform: { ...stack.terraform, backend: undefined } }));
+  const vtf = terraformIn(validateDir, ctx.tfEnv);
+  const vinit = vtf.run(["init", "-backend=false", "-input=false", "-no-color"]);
+  const validate = vinit.status === 0 ? vtf.run(["validate", "-no-color"]) : vinit;
+  report.check(label, "terraform validate with provider schemas (helm_release included)", validate.status === 0, validate.status === 0 ? "" : tail(validate));
+
+  const { json, leftOut } = applicableCopy(stack);
+  report.note(`left out of the apply (charts need the internet; validated above): ${leftOut.join(", ") || "none"}`);
+  if (!report.check(label, "no applied resource refers to a left-out release", !JSON.stringify(json).includes("helm_release."))) return;
+
+  const work = join(base, "work");
+  mkdirSync(work);
+  writeFileSync(join(work, "cdk.tf.json"), JSON.stringify(json, null, 2));
+  // Passwords of `variable`-mode environments: random, in the environment only, never printed.
+  const secretVars = Object.fromEntries(sensitiveVariables(stack).map((v) => [`TF_VAR_${v}`, randomBytes(18).toString("hex")]));
+  const tf = terraformIn(work, { ...ctx.tfEnv, ...secretVars });
+  const init = tf.run(["init", "-input=false", "-no-color"]);
+  if (!report.check(label, "terraform init", init.status === 0, init.status === 0 ? "" : tail(init))) return;
+
+  const namespaces = namespacesOf(json);
+  const platformNs = config.namespace;
+  try {
+    // 2. Secrets made outside Terraform (`existing` mode), in the README's order: the namespaces
+    //    first (a targeted apply), then the Secrets, then everything.
+    if (config.secrets.mode === "existing") {
+      const targeted = tf.run(["apply", "-auto-approve", "-input=false", "-no-color", ...namespaces.map((n) => `-target=kubernetes_namespace_v1.${n.id}`)]);
+      if (!report.check(label, "README order: a targeted apply creates the namespaces first", targeted.status === 0, targeted.status === 0 ? "" : tail(targeted))) return;
+      const secret = (ns: string, name: string, data: Record<string, string>) =>
+        cp.apply(`/api/v1/namespaces/${ns}/secrets`, {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name },
+          data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
+        });
+      const pw = () => randomBytes(18).toString("hex");
+      await secret(platformNs, "postgres-auth", { "superuser-password": pw(), "app-password": pw(), "monitoring-password": pw() });
+      if (config.redis) await secret(platformNs, "redis-auth", { password: pw() });
+      await secret(config.monitoringNamespace, "grafana-admin", { "admin-user": "admin", "admin-password": pw() });
+      report.check(label, "README order: the Secrets are created by hand in the namespaces Terraform made", true);
+    }
+
+    // 3. Plan and apply.
+    const plan = tf.run(["plan", "-input=false", "-no-color", "-out=create.tfplan"]);
+    if (!report.check(label, "terraform plan", plan.status === 0, plan.status === 0 ? "" : tail(plan))) return;
+    const creates = planChanges(tf, "create.tfplan").filter((c) => c.actions.includes("create"));
+    const applied = tf.run(["apply", "-input=false", "-json", "create.tfplan"]);
+    const events = applyEvents(applied.stdout);
+    const completed = events.filter((e) => e.type === "apply_complete" && e.action === "create").length;
+    row.created = completed + (config.secrets.mode === "existing" ? namespaces.length : 0);
+    if (
+      !report.check(
+        label,
+        "terraform apply",
+        applied.status === 0 && completed === creates.length,
+        `${completed} of ${creates.length} planned creations completed${config.secrets.mode === "existing" ? ` (+${namespaces.length} namespaces by the targeted apply)` : ""}, ${Math.round((Date.now() - started) / 1000)} s${applied.status === 0 ? "" : `\n      ${tail(applied)}`}`,
+      )
+    )
+      return;
+
+    // 4. No perpetual diff.
+    const second = tf.run(["plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=second.tfplan"]);
+    const drift = second.status === 2 ? planChanges(tf, "second.tfplan").map((c) => `${c.address} ${c.actions.join("+")}`) : [];
+    row.secondPlan = second.status === 0 ? "No changes" : second.status === 2 ? `${drift.length} change(s)` : "error";
+    report.check(label, "a second plan shows no changes (-detailed-exitcode 0)", second.status === 0, second.status === 2 ? drift.join(", ") : second.status === 0 ? "" : tail(second));
+
+    // 5. Pod Security: nothing the stack created violated its namespace's audit level.
+    const violations = cp.podSecurityViolations(namespaces.map((n) => n.name));
+    row.violations = violations.length;
+    report.check(label, "no PodSecurity violation in the audit log", violations.length === 0, violations.slice(0, 5).map((v) => `${v.namespace} ${v.object}: ${v.violation}`).join("; "));
+
+    // 6. Literal text reached the cluster literally (the escaping, end to end).
+    const dashboards = (await cp.list(`/api/v1/namespaces/${platformNs}/configmaps`)).filter((m) => m.metadata.name.startsWith("dashboard-"));
+    const literalOk = dashboards.length > 0 && dashboards.every((m) => Object.values(m.data as Record<string, string>).every((v) => v.includes('"uid": "${datasource}"')));
+    report.check(label, "Grafana's ${datasource} arrives in the cluster literally", literalOk, `${dashboards.length} dashboard ConfigMaps`);
+
+    // 7. HPAs exist and hold their minimum; without autoscaling, none exist and replicas hold.
+    const hpaResources = byType(json, "kubernetes_horizontal_pod_autoscaler_v2");
+    const hpas = await cp.list(`/apis/autoscaling/v2/namespaces/${platformNs}/horizontalpodautoscalers`);
+    if (autoscaling) {
+      let held = true;
+      let detail = `${hpas.length} HPAs`;
+      try {
+        await cp.waitFor("every HPA's Deployment at its minReplicas", async () => {
+          for (const hpa of await cp.list(`/apis/autoscaling/v2/namespaces/${platformNs}/horizontalpodautoscalers`)) {
+            const d = await cp.api("GET", `/apis/apps/v1/namespaces/${platformNs}/deployments/${hpa.spec.scaleTargetRef.name}`);
+            if (d.body?.spec?.replicas !== hpa.spec.minReplicas || d.body?.status?.readyReplicas !== hpa.spec.minReplicas) return false;
+          }
+          return true;
+        }, 120_000);
+      } catch (error) {
+        held = false;
+        detail += `: ${(error as Error).message}`;
+      }
+      report.check(label, "every HPA exists and holds its minimum", held && hpas.length === hpaResources.length && hpas.length > 0, `${detail} (expected ${hpaResources.length})`);
+    } else {
+      report.check(label, "no HPA exists with autoscaling off", hpas.length === 0 && hpaResources.length === 0, `${hpas.length} HPAs`);
+    }
+
+    // 8. Every Service has ready endpoints, on the active track only.
+    const trackOf = (service: string) => {
+      const variable = (json.variable ?? {})[`active_track_${service.replace(/-/g, "_")}`];
+      return variable?.default as string | undefined;
+    };
+    const endpointProblems = await serviceEndpointProblems(cp, platformNs, byType(json, "kubernetes_service_v1").map(([, s]) => s.metadata.name), trackOf);
+    report.check(label, "every Service has ready endpoints on its active track", endpointProblems.length === 0, endpointProblems.join("; "));
+
+    // 9. Blue-green: a switch is exactly one in-place change, and traffic follows it.
+    const blueGreen = Object.entries((json.variable ?? {}) as Record<string, Json>).filter(([name]) => name.startsWith("active_track_"));
+    if (blueGreen.length > 0) {
+      const [variable, def] = blueGreen[0]!;
+      const service = variable.slice("active_track_".length).replace(/_/g, "-");
+      const other = def.default === "blue" ? "green" : "blue";
+      const switchPlan = tf.run(["plan", "-input=false", "-no-color", `-var=${variable}=${other}`, "-out=switch.tfplan"]);
+      const changes = switchPlan.status === 0 ? planChanges(tf, "switch.tfplan") : [];
+      const one = changes.length === 1 && changes[0]!.type === "kubernetes_service_v1" && changes[0]!.actions.join() === "update";
+      report.check(label, `a blue-green switch of ${service} is exactly one in-place change`, one, changes.map((c) => `${c.address} ${c.actions.join("+")}`).join(", ") || tail(switchPlan));
+      const switched = tf.run(["apply", "-input=false", "-no-color", "switch.tfplan"]);
+      const after = switched.status === 0 ? await serviceEndpointProblems(cp, platformNs, [service], () => other) : ["apply failed"];
+      report.check(label, `after the switch, ${service}'s endpoints are the ${other} track's pods`, after.length === 0, after.join("; "));
+      const back = tf.run(["apply", "-input=false", "-no-color", "-auto-approve"]);
+      report.check(label, `switching back to ${def.default} applies cleanly`, back.status === 0, back.status === 0 ? "" : tail(back));
+    }
+
+    // 10. A release: the migration Job is replaced before any Deployment changes.
+    const migrator = config.migrations.service;
+    const released = loadVariant(env, autoscaling, (raw) => {
+      raw.services[migrator].image = { tag: "1.0.1" };
+    });
+    const next = applicableCopy(synthesize(released, join(base, "out-release"))).json;
+    writeFileSync(join(work, "cdk.tf.json"), JSON.stringify(next, null, 2));
+    const releasePlan = tf.run(["plan", "-input=false", "-no-color", "-out=release.tfplan"]);
+    const releaseChanges = releasePlan.status === 0 ? planChanges(tf, "release.tfplan") : [];
+    const jobChange = releaseChanges.find((c) => c.type === "kubernetes_job_v1");
+    const deploymentChanges = releaseChanges.filter((c) => c.type === "kubernetes_deployment_v1");
+    const releaseApply = tf.run(["apply", "-input=false", "-json", "release.tfplan"]);
+    const rel = applyEvents(releaseApply.stdout);
+    const jobCreated = rel.find((e) => e.type === "apply_complete" && e.address === jobChange?.address && e.action === "create");
+    const firstDeployment = rel.find((e) => e.type === "apply_start" && e.address?.startsWith("kubernetes_deployment_v1."));
+    const ordered =
+      releaseApply.status === 0 &&
+      jobChange?.actions.join("+") === "delete+create" &&
+      deploymentChanges.length > 0 &&
+      !!jobCreated &&
+      !!firstDeployment &&
+      jobCreated.index < firstDeployment.index;
+    report.check(
+      label,
+      "a release replaces the migration Job, which completes before any Deployment changes",
+      ordered,
+      `${jobChange?.address ?? "no Job change"} ${jobChange?.actions.join("+") ?? ""}; ${deploymentChanges.length} Deployment update(s)${releaseApply.status === 0 ? "" : `\n      ${tail(releaseApply)}`}`,
+    );
+  } finally {
+    // 11. Destroy leaves nothing.
+    const destroyStarted = Date.now();
+    const destroy = tf.run(["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    let gone = destroy.status === 0;
+    let detail = destroy.status === 0 ? "" : tail(destroy);
+    if (gone) {
+      try {
+        await cp.waitFor("the stack's namespaces to be deleted", async () => {
+          for (const ns of namespaces) if ((await cp.api("GET", `/api/v1/namespaces/${ns.name}`)).status !== 404) return false;
+          return true;
+        }, 180_000);
+        const state = tf.run(["state", "list"]);
+        gone = state.status === 0 && state.stdout.trim() === "";
+        detail = `namespaces gone, state empty, ${Math.round((Date.now() - destroyStarted) / 1000)} s`;
+      } catch (error) {
+        gone = false;
+        detail = (error as Error).message;
+      }
+    }
+    row.destroy = gone ? "clean" : "FAILED";
+    row.seconds = Math.round((Date.now() - started) / 1000);
+    report.check(label, "destroy leaves nothing", gone, detail);
+  }
+}
+
+/** Problems with a Service's endpoints: none ready, or a pod of the wrong track among them. */
+async function serviceEndpointProblems(cp: ControlPlane, ns: string, services: readonly string[], trackOf: (service: string) => string | undefined): Promise<string[]> {
+  const problems: string[] = [];
+  for (const service of services) {
+    const want = trackOf(service);
+    try {
+      await cp.waitFor(`ready endpoints of ${service}`, async () => {
+        const slices = await cp.list(`/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices?labelSelector=${encodeURIComponent(`kubernetes.io/service-name=${service}`)}`);
+        const ready = slices.flatMap((s) => s.endpoints ?? []).filter((e: Json) => e.conditions?.ready);
+        if (ready.length === 0) return false;
+        if (!want) return true;
+        for (const endpoint of ready) {
+          const pod = await cp.api("GET", `/api/v1/namespaces/${ns}/pods/${endpoint.targetRef?.name}`);
+          if (pod.body?.metadata?.labels?.["agent-platform/track"] !== want) return false;
+        }
+        return true;
+      }, 60_000);
+    } catch {
+      problems.push(`${service}: no ready endpoints${want ? ` on track ${want} only` : ""}`);
+    }
+  }
+  return problems;
+}
+
+function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControllerManager: string; kubeScheduler: string; kwok: string; kwokStages: string } {
+  const cache = process.env.E2E_CONTROL_PLANE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "agent-platform", "control-plane");
+  const build = spawnSync("bash", [join(PROJECT, "test", "e2e", "build-control-plane.sh"), cache], { stdio: ["ignore", "inherit", "inherit"] });
+  if (build.status !== 0) throw new Error("building the control plane failed (see above); it needs Go and the Go module proxy, once");
+  const k8s = join(cache, `kubernetes-${process.env.KUBERNETES_VERSION ?? "v1.35.4"}`);
+  const kwok = join(cache, `kwok-${process.env.KWOK_VERSION ?? "v0.8.0"}`);
+  const etcd = spawnSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" }).stdout.trim();
+  if (!etcd) throw new Error("etcd is not installed (Debian: apt-get install etcd-server)");
+  return {
+    etcd,
+    kubeApiserver: join(k8s, "kube-apiserver"),
+    kubeControllerManager: join(k8s, "kube-controller-manager"),
+    kubeScheduler: join(k8s, "kube-scheduler"),
+    kwok: join(kwok, "kwok"),
+    kwokStages: join(kwok, "stages.yaml"),
+  };
+}
+
+async function main(): Promise<number> {
+  const report = new Reporter();
+  const started = Date.now();
+  const version = spawnSync(TERRAFORM, ["version", "-json"], { encoding: "utf8" });
+  if (version.error || version.status !== 0) {
+    process.stdout.write(`e2e: terraform not found (${TERRAFORM}); set TERRAFORM or put terraform on PATH\n`);
+    return 1;
+  }
+  const mirror = providersDir();
+  const probe = mkdtempSync(join(tmpdir(), "e2e-probe-"));
+  const local = loadVariant("local", false);
+  const required = requiredProviders(synthesize(local, join(probe, "out")));
+  rmSync(probe, { recursive: true, force: true });
+  if (mirror) {
+    const missing = missingFromMirror(mirror, required);
+    if (missing.length > 0) {
+      process.stdout.write(`e2e: TF_PROVIDERS_DIR=${mirror} lacks ${missing.join(", ")}\n`);
+      return 1;
+    }
+  }
+  process.stdout.write(
+    `e2e: terraform ${JSON.parse(version.stdout).terraform_version}, providers ${required.map((p) => `${p.name} ${p.version}`).join(", ")} from ${mirror ?? "the Terraform registry (TF_PROVIDERS_DIR unset)"}\n`,
+  );
+
+  const root = mkdtempSync(join(tmpdir(), "agent-platform-e2e-"));
+  const cp = new ControlPlane(join(root, "control-plane"), findControlPlane());
+  const killOnExit = () => cp.killAll();
+  process.once("exit", killOnExit);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
+  try {
+    await cp.start();
+    const version = await cp.api("GET", "/version");
+    process.stdout.write(`e2e: control plane ${version.body.gitVersion} on ${cp.server} (etcd, kube-apiserver with PodSecurity and audit, controller-manager, scheduler, kwok node), ${Math.round((Date.now() - started) / 1000)} s\n`);
+    const home = join(root, "home");
+    const contexts = ["local", "staging", "production"].map((env) => loadVariant(env as EnvironmentName, false).cluster.context);
+    cp.writeKubeconfig(join(home, ".kube", "config"), contexts);
+    // Volumes for the StatefulSets' claims: static hostPath PVs, never touched by a pod (kwok).
+    for (let i = 0; i < 12; i++) {
+      await cp.apply("/api/v1/persistentvolumes", {
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name: `e2e-pv-${i}` },
+        spec: { capacity: { storage: "500Gi" }, accessModes: ["ReadWriteOnce"], persistentVolumeReclaimPolicy: "Retain", hostPath: { path: `/tmp/e2e-pv-${i}` } },
+      });
+    }
+    const cliConfig = join(root, "terraformrc");
+    writeCliConfig(cliConfig, mirror);
+    mkdirSync(join(root, "plugin-cache"));
+    const tfEnv: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: home,
+      TF_CLI_CONFIG_FILE: cliConfig,
+      TF_PLUGIN_CACHE_DIR: join(root, "plugin-cache"),
+      TF_IN_AUTOMATION: "1",
+      CHECKPOINT_DISABLE: "1",
+    };
+    const ctx: Context = { cp, report, root, tfEnv, mirror };
+    const only = process.env.E2E_STACKS?.split(",").map((s) => s.trim());
+    for (const env of ["local", "staging", "production"] as const) {
+      for (const autoscaling of [false, true]) {
+        const label = `${env}/autoscaling-${autoscaling ? "on" : "off"}`;
+        if (only && !only.includes(label) && !only.includes(env)) continue;
+        await recyclePersistentVolumes(cp);
+        try {
+          await runStack(ctx, env, autoscaling);
+        } catch (error) {
+          report.check(label, "the run", false, (error as Error).message);
+        }
+      }
+    }
+  } catch (error) {
+    report.check("control plane", "start", false, (error as Error).message);
+  } finally {
+    await cp.stop();
+    process.removeListener("exit", killOnExit);
+    if (report.failed === 0 && process.env.E2E_KEEP !== "1") rmSync(root, { recursive: true, force: true });
+    else process.stdout.write(`e2e: logs and working directories kept in ${root}\n`);
+  }
+  process.stdout.write("\n| stack | resources created | second plan | PodSecurity violations | destroy | time |\n|---|---|---|---|---|---|\n");
+  for (const r of report.rows) process.stdout.write(`| ${r.stack} | ${r.created} | ${r.secondPlan} | ${r.violations < 0 ? "-" : r.violations} | ${r.destroy} | ${r.seconds} s |\n`);
+  process.stdout.write(`\n${report.passed} passed, ${report.failed} failed (${Math.round((Date.now() - started) / 1000)} s)\n`);
+  return report.failed === 0 ? 0 : 1;
+}
+
+/** Released PVs (their claim's namespace is gone) become Available again for the next stack. */
+async function recyclePersistentVolumes(cp: ControlPlane): Promise<void> {
+  for (const pv of await cp.list("/api/v1/persistentvolumes")) {
+    if (pv.status?.phase === "Released") {
+      await cp.api("PATCH", `/api/v1/persistentvolumes/${pv.metadata.name}`, { spec: { claimRef: null } }, "application/merge-patch+json");
+    }
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    process.stdout.write(`e2e: ${error.message}\n`);
+    process.exitCode = 1;
+  },
+);
