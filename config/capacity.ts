@@ -1,97 +1,330 @@
-import type { PlatformConfig, ServiceConfig } from "./load";
+/**
+ * Capacity arithmetic: every workload the platform runs in its namespace, what each pod costs, how
+ * many pods run at the least, at the most, and at the peak of a rollout at maximum scale — in both
+ * autoscaling modes, since ENABLE_AUTOSCALING may flip the mode at deploy time. The quota, the
+ * connection budget and the summary all read this one model; a test sums the emitted JSON's
+ * containers and compares.
+ */
 import { parseCpuMillis, parseMemoryBytes } from "./quantity";
+import { ROLLING_MAX_SURGE_PERCENT, SIZES, type ContainerResources } from "./sizes";
+import type { PlatformConfig, ServiceConfig } from "./types";
 
-/** What one service can cost the cluster, at its smallest and largest. */
-export interface ServiceCapacity {
-  readonly name: string;
-  /** 2 for a blue-green service (both tracks run), else 1. */
-  readonly tracks: number;
-  /** Pods in steady state: `replicas`, or the HPA minimum when autoscaling is on. */
-  readonly minPods: number;
-  /** Pods at the most: `replicas`, or the HPA maximum when autoscaling is on. */
-  readonly maxPods: number;
-  readonly autoscaled: boolean;
+export interface Resources {
   readonly cpuRequestMillis: number;
-  readonly cpuLimitMillis: number;
   readonly memoryRequestBytes: number;
+  readonly cpuLimitMillis: number;
   readonly memoryLimitBytes: number;
 }
 
-export interface EnvironmentCapacity {
-  readonly services: readonly ServiceCapacity[];
-  readonly min: Totals;
-  readonly max: Totals;
+export const NO_RESOURCES: Resources = { cpuRequestMillis: 0, memoryRequestBytes: 0, cpuLimitMillis: 0, memoryLimitBytes: 0 };
+
+export function resourcesOf(r: ContainerResources): Resources {
+  return {
+    cpuRequestMillis: parseCpuMillis(r.requests.cpu)!,
+    memoryRequestBytes: parseMemoryBytes(r.requests.memory)!,
+    cpuLimitMillis: parseCpuMillis(r.limits.cpu)!,
+    memoryLimitBytes: parseMemoryBytes(r.limits.memory)!,
+  };
+}
+
+export function addResources(a: Resources, b: Resources, times = 1): Resources {
+  return {
+    cpuRequestMillis: a.cpuRequestMillis + times * b.cpuRequestMillis,
+    memoryRequestBytes: a.memoryRequestBytes + times * b.memoryRequestBytes,
+    cpuLimitMillis: a.cpuLimitMillis + times * b.cpuLimitMillis,
+    memoryLimitBytes: a.memoryLimitBytes + times * b.memoryLimitBytes,
+  };
+}
+
+/** Pods of one workload in one autoscaling mode. */
+export interface PodRange {
+  readonly min: number;
+  readonly max: number;
+  /** Extra pods while it rolls at `max` (surge), 0 for workloads that replace in place. */
+  readonly surge: number;
+}
+
+export interface Workload {
+  /** The Kubernetes name: `api-gateway-blue`, `postgres`, `pgbouncer`, `db-migrate`. */
+  readonly name: string;
+  readonly kind: "Deployment" | "StatefulSet" | "Job";
+  readonly component: "service" | "database" | "cache" | "pooler" | "migration";
+  /** Containers of one pod (init containers run before, and are counted by Kubernetes as the max). */
+  readonly containers: readonly { readonly name: string; readonly resources: Resources }[];
+  readonly initContainers: readonly { readonly name: string; readonly resources: Resources }[];
+  /** What one pod requests and is limited to, as Kubernetes counts it (max of init and sum of containers). */
+  readonly perPod: Resources;
+  readonly pods: { readonly off: PodRange; readonly on: PodRange };
+  /** Bytes of volume claims per pod. */
+  readonly storageBytes: number;
+}
+
+/** Pods Kubernetes adds while a Deployment of `replicas` rolls (maxSurge rounds up). */
+export function surgeOf(replicas: number): number {
+  return Math.ceil((replicas * ROLLING_MAX_SURGE_PERCENT) / 100);
+}
+
+function podResources(containers: readonly { resources: Resources }[], init: readonly { resources: Resources }[]): Resources {
+  const sum = containers.reduce((a, c) => addResources(a, c.resources), NO_RESOURCES);
+  // Kubernetes: a pod's effective request is max(sum of containers, largest init container).
+  const largest = (key: keyof Resources) => Math.max(sum[key], ...init.map((c) => c.resources[key]));
+  return { cpuRequestMillis: largest("cpuRequestMillis"), memoryRequestBytes: largest("memoryRequestBytes"), cpuLimitMillis: largest("cpuLimitMillis"), memoryLimitBytes: largest("memoryLimitBytes") };
+}
+
+function workload(
+  name: string,
+  kind: Workload["kind"],
+  component: Workload["component"],
+  containers: { name: string; resources: ContainerResources }[],
+  pods: { off: PodRange; on: PodRange },
+  storageBytes = 0,
+  initContainers: { name: string; resources: ContainerResources }[] = [],
+): Workload {
+  const c = containers.map((x) => ({ name: x.name, resources: resourcesOf(x.resources) }));
+  const i = initContainers.map((x) => ({ name: x.name, resources: resourcesOf(x.resources) }));
+  return { name, kind, component, containers: c, initContainers: i, perPod: podResources(c, i), pods, storageBytes };
+}
+
+const fixed = (n: number, surge = 0): PodRange => ({ min: n, max: n, surge });
+
+/** The Deployments of a service: one, or blue and green. */
+export function serviceWorkloads(service: ServiceConfig): Workload[] {
+  const tracks = service.release.strategy === "blue-green" ? ["blue", "green"] : [undefined];
+  const a = service.autoscaling;
+  return tracks.map((track) =>
+    workload(
+      track ? `${service.name}-${track}` : service.name,
+      "Deployment",
+      "service",
+      [{ name: "app", resources: service.resources }],
+      {
+        off: fixed(service.replicas, surgeOf(service.replicas)),
+        on: { min: a.minReplicas, max: a.maxReplicas, surge: surgeOf(a.maxReplicas) },
+      },
+    ),
+  );
+}
+
+/** Every workload in the platform's namespace, in the order the stack creates them. */
+export function platformWorkloads(config: PlatformConfig): Workload[] {
+  const out: Workload[] = [];
+  const exporter = { name: "metrics", resources: SIZES.exporter };
+  const pg = config.postgres;
+  out.push(workload("postgres", "StatefulSet", "database", [{ name: "postgres", resources: pg.resources }, exporter], { off: fixed(1), on: fixed(1) }, parseMemoryBytes(pg.storage.size)!));
+  if (config.redis) {
+    const storage = config.redis.persistence && config.redis.storage ? parseMemoryBytes(config.redis.storage.size)! : 0;
+    out.push(workload("redis", "StatefulSet", "cache", [{ name: "redis", resources: config.redis.resources }, exporter], { off: fixed(1), on: fixed(1) }, storage));
+  }
+  if (config.pgbouncer) {
+    const n = config.pgbouncer.replicas;
+    out.push(
+      workload("pgbouncer", "Deployment", "pooler", [{ name: "pgbouncer", resources: config.pgbouncer.resources }, exporter], { off: fixed(n, surgeOf(n)), on: fixed(n, surgeOf(n)) }, 0, [
+        { name: "auth-file", resources: SIZES.poolerInit },
+      ]),
+    );
+  }
+  out.push(workload("db-migrate", "Job", "migration", [{ name: "migrate", resources: SIZES.migration }], { off: fixed(1), on: fixed(1) }));
+  for (const service of config.services) out.push(...serviceWorkloads(service));
+  return out;
 }
 
 export interface Totals {
   readonly pods: number;
-  readonly cpuRequestMillis: number;
-  readonly memoryRequestBytes: number;
-  readonly cpuLimitMillis: number;
-  readonly memoryLimitBytes: number;
+  readonly resources: Resources;
 }
 
-export function serviceCapacity(service: ServiceConfig, autoscaling: boolean): ServiceCapacity {
-  // Blue-green keeps both tracks running: the old one stays up for a rollback.
-  const tracks = service.release.strategy === "blue-green" ? 2 : 1;
+function total(workloads: readonly Workload[], pods: (w: Workload) => number): Totals {
+  return workloads.reduce(
+    (t, w) => ({ pods: t.pods + pods(w), resources: addResources(t.resources, w.perPod, pods(w)) }),
+    { pods: 0, resources: NO_RESOURCES } as Totals,
+  );
+}
+
+export interface EnvironmentCapacity {
+  readonly workloads: readonly Workload[];
+  /** Steady state at the fewest pods, in the run's autoscaling mode. */
+  readonly min: Totals;
+  /** Steady state at the most pods, in the run's autoscaling mode. */
+  readonly max: Totals;
+  /**
+   * The peak the namespace must admit: every workload at its maximum and rolling (surge), in
+   * whichever autoscaling mode needs more, since ENABLE_AUTOSCALING can flip it at deploy time.
+   */
+  readonly peak: Totals;
+  /** Volume claims and their bytes. */
+  readonly claims: number;
+  readonly storageBytes: number;
+}
+
+/** Pods of a workload at the peak: the larger of both modes' maximum plus surge. */
+export const peakPods = (w: Workload): number => Math.max(w.pods.off.max + w.pods.off.surge, w.pods.on.max + w.pods.on.surge);
+
+export function environmentCapacity(config: PlatformConfig): EnvironmentCapacity {
+  const workloads = platformWorkloads(config);
+  const mode = (w: Workload) => (config.autoscalingEnabled ? w.pods.on : w.pods.off);
+  const withClaims = workloads.filter((w) => w.storageBytes > 0);
   return {
-    name: service.name,
-    tracks,
-    minPods: tracks * (autoscaling ? service.autoscaling.minReplicas : service.replicas),
-    maxPods: tracks * (autoscaling ? service.autoscaling.maxReplicas : service.replicas),
-    autoscaled: autoscaling,
-    cpuRequestMillis: parseCpuMillis(service.resources.requests.cpu)!,
-    cpuLimitMillis: parseCpuMillis(service.resources.limits.cpu)!,
-    memoryRequestBytes: parseMemoryBytes(service.resources.requests.memory)!,
-    memoryLimitBytes: parseMemoryBytes(service.resources.limits.memory)!,
+    workloads,
+    min: total(workloads, (w) => mode(w).min),
+    max: total(workloads, (w) => mode(w).max),
+    peak: total(workloads, peakPods),
+    claims: withClaims.length,
+    storageBytes: withClaims.reduce((s, w) => s + w.storageBytes, 0),
   };
 }
 
-export function environmentCapacity(config: PlatformConfig): EnvironmentCapacity {
-  const services = config.services.map((s) => serviceCapacity(s, config.autoscalingEnabled));
-  const total = (pods: (s: ServiceCapacity) => number): Totals => ({
-    pods: sum(services.map(pods)),
-    cpuRequestMillis: sum(services.map((s) => pods(s) * s.cpuRequestMillis)),
-    memoryRequestBytes: sum(services.map((s) => pods(s) * s.memoryRequestBytes)),
-    cpuLimitMillis: sum(services.map((s) => pods(s) * s.cpuLimitMillis)),
-    memoryLimitBytes: sum(services.map((s) => pods(s) * s.memoryLimitBytes)),
-  });
-  return { services, min: total((s) => s.minPods), max: total((s) => s.maxPods) };
-}
-
-const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);
+// ------------------------------------------------------------------------------------------------
+// The connection budget
+// ------------------------------------------------------------------------------------------------
 
 /** Connections the migration Job may hold (Alembic uses one; one spare for a lock session). */
 export const MIGRATION_CONNECTIONS = 2;
 /** Connections postgres_exporter may hold. */
 export const EXPORTER_CONNECTIONS = 2;
 
-export interface ConnectionBudget {
-  /** Per service that uses the database: pods at the most × worker processes × pool maximum. */
-  readonly services: readonly { readonly name: string; readonly pods: number; readonly workers: number; readonly pool: number; readonly connections: number }[];
-  readonly total: number;
-  readonly maxConnections: number;
+export interface ClientLoad {
+  readonly name: string;
+  /** Pods at the peak (both tracks, maximum, surge, in the mode that needs more). */
+  readonly pods: number;
+  readonly workers: number;
+  readonly pool: number;
+  readonly connections: number;
+}
+
+export interface BudgetLayer {
+  readonly label: string;
+  readonly need: number;
+  readonly capacity: number;
   readonly fits: boolean;
-  /** The sum written out, for error messages and the summary. */
+  /** The sum written out, for messages and the summary. */
   readonly arithmetic: string;
+  /** Config field a reader raises to make it fit. */
+  readonly field: string;
+}
+
+export interface ConnectionBudget {
+  readonly clients: readonly ClientLoad[];
+  /** Direct: one layer (clients → Postgres). Pooled: clients → PgBouncer, PgBouncer → Postgres. */
+  readonly layers: readonly BudgetLayer[];
+  readonly fits: boolean;
 }
 
 /**
- * Proves that the database can accept every connection the platform may open at once:
- * Σ(max pods × workers × pool max) + migration + exporter + admin + superuser-reserved ≤ max_connections.
+ * Proves that every connection the platform may open at once is accepted, at the peak: every
+ * database-using pod at its maximum (HPA maximum or replicas, whichever mode needs more), both
+ * blue-green tracks, and rollout surge, each worker process holding a full pool.
+ *
+ * - Direct: Σ clients + migration + exporter + admin + superuser-reserved ≤ max_connections.
+ * - Through PgBouncer: Σ clients ≤ max_client_conn × (replicas − 1), so the budget holds with one
+ *   PgBouncer pod drained; and PgBouncer's server pools at its own peak (replicas + surge) ×
+ *   (default_pool_size + reserve_pool_size) + migration + exporter + admin + reserved ≤
+ *   max_connections.
  */
 export function connectionBudget(config: PlatformConfig): ConnectionBudget {
   const pg = config.postgres;
-  const services = config.services
-    .filter((s) => s.usesDatabase)
-    .map((s) => {
-      // Both tracks of a blue-green service hold pools.
-      const pods = serviceCapacity(s, config.autoscalingEnabled).maxPods;
-      return { name: s.name, pods, workers: s.workerProcesses, pool: pg.pool.maxConnections, connections: pods * s.workerProcesses * pg.pool.maxConnections };
-    });
-  const total =
-    sum(services.map((s) => s.connections)) + MIGRATION_CONNECTIONS + EXPORTER_CONNECTIONS + pg.adminConnections + pg.superuserReservedConnections;
-  const terms = services.map((s) => `${s.name} ${s.pods}x${s.workers}x${s.pool}=${s.connections}`);
-  const arithmetic = `${terms.join(" + ")} + migration ${MIGRATION_CONNECTIONS} + exporter ${EXPORTER_CONNECTIONS} + admin ${pg.adminConnections} + reserved ${pg.superuserReservedConnections} = ${total} ${total <= pg.maxConnections ? "<=" : ">"} max_connections ${pg.maxConnections}`;
-  return { services, total, maxConnections: pg.maxConnections, fits: total <= pg.maxConnections, arithmetic };
+  const workloads = config.services.filter((s) => s.usesDatabase).flatMap((s) => serviceWorkloads(s).map((w) => ({ s, w })));
+  const byService = new Map<string, ClientLoad>();
+  for (const { s, w } of workloads) {
+    const previous = byService.get(s.name);
+    const pods = (previous?.pods ?? 0) + peakPods(w);
+    byService.set(s.name, { name: s.name, pods, workers: s.workerProcesses, pool: pg.pool.maxConnections, connections: pods * s.workerProcesses * pg.pool.maxConnections });
+  }
+  const clients = [...byService.values()];
+  const clientSum = clients.reduce((a, c) => a + c.connections, 0);
+  const terms = clients.map((c) => `${c.name} ${c.pods}x${c.workers}x${c.pool}=${c.connections}`).join(" + ");
+  const others = MIGRATION_CONNECTIONS + EXPORTER_CONNECTIONS + pg.adminConnections + pg.superuserReservedConnections;
+  const othersText = `migration ${MIGRATION_CONNECTIONS} + exporter ${EXPORTER_CONNECTIONS} + admin ${pg.adminConnections} + reserved ${pg.superuserReservedConnections}`;
+  const layer = (label: string, need: number, capacity: number, sum: string, capacityText: string, field: string): BudgetLayer => ({
+    label,
+    need,
+    capacity,
+    fits: need <= capacity,
+    arithmetic: `${sum} = ${need} ${need <= capacity ? "<=" : ">"} ${capacityText}`,
+    field,
+  });
+  const layers: BudgetLayer[] = [];
+  if (!config.pgbouncer) {
+    layers.push(layer("clients -> Postgres", clientSum + others, pg.maxConnections, `${terms || "no database users"} + ${othersText}`, `max_connections ${pg.maxConnections}`, "postgres.maxConnections"));
+  } else {
+    const b = config.pgbouncer;
+    const available = b.replicas - 1;
+    layers.push(
+      layer(
+        "clients -> PgBouncer",
+        clientSum,
+        b.maxClientConn * available,
+        terms || "no database users",
+        `max_client_conn ${b.maxClientConn} x ${available} PgBouncer pod(s) (${b.replicas} with one unavailable)`,
+        "pgbouncer.maxClientConn",
+      ),
+    );
+    const poolerPods = b.replicas + surgeOf(b.replicas);
+    const server = poolerPods * (b.defaultPoolSize + b.reservePoolSize);
+    layers.push(
+      layer(
+        "PgBouncer -> Postgres",
+        server + others,
+        pg.maxConnections,
+        `PgBouncer ${poolerPods} pods (${b.replicas} + surge ${surgeOf(b.replicas)}) x (pool ${b.defaultPoolSize} + reserve ${b.reservePoolSize})=${server} + ${othersText}`,
+        `max_connections ${pg.maxConnections}`,
+        "postgres.maxConnections",
+      ),
+    );
+  }
+  return { clients, layers, fits: layers.every((l) => l.fits) };
+}
+
+// ------------------------------------------------------------------------------------------------
+// The namespace quota
+// ------------------------------------------------------------------------------------------------
+
+export interface QuotaAmounts {
+  readonly requestsCpuMillis: number;
+  readonly requestsMemoryBytes: number;
+  readonly limitsCpuMillis: number;
+  readonly limitsMemoryBytes: number;
+  readonly pods: number;
+  readonly claims: number;
+  readonly storageBytes: number;
+}
+
+export interface NamespaceQuota {
+  /** What the namespace needs at its peak. */
+  readonly need: QuotaAmounts;
+  /** The ResourceQuota's `hard`: the need plus headroom, rounded up, capped by the ceiling. */
+  readonly hard: QuotaAmounts;
+}
+
+const roundUp = (value: number, step: number) => Math.ceil(value / step) * step;
+
+/**
+ * The ResourceQuota of the platform's namespace: the peak (every workload at its maximum and
+ * rolling, in whichever autoscaling mode needs more) plus `quota.headroomPercent`, rounded up to
+ * 100m CPU and 64Mi, and never above `quota.ceiling` (config/semantics.ts refuses a need above it).
+ */
+export function namespaceQuota(config: PlatformConfig): NamespaceQuota {
+  const c = environmentCapacity(config);
+  const need: QuotaAmounts = {
+    requestsCpuMillis: c.peak.resources.cpuRequestMillis,
+    requestsMemoryBytes: c.peak.resources.memoryRequestBytes,
+    limitsCpuMillis: c.peak.resources.cpuLimitMillis,
+    limitsMemoryBytes: c.peak.resources.memoryLimitBytes,
+    pods: c.peak.pods,
+    claims: c.claims,
+    storageBytes: c.storageBytes,
+  };
+  const h = 1 + config.quota.headroomPercent / 100;
+  const ceiling = config.quota.ceiling ?? {};
+  const cap = (value: number, limit: number | undefined) => (limit === undefined ? value : Math.max(Math.min(value, limit), 0));
+  const mi64 = 64 * 2 ** 20;
+  const hard: QuotaAmounts = {
+    requestsCpuMillis: cap(roundUp(need.requestsCpuMillis * h, 100), ceiling.requestsCpu ? parseCpuMillis(ceiling.requestsCpu) : undefined),
+    requestsMemoryBytes: cap(roundUp(need.requestsMemoryBytes * h, mi64), ceiling.requestsMemory ? parseMemoryBytes(ceiling.requestsMemory) : undefined),
+    limitsCpuMillis: cap(roundUp(need.limitsCpuMillis * h, 100), ceiling.limitsCpu ? parseCpuMillis(ceiling.limitsCpu) : undefined),
+    limitsMemoryBytes: cap(roundUp(need.limitsMemoryBytes * h, mi64), ceiling.limitsMemory ? parseMemoryBytes(ceiling.limitsMemory) : undefined),
+    pods: cap(Math.ceil(need.pods * h), ceiling.pods),
+    claims: need.claims,
+    storageBytes: roundUp(need.storageBytes, 2 ** 30),
+  };
+  return { need, hard };
 }

@@ -2,23 +2,17 @@
  * Loads and validates one environment's configuration: the catalogue merged with the
  * environment's own file, checked file by file, then across the two.
  */
-import { SERVED_HPA_METRICS } from "../dashboards/metrics";
-import { connectionBudget } from "./capacity";
+import { HPA_METRIC_RULES, SERVED_HPA_METRICS } from "./metrics";
+import { semanticProblems } from "./semantics";
 import { ConfigError, type ConfigProblem, problemsFromZod, renderValue } from "./errors";
 import localConfig from "./local";
 import productionConfig from "./production";
-import {
-  type Catalog,
-  type CatalogEntry,
-  catalogSchema,
-  type EnvironmentName,
-  type EnvironmentSettings,
-  environmentSchema,
-  type RedisSettings,
-  type ServiceSettings,
-} from "./schema";
+import { type Catalog, catalogSchema, type EnvironmentName, environmentSchema } from "./schema";
+import type { PlatformConfig, ServiceConfig } from "./types";
 import catalogData from "./services";
 import stagingConfig from "./staging";
+
+export type { PlatformConfig, ServiceConfig };
 
 export const CATALOG_FILE = "config/services.ts";
 export const environmentFile = (name: EnvironmentName): string => `config/${name}.ts`;
@@ -29,35 +23,6 @@ export const ENVIRONMENT_SOURCES: Readonly<Record<EnvironmentName, unknown>> = {
   staging: stagingConfig,
   production: productionConfig,
 };
-
-/** One service, as the constructs see it: catalogue facts plus this environment's settings. */
-export interface ServiceConfig extends CatalogEntry, ServiceSettings {
-  /** The catalogue key: `api-gateway`. Becomes the Kubernetes name of everything the service owns. */
-  readonly name: string;
-}
-
-/** One environment, validated and with the run's overrides applied. */
-export interface PlatformConfig {
-  readonly environment: EnvironmentName;
-  readonly namespace: string;
-  readonly cluster: EnvironmentSettings["cluster"];
-  readonly backend: EnvironmentSettings["backend"];
-  /** Whether HPAs are emitted; the config file's flag unless ENABLE_AUTOSCALING overrides it. */
-  readonly autoscalingEnabled: boolean;
-  readonly imagePullPolicy: EnvironmentSettings["imagePullPolicy"];
-  readonly ingressController: EnvironmentSettings["ingressController"];
-  readonly monitoringNamespace: string;
-  /** In catalogue order, so output order never depends on the environment file's order. */
-  readonly services: readonly ServiceConfig[];
-  /** Absent when the environment runs without Redis. */
-  readonly redis?: RedisSettings;
-  readonly postgres: EnvironmentSettings["postgres"];
-  readonly rateLimiting: EnvironmentSettings["rateLimiting"];
-  readonly secrets: EnvironmentSettings["secrets"];
-  readonly migrations: EnvironmentSettings["migrations"];
-  readonly monitoring: EnvironmentSettings["monitoring"];
-  readonly logging: EnvironmentSettings["logging"];
-}
 
 export interface LoadOverrides {
   /** ENABLE_AUTOSCALING, when set. */
@@ -91,8 +56,9 @@ export function validateEnvironment(
   if (settings.name !== expected) {
     problems.push({ source, field: "name", value: renderValue(settings.name), rule: `must be "${expected}", the name of this file` });
   }
+  const has = (record: object, key: string) => Object.hasOwn(record, key);
   for (const name of Object.keys(catalog)) {
-    if (!settings.services[name]) {
+    if (!has(settings.services, name)) {
       problems.push({
         source,
         field: `services.${name}`,
@@ -102,7 +68,7 @@ export function validateEnvironment(
     }
   }
   for (const name of Object.keys(settings.services)) {
-    if (!catalog[name]) {
+    if (!has(catalog, name)) {
       problems.push({
         source,
         field: `services.${name}`,
@@ -119,7 +85,7 @@ export function validateEnvironment(
       rule: "is refused when CI=true: a CI runner discards local Terraform state after every job; declare an s3 or pg backend",
     });
   }
-  const migrator = catalog[settings.migrations.service];
+  const migrator = has(catalog, settings.migrations.service) ? catalog[settings.migrations.service] : undefined;
   if (!migrator) {
     problems.push({ source, field: "migrations.service", value: renderValue(settings.migrations.service), rule: `must name a service in the catalogue (${CATALOG_FILE})` });
   } else if (!migrator.usesDatabase) {
@@ -127,12 +93,12 @@ export function validateEnvironment(
   }
   for (const [name, service] of Object.entries(settings.services)) {
     service.autoscaling.customMetrics.forEach((metric, i) => {
-      if (metric.type !== "Pods" || !SERVED_HPA_METRICS.includes(metric.metric)) {
+      if (metric.type !== "Pods" || !has(HPA_METRIC_RULES, metric.metric)) {
         problems.push({
           source,
           field: `services.${name}.autoscaling.customMetrics[${i}].metric`,
           value: renderValue(metric.metric),
-          rule: `has no prometheus-adapter rule, so the HPA could never read it: use a Pods metric of ${SERVED_HPA_METRICS.join(", ")}, or add a rule in dashboards/metrics.ts`,
+          rule: `has no prometheus-adapter rule, so the HPA could never read it: use a Pods metric of ${SERVED_HPA_METRICS.join(", ")}, or add a rule in config/metrics.ts`,
         });
       }
     });
@@ -148,21 +114,21 @@ export function validateEnvironment(
     imagePullPolicy: settings.imagePullPolicy,
     ingressController: settings.ingressController,
     monitoringNamespace: settings.monitoringNamespace,
+    nodeSize: settings.nodeSize,
+    dns: settings.dns,
+    quota: settings.quota,
     services: Object.entries(catalog).map(([name, entry]) => ({ name, ...entry, ...settings.services[name]! })),
     ...(settings.redis.enabled ? { redis: settings.redis } : {}),
     postgres: settings.postgres,
+    ...(settings.pgbouncer.enabled ? { pgbouncer: settings.pgbouncer } : {}),
     rateLimiting: settings.rateLimiting,
     secrets: settings.secrets,
     migrations: settings.migrations,
     monitoring: settings.monitoring,
     logging: settings.logging,
   };
-  const budget = connectionBudget(config);
-  if (!budget.fits) {
-    throw new ConfigError([
-      { source, field: "postgres.maxConnections", value: renderValue(settings.postgres.maxConnections), rule: `is too small for the connection budget${config.autoscalingEnabled ? " (autoscaling on: HPA maximums)" : ""}: ${budget.arithmetic}. Raise it, or lower pool.maxConnections or the replica counts` },
-    ]);
-  }
+  const semantic = semanticProblems(config, source);
+  if (semantic.length > 0) throw new ConfigError(semantic);
   return config;
 }
 

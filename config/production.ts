@@ -50,6 +50,26 @@ export default {
   imagePullPolicy: "Always",
   ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
   monitoringNamespace: "monitoring",
+  // Allocatable on the smallest node pool's nodes (8 vCPU / 32 GiB, minus system reservations):
+  // every pod must fit on one.
+  nodeSize: { cpu: "7", memory: "28Gi" },
+  // The namespace may claim its peak (HPA maximums, both blue-green tracks, rollout surge, data
+  // tier, migration) plus 20% for a debugging pod or a manual Job.
+  quota: { headroomPercent: 20 },
+  // Transaction pooling: the services' 1180 connections at the peak share 135 server connections.
+  pgbouncer: {
+    enabled: true,
+    replicas: 2,
+    poolMode: "transaction",
+    defaultPoolSize: 40,
+    reservePoolSize: 5,
+    reservePoolTimeoutSeconds: 3,
+    // Enough for every client at the peak on one pod, while the other is drained.
+    maxClientConn: 2000,
+    serverLifetimeSeconds: 3600,
+    serverIdleTimeoutSeconds: 600,
+    resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1", memory: "256Mi" } },
+  },
   services: {
     "api-gateway": {
       image: { tag: "1.0.0" },
@@ -158,8 +178,9 @@ export default {
   postgres: {
     database: "agent_platform",
     appUser: "agent_platform",
-    // Sized for the connection budget with autoscaling on: (10 x 2 tracks + 8 + 12 + 6) pods x 20 + migration + exporter + admin + reserved = 932.
-    maxConnections: 1000,
+    // Behind PgBouncer: (2 pods + 1 surge) x (pool 40 + reserve 5) + migration 2 + exporter 2 +
+    // admin 5 + reserved 3 = 147. Going direct would need 1192 (all pods at the peak x 20).
+    maxConnections: 200,
     superuserReservedConnections: 3,
     adminConnections: 5,
     sharedBuffers: "2Gi",
@@ -170,7 +191,7 @@ export default {
     storage: { size: "100Gi" },
     resources: { requests: { cpu: "2", memory: "8Gi" }, limits: { cpu: "4", memory: "8Gi" } },
   },
-  rateLimiting: { backend: "redis", tiers },
+  rateLimiting: { backend: "redis", trackedClients: 100_000, tiers },
   secrets: { mode: "existing" },
   migrations: {
     service: "agent-orchestrator",
@@ -184,8 +205,9 @@ export default {
     grafanaResources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
     prometheusStorage: { size: "100Gi" },
     alerting: true,
-    // Set enabled: true once the Secret exists: kubectl -n monitoring create secret generic pagerduty --from-literal=routing-key=...
-    pagerduty: { enabled: false, routingKeySecret: { name: "pagerduty", key: "routing-key" } },
+    // Critical alerts page the on-call engineer. The Secret must exist before the first deploy
+    // (README "Before your first deploy"): Alertmanager mounts it and does not start without it.
+    pagerduty: { enabled: true, routingKeySecret: { name: "pagerduty", key: "routing-key" } },
     runbookBaseUrl: "https://runbooks.berrys-agents.dev/agent-platform",
     thresholds: {
       // 5% of requests failing for 5 minutes pages someone.

@@ -48,3 +48,15 @@ export function formatMemory(bytes: number): string {
   }
   return `${bytes}`;
 }
+
+/** Millicores as a Kubernetes quantity the API server keeps as written: `1500m`, `2`. */
+export function formatCpuQuantity(millis: number): string {
+  return millis % 1000 === 0 ? `${millis / 1000}` : `${millis}m`;
+}
+
+/** Bytes as a Kubernetes quantity the API server keeps as written: `Gi` or `Mi` when whole, else bytes. */
+export function formatMemoryQuantity(bytes: number): string {
+  if (bytes % 2 ** 30 === 0) return `${bytes / 2 ** 30}Gi`;
+  if (bytes % 2 ** 20 === 0) return `${bytes / 2 ** 20}Mi`;
+  return String(bytes);
+}

@@ -54,7 +54,8 @@ const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment v
 // The service catalogue (config/services.ts)
 // ---------------------------------------------------------------------------------------------
 
-export const catalogEntrySchema = z.strictObject({
+export const catalogEntrySchema = z
+  .strictObject({
   /** Human name, as the seed spells it ("API Gateway"). */
   displayName: z.string().min(1).max(60),
   /** Image repository without tag, e.g. `ghcr.io/berrys/api-gateway`. The tag is per environment. */
@@ -63,6 +64,12 @@ export const catalogEntrySchema = z.strictObject({
     .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, "must be an image repository without tag or digest"),
   /** Port the container listens on; 1024 or above, since the containers run as a non-root user. */
   port: z.number().int().min(1024, "must be 1024 or above: containers run as non-root without NET_BIND_SERVICE").max(65535),
+  /**
+   * Port serving `GET /metrics`, apart from the API: only Prometheus' pods may reach it, and they
+   * reach nothing else.
+   * @default 9090
+   */
+  metricsPort: z.number().int().min(1024, "must be 1024 or above: containers run as non-root without NET_BIND_SERVICE").max(65535).default(9090),
   probes: z
     .strictObject({
       liveness: httpPath,
@@ -83,7 +90,8 @@ export const catalogEntrySchema = z.strictObject({
   usesDatabase: z.boolean().default(false),
   /** Worker processes per pod, each with its own connection pool (gunicorn/uvicorn workers). */
   workerProcesses: z.number().int().min(1).max(64).default(1),
-});
+  })
+  .refine((e) => e.metricsPort !== e.port, { message: "must differ from port: the metrics port is reachable by Prometheus alone", path: ["metricsPort"] });
 
 export const catalogSchema = z
   .record(serviceName, catalogEntrySchema)
@@ -93,7 +101,7 @@ export const catalogSchema = z
     for (const [name, entry] of Object.entries(catalog)) {
       entry.calls.forEach((callee, i) => {
         if (callee === name) ctx.addIssue({ code: "custom", message: "a service does not call itself", path: [name, "calls", i] });
-        else if (!catalog[callee])
+        else if (!Object.hasOwn(catalog, callee))
           ctx.addIssue({ code: "custom", message: `must name a service in the catalogue (${names.join(", ")})`, path: [name, "calls", i] });
       });
     }
@@ -296,10 +304,16 @@ export const serviceSettingsSchema = z
     }
   });
 
+/** DNS-1123 subdomain (StorageClass and Secret names): labels joined by dots, at most 253. */
+export const dnsSubdomain = z
+  .string()
+  .max(253, "must be at most 253 characters")
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a DNS subdomain: lower-case letters, digits, '-' and '.'");
+
 const storageSchema = z.strictObject({
   size: memoryQuantity,
   /** @default the cluster's default StorageClass */
-  storageClass: dnsLabel(63).optional(),
+  storageClass: dnsSubdomain.optional(),
 });
 
 const redisEnabledSchema = z
@@ -362,6 +376,11 @@ const postgresSchema = z.strictObject({
 const rateLimitingSchema = z.strictObject({
   /** `redis`: one limit across all pods. `memory`: per pod, so N pods allow N times the tier. */
   backend: z.enum(["redis", "memory"]),
+  /**
+   * Distinct clients (API keys, IPs) limited within one window, across all services: sizes the
+   * Redis key space rate limiting needs (two counters per client, tier and window).
+   */
+  trackedClients: z.number().int().min(1, "must be at least 1").max(100_000_000),
   tiers: z.strictObject(Object.fromEntries(RATE_LIMIT_TIERS.map((t) => [t, tierSchema])) as Record<RateLimitTier, typeof tierSchema>),
 });
 
@@ -409,6 +428,8 @@ const alertThresholdsSchema = z.strictObject({
   rateLimitRejectionRatio: ratio,
   /** Queue length above which a still-growing queue alerts. */
   queueLength: z.number().int().min(1, "must be at least 1"),
+  /** Seconds the oldest client may wait for a PgBouncer server connection before alerting. */
+  poolerMaxWaitSeconds: z.number().min(0).max(600).default(1),
 });
 
 const monitoringSchema = z
@@ -435,13 +456,41 @@ const monitoringSchema = z
           ctx.addIssue({ code: "custom", message: "is required when PagerDuty is enabled: name the Secret and key that hold the routing key", path: ["routingKeySecret"] });
       })
       .default({ enabled: false }),
+    /**
+     * Where alerting is on but PagerDuty is not: the reason nobody is paged for a critical alert
+     * (at least 20 characters). Without PagerDuty and without this, synth refuses the config:
+     * critical alerts must reach someone, or the config must say that they do not.
+     */
+    criticalAlertsUnrouted: z.string().trim().min(20, "must give a reason of at least 20 characters").max(300).optional(),
     /** Base of every alert's runbook_url: <base>/<AlertName>. */
     runbookBaseUrl: z.url({ protocol: /^https$/, error: "must be an https URL" }),
     thresholds: alertThresholdsSchema,
+    /**
+     * Metrics APIs the cluster already serves (a managed metrics-server, KEDA's external metrics):
+     * the stack then installs no provider of its own for them, and refuses a config that would
+     * need a second one.
+     * @default none
+     */
+    clusterMetricsApis: z.array(z.enum(["metrics.k8s.io", "custom.metrics.k8s.io", "external.metrics.k8s.io"])).default([]),
+    /**
+     * metrics-server skips verifying the kubelets' serving certificates (kind's are self-signed).
+     * Local clusters only.
+     * @default false
+     */
+    kubeletInsecureTls: z.boolean().default(false),
   })
   .superRefine((m, ctx) => {
     if (m.pagerduty.enabled && !m.alerting)
       ctx.addIssue({ code: "custom", message: "needs alerting: true (PagerDuty receives Alertmanager's alerts)", path: ["pagerduty", "enabled"] });
+    if (m.alerting && !m.pagerduty.enabled && m.criticalAlertsUnrouted === undefined)
+      ctx.addIssue({
+        code: "custom",
+        message:
+          "is false while alerting is on, so a critical alert reaches no receiver: enable PagerDuty, or say why nobody is paged in monitoring.criticalAlertsUnrouted",
+        path: ["pagerduty", "enabled"],
+      });
+    if (m.pagerduty.enabled && m.criticalAlertsUnrouted !== undefined)
+      ctx.addIssue({ code: "custom", message: "contradicts pagerduty.enabled: critical alerts do reach PagerDuty; remove it", path: ["criticalAlertsUnrouted"] });
   });
 
 const loggingSchema = z.strictObject({
@@ -485,6 +534,75 @@ const backendSchema = z.discriminatedUnion("type", [
   }),
 ]);
 
+/**
+ * PgBouncer between the services and Postgres. Transaction pooling: a server connection is held
+ * only for the length of a transaction, so thousands of client connections share a few dozen.
+ * @see https://www.pgbouncer.org/config.html
+ */
+const pgbouncerEnabledSchema = z
+  .strictObject({
+    enabled: z.literal(true),
+    /** Pods; the connection budget holds with one of them unavailable (drain or rollout). */
+    replicas: z.number().int().min(2, "must be at least 2: the budget assumes one pod may be unavailable").max(20),
+    poolMode: z.enum(["transaction", "session"]),
+    /** Server connections per database and user, per PgBouncer pod (`default_pool_size`). */
+    defaultPoolSize: z.number().int().min(1).max(1000),
+    /** Extra server connections for a pool whose clients waited `reservePoolTimeoutSeconds`. */
+    reservePoolSize: z.number().int().min(0).max(1000),
+    reservePoolTimeoutSeconds: z.number().int().min(1).max(60),
+    /** Client connections one PgBouncer pod accepts (`max_client_conn`). */
+    maxClientConn: z.number().int().min(1).max(100_000),
+    /** Close a server connection this old once it is free (`server_lifetime`), so it recycles. */
+    serverLifetimeSeconds: z.number().int().min(60).max(86_400),
+    /** Close a server connection idle this long (`server_idle_timeout`). */
+    serverIdleTimeoutSeconds: z.number().int().min(10).max(86_400),
+    resources: resourcesSchema,
+  })
+  .superRefine((p, ctx) => {
+    if (p.maxClientConn < p.defaultPoolSize)
+      ctx.addIssue({ code: "custom", message: `must be at least defaultPoolSize (${p.defaultPoolSize})`, path: ["maxClientConn"] });
+  });
+
+/** Local may go direct (`{ enabled: false }`); staging and production pool. */
+const pgbouncerSchema = z.discriminatedUnion("enabled", [z.strictObject({ enabled: z.literal(false) }), pgbouncerEnabledSchema]);
+
+/**
+ * The Namespace's ResourceQuota: the need at maximum scale (both blue-green tracks, rollout
+ * surge, HPA maximums in either autoscaling mode, data tier, migration Job) plus this headroom.
+ */
+const quotaSchema = z.strictObject({
+  /** Room above the computed need, for a debugging pod or a manual Job. */
+  headroomPercent: z.number().int().min(0).max(200),
+  /**
+   * What the cluster's owners grant this namespace. Synth refuses a config whose need exceeds it;
+   * the quota is the need plus headroom, capped here.
+   * @default no ceiling
+   */
+  ceiling: z
+    .strictObject({
+      requestsCpu: cpuQuantity.optional(),
+      requestsMemory: memoryQuantity.optional(),
+      limitsCpu: cpuQuantity.optional(),
+      limitsMemory: memoryQuantity.optional(),
+      pods: z.number().int().min(1).optional(),
+    })
+    .optional(),
+});
+
+/** Where pods resolve names: the cluster DNS, and NodeLocal DNSCache where the cluster runs it. */
+const dnsSchema = z.strictObject({
+  /** Namespace of the cluster DNS pods. */
+  namespace: dnsLabel(63),
+  /** Labels of the cluster DNS pods (`k8s-app: kube-dns` on kubeadm, kind, GKE, EKS, AKS). */
+  podLabels: labels,
+  /**
+   * NodeLocal DNSCache's link-local address (169.254.20.10 by default), where it runs: pods then
+   * send queries to it, not to the DNS pods.
+   * @default none
+   */
+  nodeLocalAddress: z.ipv4().optional(),
+});
+
 const clusterSchema = z.strictObject({
   /** Path to a kubeconfig; `~` is expanded by the provider. Credentials never live in this repo. */
   kubeconfigPath: z
@@ -513,6 +631,15 @@ export const environmentSchema = z
     ingressController: z.strictObject({ namespace: dnsLabel(63), podLabels: labels }),
     /** Namespace of the Prometheus that scrapes the services. */
     monitoringNamespace: dnsLabel(63),
+    /**
+     * Allocatable CPU and memory of the smallest node a pod must fit on: every pod's requests must
+     * fit, and quantities that would only make sense with a missing unit are refused against it.
+     */
+    nodeSize: z.strictObject({ cpu: cpuQuantity, memory: memoryQuantity }),
+    /** @default kube-system pods labelled k8s-app=kube-dns, no NodeLocal DNSCache */
+    dns: dnsSchema.default({ namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } }),
+    quota: quotaSchema,
+    pgbouncer: pgbouncerSchema,
     services: z.record(serviceName, serviceSettingsSchema),
     redis: redisSchema,
     postgres: postgresSchema,
@@ -554,6 +681,9 @@ export type ScalingRules = z.infer<typeof scalingRulesSchema>;
 export type DisruptionSettings = z.infer<typeof disruptionSchema>;
 export type RedisSettings = z.infer<typeof redisEnabledSchema>;
 export type PostgresSettings = z.infer<typeof postgresSchema>;
+export type PgbouncerSettings = z.infer<typeof pgbouncerEnabledSchema>;
+export type QuotaSettings = z.infer<typeof quotaSchema>;
+export type DnsSettings = z.infer<typeof dnsSchema>;
 export type PoolSettings = z.infer<typeof poolSchema>;
 export type RateLimitingSettings = z.infer<typeof rateLimitingSchema>;
 export type RateLimitSettings = z.infer<typeof rateLimitSchema>;

@@ -35,6 +35,21 @@ export default {
   imagePullPolicy: "Always",
   ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
   monitoringNamespace: "monitoring",
+  nodeSize: { cpu: "3500m", memory: "14Gi" },
+  quota: { headroomPercent: 20 },
+  // Production's pooling at a smaller scale, so that a change to it is tried here first.
+  pgbouncer: {
+    enabled: true,
+    replicas: 2,
+    poolMode: "transaction",
+    defaultPoolSize: 20,
+    reservePoolSize: 5,
+    reservePoolTimeoutSeconds: 3,
+    maxClientConn: 1000,
+    serverLifetimeSeconds: 3600,
+    serverIdleTimeoutSeconds: 600,
+    resources: { requests: { cpu: "50m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+  },
   services: {
     "api-gateway": {
       image: { tag: "1.0.0" },
@@ -122,8 +137,9 @@ export default {
   postgres: {
     database: "agent_platform",
     appUser: "agent_platform",
-    // With autoscaling on: (4 x 2 tracks + 4 + 4 + 3) pods x 20 + migration + exporter + admin + reserved = 392.
-    maxConnections: 500,
+    // Behind PgBouncer: (2 pods + 1 surge) x (pool 20 + reserve 5) + migration 2 + exporter 2 +
+    // admin 5 + reserved 3 = 87.
+    maxConnections: 150,
     superuserReservedConnections: 3,
     adminConnections: 5,
     sharedBuffers: "512Mi",
@@ -133,7 +149,7 @@ export default {
     storage: { size: "10Gi" },
     resources: { requests: { cpu: "250m", memory: "2Gi" }, limits: { cpu: "1", memory: "2Gi" } },
   },
-  rateLimiting: { backend: "redis", tiers },
+  rateLimiting: { backend: "redis", trackedClients: 10_000, tiers },
   secrets: { mode: "existing" },
   migrations: {
     service: "agent-orchestrator",
@@ -147,6 +163,7 @@ export default {
     grafanaResources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "250m", memory: "256Mi" } },
     prometheusStorage: { size: "20Gi" },
     alerting: true,
+    criticalAlertsUnrouted: "staging pages nobody: its alerts are read in Alertmanager and Grafana during working hours",
     runbookBaseUrl: "https://runbooks.berrys-agents.dev/agent-platform",
     thresholds: {
       errorRatio: 0.1,

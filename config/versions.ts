@@ -9,7 +9,14 @@ export const IMAGES = {
   postgres: "postgres:17.2-bookworm",
   redisExporter: "oliver006/redis_exporter:v1.67.0",
   postgresExporter: "quay.io/prometheuscommunity/postgres-exporter:v0.16.0",
+  /** CloudNativePG's PgBouncer image (the one its Pooler runs): Debian, non-root uid 998. */
+  pgbouncer: "ghcr.io/cloudnative-pg/pgbouncer:1.24.1",
+  pgbouncerExporter: "quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1",
 } as const;
+
+/** UID and GID of the `pgbouncer` user in the PgBouncer image; its exporter runs as the same. */
+export const POOLER_UID = 998;
+export const POOLER_GID = 996;
 
 /** UID/GID of the `redis` and `postgres` users in the official images. */
 export const DATA_SERVICE_UID = 999;
@@ -27,5 +34,11 @@ export const CHARTS = {
     repository: "https://prometheus-community.github.io/helm-charts",
     chart: "prometheus-adapter",
     version: "4.13.0",
+  },
+  /** The resource metrics API (metrics.k8s.io) for the HPAs' CPU and memory targets. */
+  metricsServer: {
+    repository: "https://kubernetes-sigs.github.io/metrics-server/",
+    chart: "metrics-server",
+    version: "3.13.0",
   },
 } as const;

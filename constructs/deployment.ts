@@ -39,6 +39,11 @@ export interface ServiceDeploymentProps {
   readonly image: string;
   readonly imagePullPolicy: "Always" | "IfNotPresent";
   readonly port: number;
+  /**
+   * Port serving `/metrics`, named `metrics`.
+   * @default none (metrics on `port`)
+   */
+  readonly metricsPort?: number;
   readonly probes: HttpProbePaths;
   readonly resources: ContainerResources;
   /** ConfigMap whose keys become the container's environment. */
@@ -127,7 +132,10 @@ export class ServiceDeployment extends Construct {
                 name: "app",
                 image: props.image,
                 imagePullPolicy: props.imagePullPolicy,
-                port: [{ name: "http", containerPort: props.port, protocol: "TCP" }],
+                port: [
+                  { name: "http", containerPort: props.port, protocol: "TCP" },
+                  ...(props.metricsPort !== undefined ? [{ name: "metrics", containerPort: props.metricsPort, protocol: "TCP" }] : []),
+                ],
                 envFrom: [{ configMapRef: { name: props.configMapName } }],
                 resources: { requests: { ...props.resources.requests }, limits: { ...props.resources.limits } },
                 securityContext: restrictedContainerSecurityContext(),

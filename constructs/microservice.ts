@@ -16,6 +16,8 @@ import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
 import type { NamespaceRef } from "./platform-namespace";
 import { DisruptionBudget } from "./pod-disruption-budget";
 import type { SecretFile } from "./platform-secrets";
+import { versionLabel } from "../config/names";
+import { monitoringPeers } from "./network";
 import { suppress } from "./suppressions";
 import { literalMap } from "./terraform-text";
 
@@ -157,7 +159,7 @@ export class Microservice extends Construct {
       labels,
       serviceAccountName: account.metadata.name,
       image: imageReference({ imageRepository: service.imageRepository, image }),
-      version: versionOf(image),
+      version: versionLabel(image),
       digest: image.digest !== undefined,
       podAnnotations: { "agent-platform/settings-sha256": podSettingsChecksum },
       configMapName: this.configMap.metadata.name,
@@ -188,7 +190,10 @@ export class Microservice extends Construct {
       spec: {
         type: "ClusterIP",
         selector: serviceSelector,
-        port: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+        port: [
+          { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+          { name: "metrics", port: service.metricsPort, targetPort: "metrics", protocol: "TCP" },
+        ],
       },
     });
 
@@ -222,6 +227,7 @@ export class Microservice extends Construct {
       image: t.image,
       imagePullPolicy: props.imagePullPolicy,
       port: service.port,
+      metricsPort: service.metricsPort,
       probes: service.probes,
       resources: service.resources,
       configMapName: t.configMapName,
@@ -272,10 +278,6 @@ export class Microservice extends Construct {
   }
 }
 
-/** The version label: the tag, or the digest's first 12 hex digits. */
-function versionOf(image: ServiceConfig["image"]): string {
-  return image.tag ?? image.digest!.slice("sha256:".length, "sha256:".length + 12);
-}
 
 /** `repo:tag`, `repo@digest`, or `repo:tag@digest` (the tag then only informs humans). */
 export function imageReference(service: Pick<ServiceConfig, "imageRepository" | "image">): string {
@@ -338,7 +340,7 @@ function networkPolicySpec(props: MicroserviceProps, selector: Record<string, st
       ports: port("http"),
     });
   }
-  ingress.push({ from: [{ namespaceSelector: namespaceSelector(props.monitoringNamespace) }], ports: port("http") });
+  ingress.push({ from: monitoringPeers(props.monitoringNamespace), ports: port("metrics") });
 
   const egress: NetworkPolicyV1SpecEgress[] = (props.callees ?? []).map((callee) => ({
     to: [{ podSelector: { matchLabels: selectorLabels(callee.name) } }],

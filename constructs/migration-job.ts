@@ -6,14 +6,17 @@ import type { NamespaceRef } from "./platform-namespace";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 import { SECRETS_DIR } from "./deployment";
 import { type SecretFile, secretFilesVolume } from "./platform-secrets";
-import { literalList } from "./terraform-text";
+import { createHash } from "node:crypto";
+import { versionLabel } from "../config/names";
+import { SIZES } from "../config/sizes";
+import { literal, literalList } from "./terraform-text";
 
 export const MIGRATION_NAME = "db-migrate";
 
 export interface MigrationJobProps {
   readonly namespace: NamespaceRef;
-  /** Release the Job belongs to (the image tag); part of its name, so each release runs once. */
-  readonly release: string;
+  /** The migrating service's image tag and digest: the release the Job belongs to, once each. */
+  readonly release: { readonly tag?: string; readonly digest?: string };
   readonly image: string;
   readonly imagePullPolicy: "Always" | "IfNotPresent";
   readonly command: readonly string[];
@@ -23,21 +26,28 @@ export interface MigrationJobProps {
   readonly secretFiles: readonly SecretFile[];
   readonly backoffLimit: number;
   readonly timeoutSeconds: number;
-  /** Pod labels of the database, for the Job's egress. */
-  readonly database: { readonly labels: Record<string, string>; readonly port: number };
+  /**
+   * Postgres itself, never a pooler: migrations need session features (advisory locks, DDL in
+   * one session). Its host and port override the service's settings; its labels open the egress.
+   */
+  readonly database: { readonly host: string; readonly labels: Record<string, string>; readonly port: number };
 }
 
-/** `1.4.2` → `1-4-2`; digests shortened. Kubernetes names are DNS labels. */
-export function releaseSlug(release: string): string {
-  const slug = release
+/**
+ * The part of the Job's name that names the release, a DNS label of at most 40 characters: the tag
+ * (`1.4.2` → `1-4-2`), or a digest's first 12 hex digits. A tag too long for that, or with no
+ * usable character, ends in the first 8 hex digits of its SHA-256 instead, so two releases never
+ * share a Job (a shared name would mean the second release's migrations never run).
+ */
+export function releaseSlug(release: { readonly tag?: string; readonly digest?: string }): string {
+  if (release.tag === undefined) return release.digest!.slice("sha256:".length, "sha256:".length + 12);
+  const slug = release.tag
     .toLowerCase()
-    .replace(/^sha256:/, "")
     .replace(/[^a-z0-9-]+/g, "-")
-    .replace(/^-+|-+$/g, "")
-    .slice(0, 40)
-    .replace(/-+$/, "");
-  if (!slug) throw new Error(`release '${release}' has no characters usable in a Kubernetes name`);
-  return slug;
+    .replace(/^-+|-+$/g, "");
+  if (slug.length > 0 && slug.length <= 40) return slug;
+  const hash = createHash("sha256").update(release.tag).digest("hex").slice(0, 8);
+  return `${slug.slice(0, 31).replace(/-+$/, "")}${slug ? "-" : ""}${hash}`.replace(/^-+/, "");
 }
 
 /**
@@ -51,7 +61,7 @@ export class MigrationJob extends Construct {
   constructor(scope: Construct, id: string, props: MigrationJobProps) {
     super(scope, id);
     const namespace = props.namespace.name;
-    const labels = objectLabels(MIGRATION_NAME, "migration", props.release);
+    const labels = objectLabels(MIGRATION_NAME, "migration", versionLabel(props.release));
     const podSelector = selectorLabels(MIGRATION_NAME);
 
     this.job = new JobV1(this, "job", {
@@ -75,7 +85,13 @@ export class MigrationJob extends Construct {
                 imagePullPolicy: props.imagePullPolicy,
                 command: literalList(props.command),
                 envFrom: [{ configMapRef: { name: props.configMapName } }],
-                resources: { requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "500m", memory: "512Mi" } },
+                // Explicit env wins over envFrom: straight to Postgres, past any pooler.
+                env: [
+                  { name: "PLATFORM_DATABASE_HOST", value: literal(props.database.host) },
+                  { name: "PLATFORM_DATABASE_PORT", value: String(props.database.port) },
+                  { name: "PLATFORM_DATABASE_POOLING", value: "direct" },
+                ],
+                resources: { requests: { ...SIZES.migration.requests }, limits: { ...SIZES.migration.limits } },
                 securityContext: restrictedContainerSecurityContext(),
                 volumeMount: [
                   { name: "tmp", mountPath: "/tmp" },

@@ -1,33 +1,48 @@
 import { Release } from "@cdktf/provider-helm/lib/release";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
+import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
-import { TerraformVariable } from "cdktf";
+import { dependable, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
-import { toYaml } from "./yaml";
+import { HPA_METRIC_RULES, type MetricsApiPlan } from "../config/metrics";
 import type { MonitoringSettings } from "../config/schema";
 import { CHARTS } from "../config/versions";
-import { alertmanagerConfig } from "../dashboards/alertmanager";
-import { alertRuleGroups } from "../dashboards/alerts";
 import { toGrafanaJson } from "../dashboards/common";
 import { platformDashboards } from "../dashboards/dashboards";
-import { HPA_METRIC_RULES } from "../dashboards/metrics";
-import { objectLabels, PART_OF } from "./labels";
-import { literal, literalMap } from "./terraform-text";
+import { namespaceSelector, objectLabels, PART_OF } from "./labels";
+import { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, monitoringValues, STACK_RELEASE } from "./monitoring-values";
+import { PROMETHEUS_POD_LABELS } from "./network";
 import type { NamespaceRef } from "./platform-namespace";
+import { literal, literalMap } from "./terraform-text";
+import { toYaml } from "./yaml";
 
-/** Names every chart resource after this, so in-cluster addresses are stable. */
-export const STACK_RELEASE = "kps";
-export const PROMETHEUS_URL = (namespace: string) => `http://${STACK_RELEASE}-prometheus.${namespace}.svc`;
-export const GRAFANA_ADMIN_SECRET = "grafana-admin";
+export { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, PROMETHEUS_URL, STACK_RELEASE } from "./monitoring-values";
+
+/** Pod labels of the chart components the monitoring namespace's policies name. */
+const POD = {
+  prometheus: PROMETHEUS_POD_LABELS,
+  grafana: { "app.kubernetes.io/name": "grafana" },
+  alertmanager: { "app.kubernetes.io/name": "alertmanager" },
+  adapter: { "app.kubernetes.io/name": "prometheus-adapter" },
+  metricsServer: { "app.kubernetes.io/name": "metrics-server" },
+} as const;
 
 export interface MonitoringProps {
-  /** The platform's namespace (dashboards' ConfigMaps live here, queries are scoped to it). */
+  /** The platform's namespace: queries and ServiceMonitors are scoped to it. */
   readonly platformNamespace: NamespaceRef;
-  /** Namespace of Prometheus, Grafana, Alertmanager and the adapter; created here. */
+  /** Namespace of Prometheus, Grafana, Alertmanager and the metrics APIs; created here. */
   readonly namespace: string;
   readonly environment: string;
   readonly settings: MonitoringSettings;
+  /**
+   * Whether HPAs exist (autoscaling on): they all read CPU and memory, so the resource metrics
+   * API must be served.
+   * @default false
+   */
+  readonly autoscaling?: boolean;
   /**
    * Custom metrics the HPAs read; when non-empty, prometheus-adapter is installed with rules for
    * exactly these.
@@ -36,46 +51,91 @@ export interface MonitoringProps {
   readonly hpaMetrics?: readonly string[];
   /** How Grafana's admin password arrives; see PlatformSecrets. */
   readonly secretsMode: "existing" | "variable";
+  /**
+   * PgBouncer runs: scrape its exporter.
+   * @default false
+   */
+  readonly pooler?: boolean;
+  /**
+   * The ingress controller, when Grafana is reached through it: its pods are admitted to Grafana.
+   * @default none (Grafana reached by port-forward)
+   */
+  readonly grafanaIngressFrom?: { readonly namespace: string; readonly podLabels: Record<string, string> };
+  /** DNS egress target, as the platform namespace's. */
+  readonly dns: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
 }
 
 /**
- * Prometheus, Grafana and (where alerting is on) Alertmanager from kube-prometheus-stack, with the
- * platform's ServiceMonitors, alert rules and dashboards; prometheus-adapter for the HPAs' custom
- * metrics. Every custom resource goes through chart values: no `kubernetes_manifest`, so `cdktf
- * diff` needs no CRDs in the cluster.
+ * Prometheus, Grafana and (where alerting is on) Alertmanager and node-exporter from
+ * kube-prometheus-stack; prometheus-adapter for the HPAs' custom metrics and metrics-server for
+ * their CPU and memory; the platform's ServiceMonitors, alert rules and dashboards. Every custom
+ * resource goes through chart values: no `kubernetes_manifest`, so `cdktf diff` needs no CRDs.
+ *
+ * Least privilege: the monitoring namespace enforces Pod Security `baseline` (node-exporter, which
+ * needs the host's namespaces, runs in a namespace of its own that is `privileged`), denies all
+ * traffic but what each component needs, and Grafana reads ConfigMaps in its own namespace only —
+ * never a Secret, never another namespace.
  */
 export class Monitoring extends Construct {
   readonly stack: Release;
   readonly adapter?: Release;
-  /** Metric names the custom metrics API will serve. */
+  readonly metricsServer?: Release;
+  readonly namespaceResource: NamespaceV1;
+  /** Namespace of node-exporter (host network and PID): absent where it does not run. */
+  readonly nodeExporterNamespace?: NamespaceV1;
+  /** Custom metric names the custom metrics API will serve. */
   readonly servedMetrics: readonly string[];
+  /** Who serves each metrics API the HPAs read: the stack's own releases and the cluster. */
+  readonly metricsApis: MetricsApiPlan;
   readonly stackValues: Record<string, unknown>;
+  readonly adapterValues?: Record<string, unknown>;
+  readonly metricsServerValues?: Record<string, unknown>;
+  /** The values object of each Helm release, by release name, for the policy gate and the summary. */
+  readonly helmValues: Readonly<Record<string, Record<string, unknown>>>;
   /**
    * The alert rules, Alertmanager config and dashboards as plain files (path → content), the very
    * objects that go into the chart values and ConfigMaps; synth writes them to
    * `cdktf.out/monitoring/<env>/` for promtool, amtool and reviewers.
    */
   readonly files: Readonly<Record<string, string>>;
-  readonly adapterValues?: Record<string, unknown>;
-  /** The values object of each Helm release, by release name, for the policy gate. */
-  readonly helmValues: Readonly<Record<string, Record<string, unknown>>>;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
+    const { settings } = props;
     const labels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "cdktf" };
+    const nodeExporter = settings.alerting;
 
-    // node-exporter needs the host's network and PID namespaces: this namespace cannot be restricted.
-    const namespace = new NamespaceV1(this, "namespace", {
+    this.namespaceResource = new NamespaceV1(this, "namespace", {
       metadata: {
         name: props.namespace,
         labels: {
           ...labels,
-          "pod-security.kubernetes.io/enforce": "privileged",
-          "pod-security.kubernetes.io/audit": "baseline",
-          "pod-security.kubernetes.io/warn": "baseline",
+          // Baseline: no host namespaces, no privileged containers; restricted is audited and
+          // warned, so a chart component that drifts from it shows.
+          "pod-security.kubernetes.io/enforce": "baseline",
+          "pod-security.kubernetes.io/enforce-version": "latest",
+          "pod-security.kubernetes.io/audit": "restricted",
+          "pod-security.kubernetes.io/warn": "restricted",
         },
       },
     });
+    const namespace = this.namespaceResource.metadata.name;
+    if (nodeExporter) {
+      // node-exporter reads the host's /proc and /sys with the host's network and PID namespaces:
+      // only this namespace, holding only node-exporter, is privileged.
+      this.nodeExporterNamespace = new NamespaceV1(this, "node-exporter-namespace", {
+        metadata: {
+          name: `${props.namespace}-node-exporter`,
+          labels: { ...labels, "pod-security.kubernetes.io/enforce": "privileged", "pod-security.kubernetes.io/audit": "privileged", "pod-security.kubernetes.io/warn": "privileged" },
+        },
+      });
+      // Host-network pods are outside NetworkPolicy's reach; a default deny still covers any
+      // other pod that lands here.
+      new NetworkPolicyV1(this, "node-exporter-default-deny", {
+        metadata: { name: "default-deny-all", namespace: this.nodeExporterNamespace.metadata.name, labels },
+        spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+      });
+    }
 
     if (props.secretsMode === "variable") {
       const password = new TerraformVariable(this, "grafana_admin_password", {
@@ -86,150 +146,150 @@ export class Monitoring extends Construct {
       });
       password.overrideLogicalId("grafana_admin_password");
       new SecretV1(this, "grafana-admin", {
-        metadata: { name: GRAFANA_ADMIN_SECRET, namespace: namespace.metadata.name, labels },
+        metadata: { name: GRAFANA_ADMIN_SECRET, namespace, labels },
         data: { "admin-user": "admin", "admin-password": password.stringValue },
       });
     }
 
-    const platformNs = props.platformNamespace.literalName;
-    this.stackValues = kubePrometheusStackValues(props, platformNs);
-    this.stack = new Release(this, "kube-prometheus-stack", {
-      name: STACK_RELEASE,
-      namespace: namespace.metadata.name,
-      repository: CHARTS.kubePrometheusStack.repository,
-      chart: CHARTS.kubePrometheusStack.chart,
-      version: CHARTS.kubePrometheusStack.version,
-      values: [literal(toYaml(this.stackValues))],
-      atomic: true,
-      cleanupOnFail: true,
-      wait: true,
-      timeout: 900,
-      maxHistory: 5,
+    // Grafana's sidecars read ConfigMaps (dashboards, datasources) in this namespace: exactly that,
+    // instead of the chart's Role, which also grants every Secret.
+    const grafanaRole = new RoleV1(this, "grafana-role", {
+      metadata: { name: `${GRAFANA_NAME}-configmaps`, namespace, labels },
+      rule: [{ apiGroups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] }],
+    });
+    new RoleBindingV1(this, "grafana-role-binding", {
+      metadata: { name: `${GRAFANA_NAME}-configmaps`, namespace, labels },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: grafanaRole.metadata.name },
+      subject: [{ kind: "ServiceAccount", name: GRAFANA_NAME, namespace }],
     });
 
     const wanted = [...new Set(props.hpaMetrics ?? [])].sort();
-    const unknown = wanted.filter((m) => !HPA_METRIC_RULES[m]);
+    const unknown = wanted.filter((m) => !Object.hasOwn(HPA_METRIC_RULES, m));
     if (unknown.length > 0) {
       throw new Error(`no prometheus-adapter rule serves ${unknown.join(", ")}; served: ${Object.keys(HPA_METRIC_RULES).join(", ")}`);
     }
     this.servedMetrics = wanted;
-    if (wanted.length > 0) {
-      this.adapterValues = {
-        prometheus: { url: PROMETHEUS_URL(props.namespace), port: 9090 },
-        replicas: 2,
-        podDisruptionBudget: { enabled: true, maxUnavailable: 1 },
-        resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "250m", memory: "256Mi" } },
-        rules: { default: false, custom: wanted.map((m) => HPA_METRIC_RULES[m]), external: [] },
-      };
-      this.adapter = new Release(this, "prometheus-adapter", {
-        name: "prometheus-adapter",
-        namespace: namespace.metadata.name,
-        repository: CHARTS.prometheusAdapter.repository,
-        chart: CHARTS.prometheusAdapter.chart,
-        version: CHARTS.prometheusAdapter.version,
-        values: [literal(toYaml(this.adapterValues))],
+    const values = monitoringValues({
+      platformNamespace: props.platformNamespace.literalName,
+      namespace: props.namespace,
+      settings,
+      autoscaling: !!props.autoscaling,
+      hpaMetrics: wanted,
+      pooler: !!props.pooler,
+    });
+    this.metricsApis = values.plan;
+    this.stackValues = values.kubePrometheusStack;
+    this.adapterValues = values.adapter;
+    this.metricsServerValues = values.metricsServer;
+    const release = (id: string, name: string, chart: { repository: string; chart: string; version: string }, v: Record<string, unknown>, dependsOn?: Release[]) =>
+      new Release(this, id, {
+        name,
+        namespace,
+        repository: chart.repository,
+        chart: chart.chart,
+        version: chart.version,
+        values: [literal(toYaml(v))],
         atomic: true,
         cleanupOnFail: true,
         wait: true,
-        timeout: 600,
+        timeout: id === "kube-prometheus-stack" ? 900 : 600,
         maxHistory: 5,
-        dependsOn: [this.stack],
+        dependsOn,
       });
-    }
+    this.stack = release("kube-prometheus-stack", STACK_RELEASE, CHARTS.kubePrometheusStack, this.stackValues);
+    if (this.nodeExporterNamespace) this.stack.dependsOn = [dependable(this.nodeExporterNamespace)];
+    if (this.adapterValues) this.adapter = release("prometheus-adapter", "prometheus-adapter", CHARTS.prometheusAdapter, this.adapterValues, [this.stack]);
+    if (this.metricsServerValues) this.metricsServer = release("metrics-server", "metrics-server", CHARTS.metricsServer, this.metricsServerValues);
+
+    this.networkPolicies(props, namespace, labels);
 
     const files: Record<string, string> = {};
-    const values = this.stackValues as { alertmanager: { config?: unknown }; additionalPrometheusRulesMap?: Record<string, unknown> };
-    if (values.additionalPrometheusRulesMap) files["prometheus-rules.yaml"] = toYaml(values.additionalPrometheusRulesMap["agent-platform"]);
-    if (values.alertmanager.config) files["alertmanager.yaml"] = toYaml(values.alertmanager.config);
+    const stackValues = this.stackValues as { alertmanager: { config?: unknown }; additionalPrometheusRulesMap?: Record<string, unknown> };
+    if (stackValues.additionalPrometheusRulesMap) files["prometheus-rules.yaml"] = toYaml(stackValues.additionalPrometheusRulesMap["agent-platform"]);
+    if (stackValues.alertmanager.config) files["alertmanager.yaml"] = toYaml(stackValues.alertmanager.config);
 
-    const ctx = { namespace: platformNs, environment: props.environment };
+    // Dashboards live beside Grafana: its sidecar reads ConfigMaps in its own namespace only.
+    const ctx = { namespace: props.platformNamespace.literalName, environment: props.environment, pooler: !!props.pooler };
     for (const dashboard of platformDashboards(ctx)) {
       const json = `${JSON.stringify(toGrafanaJson(dashboard, ctx), null, 2)}\n`;
       files[`dashboards/${dashboard.uid}.json`] = json;
       new ConfigMapV1(this, `dashboard-${dashboard.uid}`, {
         metadata: {
           name: `dashboard-${dashboard.uid}`,
-          namespace: props.platformNamespace.name,
+          namespace,
           labels: { ...objectLabels("grafana-dashboards", "monitoring"), grafana_dashboard: "1" },
         },
         data: literalMap({ [`${dashboard.uid}.json`]: json }),
       });
     }
     this.files = files;
-    this.helmValues = { [STACK_RELEASE]: this.stackValues, ...(this.adapterValues ? { "prometheus-adapter": this.adapterValues } : {}) };
+    this.helmValues = {
+      [STACK_RELEASE]: this.stackValues,
+      ...(this.adapterValues ? { "prometheus-adapter": this.adapterValues } : {}),
+      ...(this.metricsServerValues ? { "metrics-server": this.metricsServerValues } : {}),
+    };
   }
-}
 
-function kubePrometheusStackValues(props: MonitoringProps, platformNs: string): Record<string, unknown> {
-  const { settings } = props;
-  const monitor = (name: string, matchLabels: Record<string, string>, port: string) => ({
-    name,
-    selector: { matchLabels },
-    namespaceSelector: { matchNames: [platformNs] },
-    endpoints: [{ port, path: "/metrics", interval: "30s", scrapeTimeout: "10s" }],
-  });
-  const pd = settings.pagerduty.enabled ? settings.pagerduty.routingKeySecret : undefined;
-  return {
-    fullnameOverride: STACK_RELEASE,
-    crds: { enabled: true },
-    prometheusOperator: { resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "200m", memory: "256Mi" } } },
-    "kube-state-metrics": { resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "100m", memory: "256Mi" } } },
-    "prometheus-node-exporter": { resources: { requests: { cpu: "20m", memory: "32Mi" }, limits: { cpu: "200m", memory: "64Mi" } } },
-    // The chart's own Kubernetes alert rules: worth having wherever someone receives alerts.
-    defaultRules: { create: settings.alerting },
-    nodeExporter: { enabled: settings.alerting },
-    alertmanager: settings.alerting
-      ? {
-          enabled: true,
-          config: alertmanagerConfig(settings),
-          alertmanagerSpec: {
-            ...(pd ? { secrets: [pd.name] } : {}),
-            resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
-          },
-        }
-      : { enabled: false },
-    prometheus: {
-      prometheusSpec: {
-        retention: settings.retention,
-        resources: settings.prometheusResources,
-        // Pick up monitors and rules that do not carry the chart's release label.
-        serviceMonitorSelectorNilUsesHelmValues: false,
-        podMonitorSelectorNilUsesHelmValues: false,
-        ruleSelectorNilUsesHelmValues: false,
-        ...(settings.prometheusStorage
-          ? {
-              storageSpec: {
-                volumeClaimTemplate: {
-                  spec: {
-                    accessModes: ["ReadWriteOnce"],
-                    ...(settings.prometheusStorage.storageClass ? { storageClassName: settings.prometheusStorage.storageClass } : {}),
-                    resources: { requests: { storage: settings.prometheusStorage.size } },
-                  },
-                },
-              },
-            }
-          : {}),
-      },
-      additionalServiceMonitors: [
-        monitor("agent-platform-services", { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/component": "service" }, "http"),
-        monitor("agent-platform-redis", { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": PART_OF }, "metrics"),
-        monitor("agent-platform-postgres", { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": PART_OF }, "metrics"),
+  /**
+   * Default deny in the monitoring namespace, then exactly what each component needs:
+   * Prometheus scrapes anything (its targets admit it by label) and is read by Grafana and the
+   * adapter; Alertmanager takes alerts from Prometheus only; Grafana is reached by the ingress
+   * controller where it is exposed; the API server (whose address no label selects) reaches the
+   * operator's webhook and the aggregated metrics APIs; every pod resolves names and may call the
+   * API server.
+   */
+  private networkPolicies(props: MonitoringProps, namespace: string, labels: Record<string, string>): void {
+    const policy = (id: string, spec: Record<string, unknown>) =>
+      new NetworkPolicyV1(this, `network-policy-${id}`, { metadata: { name: id, namespace, labels }, spec: spec as any });
+    const tcp = (...ports: number[]) => ports.map((port) => ({ port: String(port), protocol: "TCP" }));
+    const pods = (matchLabels: Record<string, string>) => ({ podSelector: { matchLabels: { ...matchLabels } } });
+    const anywhere = [{ ipBlock: { cidr: "0.0.0.0/0" } }];
+
+    policy("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    policy("allow-dns-egress", {
+      podSelector: {},
+      policyTypes: ["Egress"],
+      egress: [
+        {
+          to: [
+            { namespaceSelector: namespaceSelector(props.dns.namespace), podSelector: { matchLabels: { ...props.dns.podLabels } } },
+            ...(props.dns.nodeLocalAddress ? [{ ipBlock: { cidr: `${props.dns.nodeLocalAddress}/32` } }] : []),
+          ],
+          ports: [
+            { port: "53", protocol: "UDP" },
+            { port: "53", protocol: "TCP" },
+          ],
+        },
       ],
-    },
-    ...(settings.alerting
-      ? {
-          additionalPrometheusRulesMap: {
-            "agent-platform": {
-              groups: alertRuleGroups({ namespace: platformNs, thresholds: settings.thresholds, runbookBaseUrl: settings.runbookBaseUrl }),
-            },
-          },
-        }
-      : {}),
-    grafana: {
-      admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
-      resources: settings.grafanaResources,
-      defaultDashboardsEnabled: settings.alerting,
-      sidecar: { dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" } },
-    },
-  };
+    });
+    // The API server's address is the cluster's (a node, or a managed endpoint): not selectable.
+    policy("allow-apiserver-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: anywhere, ports: tcp(443, 6443) }] });
+    // Prometheus scrapes every component here (metrics ports differ per chart).
+    policy("allow-scrapes-from-prometheus", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [pods(POD.prometheus)] }] });
+    policy("prometheus", {
+      ...pods(POD.prometheus),
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [{ from: [pods(POD.grafana), pods(POD.adapter)], ports: tcp(9090) }],
+      // Scrape targets anywhere: pods (which admit Prometheus by label), kubelets, node-exporter on
+      // the host network, and Alertmanager.
+      egress: [{}],
+    });
+    policy("grafana", {
+      ...pods(POD.grafana),
+      policyTypes: ["Ingress", "Egress"],
+      ingress: props.grafanaIngressFrom
+        ? [{ from: [{ namespaceSelector: namespaceSelector(props.grafanaIngressFrom.namespace), podSelector: { matchLabels: { ...props.grafanaIngressFrom.podLabels } } }], ports: tcp(3000) }]
+        : [],
+      egress: [{ to: [pods(POD.prometheus)], ports: tcp(9090) }],
+    });
+    if (props.settings.alerting) {
+      // Notifications leave the cluster (PagerDuty's API); nothing but Prometheus gets in.
+      policy("alertmanager", { ...pods(POD.alertmanager), policyTypes: ["Egress"], egress: [{ to: anywhere, ports: tcp(443) }] });
+    }
+    // Aggregated APIs and the operator's admission webhook are called by the API server.
+    policy("allow-apiserver-to-aggregated-apis", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: anywhere, ports: tcp(443, 6443, 10250) }] });
+    if (this.adapter) policy("prometheus-adapter", { ...pods(POD.adapter), policyTypes: ["Egress"], egress: [{ to: [pods(POD.prometheus)], ports: tcp(9090) }] });
+    // metrics-server reads every kubelet's summary API.
+    if (this.metricsServer) policy("metrics-server", { ...pods(POD.metricsServer), policyTypes: ["Egress"], egress: [{ to: anywhere, ports: tcp(10250) }] });
+  }
 }

@@ -6,6 +6,12 @@ import { namespaceSelector, PART_OF } from "./labels";
 export interface PlatformNamespaceProps {
   readonly name: string;
   /**
+   * Where pods resolve names: the cluster DNS pods (namespace and labels) and, where the cluster
+   * runs NodeLocal DNSCache, its link-local address.
+   * @default kube-system pods labelled k8s-app=kube-dns
+   */
+  readonly dns?: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
+  /**
    * Pod Security Standards level enforced, audited and warned about.
    * @default "restricted"
    */
@@ -37,6 +43,7 @@ export class PlatformNamespace extends Construct implements NamespaceRef {
   constructor(scope: Construct, id: string, props: PlatformNamespaceProps) {
     super(scope, id);
     const level = props.podSecurityLevel ?? "restricted";
+    const dns = props.dns ?? { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } };
     this.resource = new NamespaceV1(this, "namespace", {
       metadata: {
         name: props.name,
@@ -66,7 +73,10 @@ export class PlatformNamespace extends Construct implements NamespaceRef {
         policyTypes: ["Egress"],
         egress: [
           {
-            to: [{ namespaceSelector: namespaceSelector("kube-system"), podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+            to: [
+              { namespaceSelector: namespaceSelector(dns.namespace), podSelector: { matchLabels: { ...dns.podLabels } } },
+              ...(dns.nodeLocalAddress ? [{ ipBlock: { cidr: `${dns.nodeLocalAddress}/32` } }] : []),
+            ],
             ports: [
               { port: "53", protocol: "UDP" },
               { port: "53", protocol: "TCP" },

@@ -29,11 +29,14 @@ export class PlatformSecrets extends Construct {
   readonly redisPassword?: SecretKeyRef;
   readonly postgresSuperuserPassword: SecretKeyRef;
   readonly postgresAppPassword: SecretKeyRef;
+  /** The monitoring role's (pg_monitor) password, for postgres_exporter and PgBouncer's stats. */
+  readonly postgresMonitoringPassword: SecretKeyRef;
 
   constructor(scope: Construct, id: string, props: PlatformSecretsProps) {
     super(scope, id);
     this.postgresSuperuserPassword = { secretName: SECRET_NAMES.postgres, key: "superuser-password" };
     this.postgresAppPassword = { secretName: SECRET_NAMES.postgres, key: "app-password" };
+    this.postgresMonitoringPassword = { secretName: SECRET_NAMES.postgres, key: "monitoring-password" };
     if (props.redis) this.redisPassword = { secretName: SECRET_NAMES.redis, key: "password" };
     if (props.mode === "existing") return;
 
@@ -45,9 +48,10 @@ export class PlatformSecrets extends Construct {
     };
     const superuser = variable("postgres_superuser_password", "Postgres superuser password (TF_VAR_postgres_superuser_password)");
     const app = variable("postgres_app_password", "Postgres application role password (TF_VAR_postgres_app_password)");
+    const monitoring = variable("postgres_monitoring_password", "Postgres monitoring role (pg_monitor) password (TF_VAR_postgres_monitoring_password)");
     new SecretV1(this, "postgres", {
       metadata: { name: SECRET_NAMES.postgres, namespace: props.namespace, labels: objectLabels("postgres", "database") },
-      data: { "superuser-password": superuser.stringValue, "app-password": app.stringValue },
+      data: { "superuser-password": superuser.stringValue, "app-password": app.stringValue, "monitoring-password": monitoring.stringValue },
     });
     if (props.redis) {
       const redis = variable("redis_password", "Redis password (TF_VAR_redis_password)");

@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
 import type { PostgresSettings } from "../config/schema";
+import { MONITORING_ROLE } from "../config/semantics";
 import { parseMemoryBytes } from "../config/quantity";
 import { DATA_SERVICE_UID, EXPORTER_UID, IMAGES } from "../config/versions";
 import type { NamespaceRef } from "./platform-namespace";
@@ -13,6 +14,7 @@ export interface PostgresProps {
   readonly settings: PostgresSettings;
   readonly superuserPassword: SecretKeyRef;
   readonly appPassword: SecretKeyRef;
+  readonly monitoringPassword: SecretKeyRef;
   /** Pod labels of the services (and the migration Job) that use the database. */
   readonly clients: readonly Record<string, string>[];
   readonly monitoringNamespace: string;
@@ -55,11 +57,16 @@ export function renderInitScript(): string {
     "# Rendered by constructs/postgres.ts. Runs once, on an empty data directory.",
     "set -eu",
     'app_password="$(cat "$APP_DB_PASSWORD_FILE")"',
+    'monitoring_password="$(cat "$MONITORING_DB_PASSWORD_FILE")"',
     'psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \\',
-    '  -v app_user="$APP_DB_USER" -v app_password="$app_password" -v db="$POSTGRES_DB" <<\'SQL\'',
+    '  -v app_user="$APP_DB_USER" -v app_password="$app_password" -v db="$POSTGRES_DB" \\',
+    '  -v monitoring_user="$MONITORING_DB_USER" -v monitoring_password="$monitoring_password" <<\'SQL\'',
     "CREATE ROLE :\"app_user\" LOGIN PASSWORD :'app_password';",
     'GRANT CONNECT, CREATE, TEMPORARY ON DATABASE :"db" TO :"app_user";',
     'GRANT ALL ON SCHEMA public TO :"app_user";',
+    "-- postgres_exporter reads statistics only: pg_monitor, never the superuser.",
+    "CREATE ROLE :\"monitoring_user\" LOGIN PASSWORD :'monitoring_password' CONNECTION LIMIT 5 IN ROLE pg_monitor;",
+    'GRANT CONNECT ON DATABASE :"db" TO :"monitoring_user";',
     "SQL",
     "",
   ].join("\n");
@@ -87,6 +94,8 @@ export class Postgres extends Construct {
         { name: "POSTGRES_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/superuser-password` },
         { name: "APP_DB_USER", value: settings.appUser },
         { name: "APP_DB_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/app-password` },
+        { name: "MONITORING_DB_USER", value: MONITORING_ROLE },
+        { name: "MONITORING_DB_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/monitoring-password` },
       ],
       port: { name: "postgres", number: POSTGRES_PORT },
       probeCommand: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)],
@@ -104,8 +113,8 @@ export class Postgres extends Construct {
         port: 9187,
         env: [
           { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/${settings.database}?sslmode=disable` },
-          { name: "DATA_SOURCE_USER", value: "postgres" },
-          { name: "DATA_SOURCE_PASS_FILE", value: `${DATA_SECRETS_DIR}/superuser-password` },
+          { name: "DATA_SOURCE_USER", value: MONITORING_ROLE },
+          { name: "DATA_SOURCE_PASS_FILE", value: `${DATA_SECRETS_DIR}/monitoring-password` },
         ],
         runAsUser: EXPORTER_UID,
         healthPath: "/",
@@ -113,6 +122,7 @@ export class Postgres extends Construct {
       secretFiles: [
         { file: "superuser-password", ref: props.superuserPassword },
         { file: "app-password", ref: props.appPassword },
+        { file: "monitoring-password", ref: props.monitoringPassword },
       ],
       clients: props.clients,
       monitoringNamespace: props.monitoringNamespace,

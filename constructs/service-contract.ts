@@ -6,6 +6,7 @@
 import { toYaml } from "./yaml";
 import type { PlatformConfig, ServiceConfig } from "../config/load";
 import { SECRETS_DIR } from "./deployment";
+import { PGBOUNCER_NAME, PGBOUNCER_PORT } from "./pgbouncer";
 import { POSTGRES_PORT } from "./postgres";
 import { REDIS_PORT } from "./redis";
 
@@ -32,12 +33,15 @@ export function contractSettings(config: PlatformConfig, service: ServiceConfig)
     LOG_LEVEL: config.logging.level,
     PLATFORM_CORRELATION_ID_HEADER: config.logging.correlationIdHeader,
     PLATFORM_METRICS_PATH: "/metrics",
+    PLATFORM_METRICS_PORT: String(service.metricsPort),
   };
   if (service.usesDatabase) {
     const pg = config.postgres;
+    // Through PgBouncer where it runs (transaction pooling), else straight to Postgres.
     Object.assign(settings, {
-      PLATFORM_DATABASE_HOST: host("postgres", config.namespace),
-      PLATFORM_DATABASE_PORT: String(POSTGRES_PORT),
+      PLATFORM_DATABASE_HOST: host(config.pgbouncer ? PGBOUNCER_NAME : "postgres", config.namespace),
+      PLATFORM_DATABASE_PORT: String(config.pgbouncer ? PGBOUNCER_PORT : POSTGRES_PORT),
+      PLATFORM_DATABASE_POOLING: config.pgbouncer ? `pgbouncer-${config.pgbouncer.poolMode}` : "direct",
       PLATFORM_DATABASE_NAME: pg.database,
       PLATFORM_DATABASE_USER: pg.appUser,
       PLATFORM_DATABASE_PASSWORD_FILE: `${SECRETS_DIR}/${DATABASE_PASSWORD_FILE}`,

@@ -5,7 +5,9 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { StatefulSetV1 } from "@cdktf/provider-kubernetes/lib/stateful-set-v1";
 import { Construct } from "constructs";
 import type { ContainerResources } from "./deployment";
-import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
+import { SIZES } from "../config/sizes";
+import { objectLabels, selectorLabels } from "./labels";
+import { monitoringPeers } from "./network";
 import type { NamespaceRef } from "./platform-namespace";
 import { type SecretFile, secretFilesVolume } from "./platform-secrets";
 import { DisruptionBudget } from "./pod-disruption-budget";
@@ -150,7 +152,7 @@ export class StatefulService extends Construct {
                 imagePullPolicy: "IfNotPresent",
                 env: props.exporter.env.map(toProviderEnv),
                 port: [{ name: "metrics", containerPort: props.exporter.port, protocol: "TCP" }],
-                resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "100m", memory: "64Mi" } },
+                resources: { requests: { ...SIZES.exporter.requests }, limits: { ...SIZES.exporter.limits } },
                 securityContext: restrictedContainerSecurityContext({ user: props.exporter.runAsUser }),
                 livenessProbe: httpProbe,
                 readinessProbe: { ...httpProbe, periodSeconds: 5 },
@@ -204,7 +206,7 @@ export class StatefulService extends Construct {
           ...(props.clients.length > 0
             ? [{ from: props.clients.map((matchLabels) => ({ podSelector: { matchLabels } })), ports: [{ port: props.port.name, protocol: "TCP" }] }]
             : []),
-          { from: [{ namespaceSelector: namespaceSelector(props.monitoringNamespace) }], ports: [{ port: "metrics", protocol: "TCP" }] },
+          { from: monitoringPeers(props.monitoringNamespace), ports: [{ port: "metrics", protocol: "TCP" }] },
         ],
         egress: [],
       },

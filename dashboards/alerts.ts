@@ -5,7 +5,7 @@
  * written as a plain rule file that `promtool check rules` / `promtool test rules` read.
  */
 import type { AlertThresholds } from "../config/schema";
-import { METRICS } from "./metrics";
+import { METRICS, POOLER_METRICS } from "../config/metrics";
 import { promString } from "./selectors";
 
 export interface AlertRule {
@@ -26,6 +26,11 @@ export interface AlertContext {
   readonly namespace: string;
   readonly thresholds: AlertThresholds;
   readonly runbookBaseUrl: string;
+  /**
+   * PgBouncer runs: alert on clients waiting for a server connection.
+   * @default false
+   */
+  readonly pooler?: boolean;
 }
 
 /** Every alert name, in the order the rule file lists them. */
@@ -39,6 +44,7 @@ export const ALERT_NAMES = [
   "AgentPlatformRedisMemoryHigh",
   "AgentPlatformRateLimitRejectionsSurging",
   "AgentPlatformQueueGrowing",
+  "AgentPlatformPgbouncerClientsWaiting",
 ] as const;
 export type AlertName = (typeof ALERT_NAMES)[number];
 
@@ -142,6 +148,18 @@ export function alertRuleGroups(ctx: AlertContext): RuleGroup[] {
           "Redis memory above " + pct(t.redisMemoryRatio) + " of maxmemory",
           "Redis in {{ $labels.namespace }} uses {{ $value | humanizePercentage }} of maxmemory. With noeviction, cache writes fail when it is full.",
         ),
+        ...(ctx.pooler
+          ? [
+              rule(
+                "AgentPlatformPgbouncerClientsWaiting",
+                "warning",
+                `max by (namespace, database) (${POOLER_METRICS.clientWaiting.name}{${ns}}) > 0\nand max by (namespace, database) (${POOLER_METRICS.clientMaxWait.name}{${ns}}) > ${t.poolerMaxWaitSeconds}`,
+                "5m",
+                "Clients wait for a PgBouncer server connection",
+                `{{ $value }} client(s) of {{ $labels.database }} in {{ $labels.namespace }} have waited more than ${t.poolerMaxWaitSeconds}s for a server connection for 5 minutes: the pool (pgbouncer.defaultPoolSize) is too small for the load, or Postgres is slow.`,
+              ),
+            ]
+          : []),
       ],
     },
   ];

@@ -30,6 +30,11 @@ export interface DashboardContext {
   /** The platform's namespace: every query is scoped to it. */
   readonly namespace: string;
   readonly environment: string;
+  /**
+   * PgBouncer runs: the database dashboard gets its pool-statistics row.
+   * @default false
+   */
+  readonly pooler?: boolean;
 }
 
 /** Matchers for the platform's namespace and the dashboard's `$service` variable. */

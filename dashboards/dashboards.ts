@@ -3,7 +3,7 @@
  * bookmarks survive every deploy). Metric names come from the metrics contract.
  */
 import { type Dashboard, type DashboardContext, ns, RATE, svc, timeseries } from "./common";
-import { METRICS } from "./metrics";
+import { METRICS, POOLER_METRICS } from "../config/metrics";
 
 const M = METRICS;
 const by = (labels: string) => `sum by (${labels})`;
@@ -112,8 +112,30 @@ export function databasePool(ctx: DashboardContext): Dashboard {
         { expr: `sum (pg_stat_database_numbackends{${n}})`, legend: "backends" },
         { expr: `max (pg_settings_max_connections{${n}})`, legend: "max_connections" },
       ]),
+      ...(ctx.pooler ? poolerRow(ctx) : []),
     ],
   };
+}
+
+/** PgBouncer's pools: clients served and waiting, server connections in use and idle, waits. */
+function poolerRow(ctx: DashboardContext) {
+  const n = ns(ctx);
+  const P = POOLER_METRICS;
+  return [
+    timeseries("PgBouncer clients: active vs waiting", "short", [
+      { expr: `sum by (database) (${P.clientActive.name}{${n}})`, legend: "{{database}} active" },
+      { expr: `sum by (database) (${P.clientWaiting.name}{${n}})`, legend: "{{database}} waiting" },
+    ]),
+    timeseries("PgBouncer server connections: active vs idle", "short", [
+      { expr: `sum by (database) (${P.serverActive.name}{${n}})`, legend: "{{database}} active" },
+      { expr: `sum by (database) (${P.serverIdle.name}{${n}})`, legend: "{{database}} idle" },
+    ]),
+    timeseries("PgBouncer client wait", "s", [
+      { expr: `max by (database) (${P.clientMaxWait.name}{${n}})`, legend: "{{database}} oldest waiting" },
+      { expr: `sum by (database) (rate(${P.clientWaitTime.name}{${n}}[${RATE}]))`, legend: "{{database}} wait s/s" },
+    ]),
+    timeseries("PgBouncer transactions per second", "ops", [{ expr: `sum by (database) (rate(${P.transactions.name}{${n}}[${RATE}]))`, legend: "{{database}}" }]),
+  ];
 }
 
 export function redisCache(ctx: DashboardContext): Dashboard {

@@ -12,7 +12,10 @@ import { PlatformSecrets, type SecretFile } from "../constructs/platform-secrets
 import { Postgres } from "../constructs/postgres";
 import { Redis } from "../constructs/redis";
 import { contractFiles, contractSettings, DATABASE_PASSWORD_FILE, REDIS_PASSWORD_FILE, usesRedis } from "../constructs/service-contract";
-import { serviceCapacity } from "../config/capacity";
+import { namespaceQuota, serviceWorkloads } from "../config/capacity";
+import { MONITORING_ROLE } from "../config/semantics";
+import { NamespaceQuota } from "../constructs/namespace-quota";
+import { Pgbouncer, PGBOUNCER_NAME } from "../constructs/pgbouncer";
 import { literal } from "../constructs/terraform-text";
 
 export interface PlatformStackProps {
@@ -29,6 +32,9 @@ export class PlatformStack extends TerraformStack {
   readonly services: readonly Microservice[];
   readonly redis?: Redis;
   readonly postgres: Postgres;
+  /** Absent when the services connect to Postgres directly. */
+  readonly pgbouncer?: Pgbouncer;
+  readonly quota: NamespaceQuota;
   readonly migration: MigrationJob;
   readonly monitoring: Monitoring;
   /**
@@ -48,20 +54,47 @@ export class PlatformStack extends TerraformStack {
     new KubernetesProvider(this, "kubernetes", cluster);
     new HelmProvider(this, "helm", { kubernetes: cluster });
 
-    this.namespace = new PlatformNamespace(this, "namespace", { name: config.namespace });
+    this.namespace = new PlatformNamespace(this, "namespace", { name: config.namespace, dns: config.dns });
+    this.quota = new NamespaceQuota(this, "quota", { namespace: this.namespace.name, hard: namespaceQuota(config).hard, nodeSize: config.nodeSize });
     const secrets = new PlatformSecrets(this, "secrets", { namespace: this.namespace.name, mode: config.secrets.mode, redis: !!config.redis });
 
     const dbClients = config.services.filter((s) => s.usesDatabase);
     const redisClients = config.services.filter((s) => usesRedis(config, s));
 
+    // Postgres admits PgBouncer where it runs, else the database-using services; and the
+    // migration Job, which always connects directly (session features).
+    const postgresClients = config.pgbouncer ? [selectorLabels(PGBOUNCER_NAME)] : dbClients.map((s) => selectorLabels(s.name));
     this.postgres = new Postgres(this, "postgres", {
       namespace: this.namespace,
       settings: config.postgres,
       superuserPassword: secrets.postgresSuperuserPassword,
       appPassword: secrets.postgresAppPassword,
-      clients: [...dbClients.map((s) => selectorLabels(s.name)), selectorLabels(MIGRATION_NAME)],
+      monitoringPassword: secrets.postgresMonitoringPassword,
+      clients: [...postgresClients, selectorLabels(MIGRATION_NAME)],
       monitoringNamespace: config.monitoringNamespace,
     });
+    const postgresHost = `postgres.${config.namespace}.svc.cluster.local`;
+    if (config.pgbouncer) {
+      this.pgbouncer = new Pgbouncer(this, "pgbouncer", {
+        namespace: this.namespace,
+        settings: config.pgbouncer,
+        database: config.postgres.database,
+        postgresHost,
+        postgresPort: this.postgres.port,
+        postgresLabels: selectorLabels("postgres"),
+        appUser: config.postgres.appUser,
+        appPassword: secrets.postgresAppPassword,
+        monitoringUser: MONITORING_ROLE,
+        monitoringPassword: secrets.postgresMonitoringPassword,
+        clients: dbClients.map((s) => selectorLabels(s.name)),
+        monitoringNamespace: config.monitoringNamespace,
+        imagePullPolicy: config.imagePullPolicy,
+      });
+      this.pgbouncer.deployment.dependsOn = [dependable(this.postgres.server.statefulSet)];
+    }
+    const database = this.pgbouncer
+      ? { labels: selectorLabels(PGBOUNCER_NAME), port: this.pgbouncer.port }
+      : { labels: selectorLabels("postgres"), port: this.postgres.port };
     if (config.redis) {
       this.redis = new Redis(this, "redis", {
         namespace: this.namespace,
@@ -95,7 +128,7 @@ export class PlatformStack extends TerraformStack {
           ...(redis ? [{ file: REDIS_PASSWORD_FILE, ref: secrets.redisPassword! }] : []),
         ],
         dataServices: [
-          ...(service.usesDatabase ? [{ labels: selectorLabels("postgres"), port: this.postgres.port }] : []),
+          ...(service.usesDatabase ? [database] : []),
           ...(redis && this.redis ? [{ labels: selectorLabels("redis"), port: this.redis.port }] : []),
         ],
       });
@@ -107,7 +140,7 @@ export class PlatformStack extends TerraformStack {
     const migratorConfig = config.services.find((s) => s.name === config.migrations.service)!;
     this.migration = new MigrationJob(this, "migration", {
       namespace: this.namespace,
-      release: migratorConfig.image.tag ?? migratorConfig.image.digest!,
+      release: migratorConfig.image,
       image: imageReference(migratorConfig),
       imagePullPolicy: config.imagePullPolicy,
       command: config.migrations.command,
@@ -115,13 +148,14 @@ export class PlatformStack extends TerraformStack {
       secretFiles: [dbPassword],
       backoffLimit: config.migrations.backoffLimit,
       timeoutSeconds: config.migrations.timeoutSeconds,
-      database: { labels: selectorLabels("postgres"), port: this.postgres.port },
+      database: { host: postgresHost, labels: selectorLabels("postgres"), port: this.postgres.port },
     });
     // The schema is migrated before any database user rolls; the Job waits for Postgres.
     this.migration.job.dependsOn = [dependable(this.postgres.server.statefulSet)];
     for (const [i, service] of built.entries()) {
       if (!config.services[i]!.usesDatabase) continue;
-      for (const track of service.tracks) track.deployment.resource.dependsOn = [dependable(this.migration.job)];
+      const after = [dependable(this.migration.job), ...(this.pgbouncer ? [dependable(this.pgbouncer.deployment)] : [])];
+      for (const track of service.tracks) track.deployment.resource.dependsOn = after;
     }
 
     this.monitoring = new Monitoring(this, "monitoring", {
@@ -131,6 +165,9 @@ export class PlatformStack extends TerraformStack {
       settings: config.monitoring,
       hpaMetrics: built.flatMap((m) => m.tracks.flatMap((t) => t.autoscaler?.customMetricNames ?? [])),
       secretsMode: config.secrets.mode,
+      pooler: !!config.pgbouncer,
+      autoscaling: config.autoscalingEnabled,
+      dns: config.dns,
     });
     this.warnAboutPerPodRateLimits();
   }
@@ -199,8 +236,8 @@ export class PlatformStack extends TerraformStack {
     for (const [i, service] of config.services.entries()) {
       if (!service.rateLimit) continue;
       // Only the active track serves traffic, so count one track's pods.
-      const capacity = serviceCapacity(service, config.autoscalingEnabled);
-      const pods = capacity.maxPods / capacity.tracks;
+      const track = serviceWorkloads(service)[0]!.pods;
+      const pods = config.autoscalingEnabled ? track.on.max : track.off.max;
       if (pods <= 1) continue;
       const tier = config.rateLimiting.tiers[service.rateLimit.defaultTier];
       Annotations.of(this.services[i]!).addWarning(

@@ -206,6 +206,7 @@ function checkPodTemplate(w: { type: string; id: string; body: Json }, add: Add)
     }
   }
   const longRunning = w.type !== "kubernetes_job_v1";
+  const initContainers = new Set<Json>(pod.init_container ?? []);
   for (const c of [...(pod.container ?? []), ...(pod.init_container ?? [])] as Json[]) {
     const where = `container ${c.name}`;
     const sc = c.security_context ?? {};
@@ -227,7 +228,8 @@ function checkPodTemplate(w: { type: string; id: string; body: Json }, add: Add)
     const lastSegment = image.slice(image.lastIndexOf("/") + 1);
     if (!image.includes("@sha256:") && (!lastSegment.includes(":") || image.endsWith(":latest"))) add(w, "KS-IMAGE", `${where} image ${image || "(none)"} has no explicit tag`);
     if (!c.image_pull_policy) add(w, "KS-IMAGE", `${where} sets no imagePullPolicy`);
-    if (longRunning) {
+    // Init containers run to completion before the pod starts: Kubernetes allows them no probes.
+    if (longRunning && !initContainers.has(c)) {
       if (!c.readiness_probe || !c.liveness_probe) add(w, "KS-PROBES", `${where} lacks ${!c.readiness_probe ? "a readiness" : "a liveness"} probe`);
       else if (JSON.stringify(c.readiness_probe) === JSON.stringify(c.liveness_probe)) add(w, "KS-PROBES", `${where}: readiness and liveness probes are identical`);
     }

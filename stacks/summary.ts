@@ -1,7 +1,19 @@
-import type { PlatformConfig } from "../config/load";
+/**
+ * The summary synth prints (and `npm run summary` prints without synthesizing): per environment,
+ * everything that runs — services, data tier, pooler, migration Job, monitoring components as the
+ * chart values size them — at minimum and maximum scale and at the rollout peak, the namespace's
+ * quota against that need, the connection budget, where critical alerts go and who serves the
+ * HPAs' metrics. No cdktf here: a failing config never loads it.
+ */
+import { environmentCapacity, namespaceQuota, type QuotaAmounts, type Resources, type Totals, connectionBudget } from "../config/capacity";
 import { formatCpu, formatMemory } from "../config/quantity";
+import { terminalSafe } from "../config/text";
+import type { PlatformConfig } from "../config/types";
+import { chartWorkloads, monitoringInputs, monitoringValues } from "../constructs/monitoring-values";
 import type { SuppressedFinding } from "./policy";
-import { connectionBudget, environmentCapacity, type Totals } from "../config/capacity";
+
+const res = (r: Resources) => `requests ${formatCpu(r.cpuRequestMillis)} CPU / ${formatMemory(r.memoryRequestBytes)}, limits ${formatCpu(r.cpuLimitMillis)} CPU / ${formatMemory(r.memoryLimitBytes)}`;
+const totals = (label: string, t: Totals) => `  ${label}: ${t.pods} pods, ${res(t.resources)}`;
 
 /** Plain-text tables, one per environment, for the human who reads the synth's output. */
 export function renderSummary(
@@ -18,33 +30,87 @@ export function renderSummary(
     group.where.push(`${environment}:${finding.path.split("/").slice(1, -1).join("/")}`);
     groups.set(key, group);
   }
-  const lines = [...groups.values()].map((g) => `  ${g.rule} on ${g.where.length} resource(s) (${g.where.join(", ")}): ${g.reason}`);
+  const lines = [...groups.values()].map((g) => `  ${g.rule} on ${g.where.length} resource(s) (${g.where.join(", ")}): ${terminalSafe(g.reason, 300)}`);
   return `${text}\nPolicy suppressions (declared next to the resources; see README "Policy gate"):\n${lines.join("\n")}\n`;
 }
 
 function renderEnvironment(config: PlatformConfig): string {
   const capacity = environmentCapacity(config);
-  const header = ["service", "pods", "cpu request/limit", "memory request/limit", "disruption budget"];
-  const rows = config.services.map((service, i) => {
-    const c = capacity.services[i]!;
-    const d = service.disruption;
+  const mode = config.autoscalingEnabled ? "on" : "off";
+  const disruption = new Map(config.services.map((s) => [s.name, s.disruption]));
+  const header = ["workload", "kind", "pods", "+surge", "per pod cpu req/limit", "memory req/limit", "disruption budget"];
+  const rows = capacity.workloads.map((w) => {
+    const range = w.pods[mode];
+    const service = w.name.replace(/-(blue|green)$/, "");
+    const d = w.component === "service" ? disruption.get(service) : undefined;
     return [
-      service.name,
-      `${c.autoscaled ? `${c.minPods}-${c.maxPods} (HPA)` : `${c.minPods}`}${c.tracks > 1 ? " blue+green" : ""}`,
-      `${formatCpu(c.cpuRequestMillis)} / ${formatCpu(c.cpuLimitMillis)}`,
-      `${formatMemory(c.memoryRequestBytes)} / ${formatMemory(c.memoryLimitBytes)}`,
-      d.minAvailable !== undefined ? `minAvailable ${d.minAvailable}` : `maxUnavailable ${d.maxUnavailable}`,
+      w.name,
+      w.kind,
+      range.min === range.max ? `${range.max}` : `${range.min}-${range.max} (HPA)`,
+      range.surge > 0 ? `+${range.surge}` : "",
+      `${formatCpu(w.perPod.cpuRequestMillis)} / ${formatCpu(w.perPod.cpuLimitMillis)}`,
+      `${formatMemory(w.perPod.memoryRequestBytes)} / ${formatMemory(w.perPod.memoryLimitBytes)}`,
+      w.kind === "Job" ? "(per release)" : d ? (d.minAvailable !== undefined ? `minAvailable ${d.minAvailable}` : `maxUnavailable ${d.maxUnavailable}`) : "maxUnavailable 1",
     ];
   });
-  const totals = (label: string, t: Totals) =>
-    `${label}: ${t.pods} pods, requests ${formatCpu(t.cpuRequestMillis)} CPU / ${formatMemory(t.memoryRequestBytes)}, ` +
-    `limits ${formatCpu(t.cpuLimitMillis)} CPU / ${formatMemory(t.memoryLimitBytes)}`;
-  const title = `${config.environment} (namespace ${config.namespace}, context ${config.cluster.context}, autoscaling ${
-    config.autoscalingEnabled ? "on" : "off"
-  })`;
-  return [title, ...table([header, ...rows]), totals("  at minimum scale", capacity.min), totals("  at maximum scale", capacity.max), `  database connections: ${connectionBudget(config).arithmetic}`, ""].join(
-    "\n",
+  const quota = namespaceQuota(config);
+  const q = (need: number, hard: number, show: (n: number) => string) => `${show(hard)} (need ${show(need)})`;
+  const quotaLine = (n: QuotaAmounts, h: QuotaAmounts) =>
+    `  quota (need at the peak + ${config.quota.headroomPercent}%): requests ${q(n.requestsCpuMillis, h.requestsCpuMillis, formatCpu)} CPU / ${q(n.requestsMemoryBytes, h.requestsMemoryBytes, formatMemory)}, ` +
+    `limits ${q(n.limitsCpuMillis, h.limitsCpuMillis, formatCpu)} CPU / ${q(n.limitsMemoryBytes, h.limitsMemoryBytes, formatMemory)}, pods ${q(n.pods, h.pods, String)}, ` +
+    `claims ${h.claims} / ${formatMemory(h.storageBytes)}`;
+
+  const values = monitoringValues(monitoringInputs(config));
+  const charts = chartWorkloads(values);
+  const chartRows = charts.map((w) => [
+    w.name,
+    w.perNode ? "1 per node" : `${w.pods}`,
+    w.containers.map((c) => c.name).join(" + "),
+    `${formatCpu(w.perPod.cpuRequestMillis)} / ${formatCpu(w.perPod.cpuLimitMillis)}`,
+    `${formatMemory(w.perPod.memoryRequestBytes)} / ${formatMemory(w.perPod.memoryLimitBytes)}`,
+  ]);
+  const fixed = charts.filter((w) => !w.perNode);
+  const chartTotal: Totals = fixed.reduce(
+    (t, w) => ({
+      pods: t.pods + w.pods,
+      resources: {
+        cpuRequestMillis: t.resources.cpuRequestMillis + w.pods * w.perPod.cpuRequestMillis,
+        memoryRequestBytes: t.resources.memoryRequestBytes + w.pods * w.perPod.memoryRequestBytes,
+        cpuLimitMillis: t.resources.cpuLimitMillis + w.pods * w.perPod.cpuLimitMillis,
+        memoryLimitBytes: t.resources.memoryLimitBytes + w.pods * w.perPod.memoryLimitBytes,
+      },
+    }),
+    { pods: 0, resources: { cpuRequestMillis: 0, memoryRequestBytes: 0, cpuLimitMillis: 0, memoryLimitBytes: 0 } } as Totals,
   );
+  const perNode = charts.filter((w) => w.perNode).map((w) => `, plus ${w.name} on every node (${res(w.perPod)})`).join("");
+
+  const budget = connectionBudget(config);
+  const m = config.monitoring;
+  const critical = !m.alerting
+    ? "alerting is off (no Alertmanager)"
+    : m.pagerduty.enabled
+      ? `PagerDuty (routing key from Secret ${config.monitoringNamespace}/${m.pagerduty.routingKeySecret!.name}, key ${m.pagerduty.routingKeySecret!.key})`
+      : `nobody is paged: ${terminalSafe(m.criticalAlertsUnrouted ?? "", 300)}`;
+  const apis = Object.entries(values.plan.needs)
+    .filter(([, needs]) => needs.length > 0)
+    .map(([api, needs]) => `${api} (${needs.join(", ")}) by ${values.plan.providers[api as keyof typeof values.plan.providers].join(" and ") || "nobody"}`);
+
+  const title = `${config.environment} (namespace ${config.namespace}, context ${terminalSafe(config.cluster.context)}, autoscaling ${mode})`;
+  return [
+    title,
+    ...table([header, ...rows]),
+    totals(`namespace ${config.namespace} at minimum scale`, capacity.min),
+    totals(`namespace ${config.namespace} at maximum scale`, capacity.max),
+    totals("peak (every workload at its maximum and rolling, either autoscaling mode)", capacity.peak),
+    quotaLine(quota.need, quota.hard),
+    `  monitoring (namespace ${config.monitoringNamespace}, as the chart values size it):`,
+    ...table([["component", "pods", "containers", "per pod cpu req/limit", "memory req/limit"], ...chartRows]).map((l) => `  ${l}`),
+    `  monitoring total: ${chartTotal.pods} pods, ${res(chartTotal.resources)}${perNode}`,
+    ...budget.layers.map((l) => `  database connections, ${l.label}: ${l.arithmetic}`),
+    `  critical alerts: ${critical}`,
+    `  HPA metrics: ${apis.length > 0 ? apis.join("; ") : "none (no HPAs)"}`,
+    "",
+  ].join("\n");
 }
 
 function table(rows: readonly (readonly string[])[]): string[] {

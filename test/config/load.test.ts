@@ -208,14 +208,6 @@ describe("data tier rules", () => {
   it("fails when the pool's min exceeds its max", () => {
     fails("production", (r) => (r.postgres.pool.minConnections = 30), "postgres.pool.minConnections", /<= maxConnections \(20\)/);
   });
-  it("fails when the connection budget does not fit, and shows the arithmetic", () => {
-    const problem = fails("production", (r) => (r.postgres.maxConnections = 900), "postgres.maxConnections", /too small for the connection budget \(autoscaling on/, { enableAutoscaling: true });
-    // The blue-green gateway counts both tracks: 2 x 10 pods.
-    assert.match(problem.rule, /api-gateway 20x1x20=400 \+ agent-orchestrator 8x1x20=160 \+ model-orchestration 12x1x20=240 \+ tool-integration 6x1x20=120 \+ migration 2 \+ exporter 2 \+ admin 5 \+ reserved 3 = 932 > max_connections 900/);
-  });
-  it("passes production's budget with autoscaling on", () => {
-    assert.equal(loadConfig("production", { enableAutoscaling: true }).postgres.maxConnections, 1000);
-  });
   it("fails when a service caches in an environment without Redis", () => {
     fails("local", (r) => (r.services["tool-integration"].cache = { defaultTtlSeconds: 60, keyVersion: 1 }), "services.tool-integration.cache", /needs Redis/);
   });

@@ -5,47 +5,20 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client, Pool } from "pg";
-import { connectionBudget, serviceCapacity } from "../../config/capacity";
+import { connectionBudget, peakPods, serviceWorkloads } from "../../config/capacity";
 import { parseMemoryBytes } from "../../config/quantity";
 import { renderInitScript, renderPostgresConf } from "../../constructs/postgres";
 import { renderRedisConf } from "../../constructs/redis";
 import { contractSettings } from "../../constructs/service-contract";
 import { loadConfig } from "../helpers";
-
-const PG_BIN = "/usr/lib/postgresql/15/bin";
-const isRoot = process.getuid?.() === 0;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
-
-async function waitFor(check: () => boolean, what: string, seconds = 20): Promise<void> {
-  const deadline = Date.now() + seconds * 1000;
-  while (Date.now() < deadline) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/** Runs a command as the postgres user when we are root (Postgres refuses to run as root). */
-function asPostgres(command: string, args: string[], env: Record<string, string> = {}): string {
-  const [file, argv] = isRoot ? ["runuser", ["-u", "postgres", "--", command, ...args]] : [command, args];
-  return execFileSync(file, argv, { encoding: "utf8", env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-}
+import { freePort, type PostgresServer, runInitScript, startPostgres as startServer, waitFor } from "../servers";
+import { MONITORING_ROLE } from "../../config/semantics";
+import { REDIS_BYTES_PER_COUNTER } from "../../config/redis-sizing";
 
 describe("redis.conf on redis-server", () => {
   const production = loadConfig("production");
@@ -102,6 +75,21 @@ describe("redis.conf on redis-server", () => {
     assert.equal(cli("GET", "ratelimit:api-gateway:client"), "1");
   });
 
+  it(`needs at most ${REDIS_BYTES_PER_COUNTER} bytes per rate-limit counter (the sizing the Redis floor multiplies)`, () => {
+    cli("FLUSHALL");
+    cli("CONFIG", "SET", "maxmemory", "0");
+    const used = () => Number(/used_memory:(\d+)/.exec(cli("INFO", "memory"))![1]);
+    const before = used();
+    const n = 20_000;
+    // Keys as long as the contract allows (64 bytes), with a value and a TTL, in one pipeline.
+    const script = Array.from({ length: n }, (_, i) => `SET ratelimit:api-gateway:default:${"c".repeat(20)}${String(i).padStart(8, "0")}:29485012 17 EX 120`).join("\n");
+    execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port)], { input: script, env: { ...process.env, REDISCLI_AUTH: "test-password" }, stdio: ["pipe", "ignore", "pipe"] });
+    assert.equal(cli("DBSIZE"), String(n));
+    const perKey = (used() - before) / n;
+    assert.ok(perKey > 50 && perKey <= REDIS_BYTES_PER_COUNTER, `${perKey.toFixed(1)} bytes per counter`);
+    cli("FLUSHALL");
+  });
+
   it("runs without persistence where the environment says so", () => {
     const conf = renderRedisConf({ ...production.redis!, persistence: false });
     assert.match(conf, /^appendonly no$/m);
@@ -110,41 +98,13 @@ describe("redis.conf on redis-server", () => {
 });
 
 describe("postgresql.conf on PostgreSQL 15", () => {
-  const scratch: string[] = [];
-  const servers: { dir: string }[] = [];
-
+  const servers: PostgresServer[] = [];
   async function startPostgres(conf: string): Promise<{ port: number; dir: string }> {
-    assert.ok(existsSync(`${PG_BIN}/postgres`), "PostgreSQL 15 is not installed (Debian package postgresql; .ci/run installs it)");
-    const dir = mkdtempSync(join(tmpdir(), "pg-conf-"));
-    scratch.push(dir);
-    if (isRoot) chownSync(dir, Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })), Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })));
-    chmodSync(dir, 0o700);
-    const data = join(dir, "data");
-    writeFileSync(join(dir, "pw"), "superuser-test-password\n");
-    if (isRoot) chownSync(join(dir, "pw"), Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })), 0);
-    asPostgres(`${PG_BIN}/initdb`, ["-D", data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${join(dir, "pw")}`, "--no-sync"]);
-    const confFile = join(dir, "postgresql.conf");
-    writeFileSync(confFile, conf);
-    const port = await freePort();
-    asPostgres(`${PG_BIN}/pg_ctl`, [
-      "-D", data, "-l", join(dir, "log"), "-w", "start",
-      "-o", `-c config_file=${confFile} -c hba_file=${join(data, "pg_hba.conf")} -c port=${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir}`,
-    ]);
-    servers.push({ dir: data });
-    return { port, dir };
+    const server = await startServer(conf);
+    servers.push(server);
+    return server;
   }
-
-  after(() => {
-    for (const s of servers) {
-      try {
-        asPostgres(`${PG_BIN}/pg_ctl`, ["-D", s.dir, "-m", "immediate", "stop"]);
-      } catch {
-        // already stopped
-      }
-    }
-    scratch.forEach((d) => rmSync(d, { recursive: true, force: true }));
-  });
-
+  after(() => servers.forEach((s) => s.stop()));
   const superuser = (port: number, database = "postgres") =>
     new Client({ host: "127.0.0.1", port, user: "postgres", password: "superuser-test-password", database });
 
@@ -166,31 +126,51 @@ describe("postgresql.conf on PostgreSQL 15", () => {
     }
   });
 
+  it("gives postgres_exporter a pg_monitor role that reads statistics and nothing else", async () => {
+    const pg = loadConfig("production").postgres;
+    const { port } = await startPostgres(renderPostgresConf(pg));
+    const setup = superuser(port);
+    await setup.connect();
+    await setup.query(`CREATE DATABASE ${pg.database}`);
+    await setup.end();
+    runInitScript(servers.at(-1)!, renderInitScript(), pg.database, { app: pg.appUser, appPassword: "app-test-password", monitoring: MONITORING_ROLE, monitoringPassword: "monitoring-test-password" });
+    const app = new Client({ host: "127.0.0.1", port, user: pg.appUser, password: "app-test-password", database: pg.database });
+    await app.connect();
+    await app.query("CREATE TABLE secrets_of_the_app (v text)");
+    await app.query("INSERT INTO secrets_of_the_app VALUES ('x')");
+    const monitor = new Client({ host: "127.0.0.1", port, user: MONITORING_ROLE, password: "monitoring-test-password", database: pg.database });
+    await monitor.connect();
+    try {
+      const role = await monitor.query("SELECT rolsuper, pg_has_role(current_user, 'pg_monitor', 'member') AS monitor FROM pg_roles WHERE rolname = current_user");
+      assert.deepEqual(role.rows[0], { rolsuper: false, monitor: true });
+      // What postgres_exporter reads: every backend's activity, settings and database statistics.
+      const seen = await monitor.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND query IS NOT NULL AND query <> '<insufficient privilege>'", [pg.appUser]);
+      assert.equal(seen.rows[0].n, 1);
+      assert.ok((await monitor.query("SELECT numbackends FROM pg_stat_database WHERE datname = $1", [pg.database])).rowCount === 1);
+      await assert.rejects(monitor.query("SELECT * FROM secrets_of_the_app"), /permission denied/);
+      await assert.rejects(monitor.query("CREATE TABLE t (v int)"), /permission denied/);
+    } finally {
+      await monitor.end();
+      await app.end();
+    }
+  });
+
   it("admits exactly the connection budget: the pools fit, and the server stops at max_connections - reserved", async () => {
-    // Local with autoscaling on: the HPA maximums, the generated pool settings.
+    // Local (direct to Postgres) at its peak: HPA maximums and rollout surge, the generated pool settings.
     const config = loadConfig("local", { enableAutoscaling: true });
     const pg = config.postgres;
     const budget = connectionBudget(config);
-    assert.ok(budget.fits, budget.arithmetic);
-    const { port, dir } = await startPostgres(renderPostgresConf(pg));
+    const layer = budget.layers[0]!;
+    assert.equal(budget.layers.length, 1);
+    assert.ok(budget.fits, layer.arithmetic);
+    const { port } = await startPostgres(renderPostgresConf(pg));
 
     // The application role, made by the same init script the image runs on first start.
     const setup = superuser(port);
     await setup.connect();
     await setup.query(`CREATE DATABASE ${pg.database}`);
     await setup.end();
-    const passwordFile = join(dir, "app-password");
-    writeFileSync(passwordFile, "app-test-password");
-    if (isRoot) chownSync(passwordFile, Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })), 0);
-    asPostgres("sh", ["-c", renderInitScript()], {
-      POSTGRES_USER: "postgres",
-      POSTGRES_DB: pg.database,
-      APP_DB_USER: pg.appUser,
-      APP_DB_PASSWORD_FILE: passwordFile,
-      PGHOST: "127.0.0.1",
-      PGPORT: String(port),
-      PGPASSWORD: "superuser-test-password",
-    });
+    runInitScript(servers.at(-1)!, renderInitScript(), pg.database, { app: pg.appUser, appPassword: "app-test-password", monitoring: MONITORING_ROLE, monitoringPassword: "monitoring-test-password" });
 
     // One pool per worker of every pod at maximum scale, configured as the pods are.
     const pools: Pool[] = [];
@@ -198,7 +178,7 @@ describe("postgresql.conf on PostgreSQL 15", () => {
     try {
       for (const service of config.services.filter((s) => s.usesDatabase)) {
         const settings = contractSettings(config, service);
-        const pods = serviceCapacity(service, true).maxPods;
+        const pods = serviceWorkloads(service).reduce((n, w) => n + peakPods(w), 0);
         for (let i = 0; i < pods * service.workerProcesses; i++) {
           const pool = new Pool({
             host: "127.0.0.1",
@@ -213,13 +193,13 @@ describe("postgresql.conf on PostgreSQL 15", () => {
           for (let c = 0; c < pool.options.max; c++) held.push(await pool.connect());
         }
       }
-      const appConnections = budget.services.reduce((n, s) => n + s.connections, 0);
+      const appConnections = budget.clients.reduce((n, s) => n + s.connections, 0);
       assert.equal(held.length, appConnections);
 
       // The rest of the budget (migration, exporter, admin) as the app role too, then one past it.
       const extra: Client[] = [];
       const room = pg.maxConnections - pg.superuserReservedConnections - appConnections;
-      assert.ok(room >= budget.total - appConnections - pg.superuserReservedConnections, "budget exceeds the room the server gives");
+      assert.ok(room >= layer.need - appConnections - pg.superuserReservedConnections, "budget exceeds the room the server gives");
       try {
         for (let i = 0; i < room; i++) {
           const c = new Client({ host: "127.0.0.1", port, user: pg.appUser, password: "app-test-password", database: pg.database });

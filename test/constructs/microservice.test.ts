@@ -107,11 +107,14 @@ describe("Microservice", () => {
       assert.equal(pdb.spec.min_available, undefined);
     });
 
-    it("admits only scrapes from the monitoring namespace when nothing calls it", () => {
+    it("admits only Prometheus' pods, on the metrics port alone, when nothing calls it", () => {
       const policy = named(json, "kubernetes_network_policy_v1", "agent-orchestrator").spec;
       assert.deepEqual(policy.policy_types, ["Ingress", "Egress"]);
       assert.deepEqual(policy.ingress, [
-        { from: [{ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } } }], ports: [{ port: "http", protocol: "TCP" }] },
+        {
+          from: [{ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "monitoring" } }, pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } } }],
+          ports: [{ port: "metrics", protocol: "TCP" }],
+        },
       ]);
       assert.deepEqual(policy.egress ?? [], []);
     });

@@ -3,10 +3,14 @@ import { describe, it } from "node:test";
 import { Testing } from "cdktf";
 import { parse } from "yaml";
 import { Monitoring } from "../../constructs/monitoring";
+import { chartWorkloads, monitoringInputs, monitoringValues } from "../../constructs/monitoring-values";
+import { unescapeLiteral } from "../../constructs/terraform-text";
+import { METRICS_APIS } from "../../config/metrics";
+import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment } from "../helpers";
 
 const release = (json: Json, chart: string) => Object.values(resources(json, "helm_release")).find((r) => r.chart === chart);
-const values = (json: Json, chart: string) => parse(release(json, chart)!.values[0]);
+const values = (json: Json, chart: string) => parse(unescapeLiteral(release(json, chart)!.values[0]));
 
 describe("Monitoring", () => {
   const production = synthEnvironment("production");
@@ -24,7 +28,7 @@ describe("Monitoring", () => {
     assert.equal(v.prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues, false);
     assert.equal(v.prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues, false);
     const monitors = v.prometheus.additionalServiceMonitors as Json[];
-    assert.deepEqual(monitors.map((m) => m.name), ["agent-platform-services", "agent-platform-redis", "agent-platform-postgres"]);
+    assert.deepEqual(monitors.map((m) => m.name), ["agent-platform-services", "agent-platform-redis", "agent-platform-postgres", "agent-platform-pgbouncer"]);
     // Each monitor selects Services that exist, on a port they name.
     const services = Object.values(resources(production, "kubernetes_service_v1"));
     for (const m of monitors) {
@@ -39,7 +43,7 @@ describe("Monitoring", () => {
   it("delivers the alert rules and Alertmanager's routing through chart values in production", () => {
     const v = values(production, "kube-prometheus-stack");
     const rules = v.additionalPrometheusRulesMap["agent-platform"].groups.flatMap((g: Json) => g.rules.map((r: Json) => r.alert));
-    assert.equal(rules.length, 9);
+    assert.equal(rules.length, 10);
     assert.equal(v.alertmanager.enabled, true);
     assert.equal(v.alertmanager.config.route.receiver, "default");
     assert.equal(v.prometheus.prometheusSpec.retention, "15d");
@@ -65,14 +69,132 @@ describe("Monitoring", () => {
     assert.equal(named(local, "kubernetes_secret_v1", "grafana-admin").data["admin-password"], "${var.grafana_admin_password}");
   });
 
-  it("provisions the six dashboards as ConfigMaps for Grafana's sidecar", () => {
+  it("provisions the six dashboards as ConfigMaps beside Grafana, where its sidecar looks", () => {
     const v = values(production, "kube-prometheus-stack");
-    assert.deepEqual(v.grafana.sidecar.dashboards, { enabled: true, label: "grafana_dashboard", labelValue: "1", searchNamespace: "ALL" });
+    // The sidecar searches its own namespace only (no searchNamespace), for ConfigMaps only.
+    assert.deepEqual(v.grafana.sidecar.dashboards, { enabled: true, label: "grafana_dashboard", labelValue: "1", resource: "configmap" });
     const maps = Object.values(resources(production, "kubernetes_config_map_v1")).filter((c) => c.metadata.labels.grafana_dashboard === "1");
     assert.equal(maps.length, 6);
+    const monitoringNs = Object.entries(resources(production, "kubernetes_namespace_v1")).find(([, n]) => n.metadata.name === "monitoring")![0];
     for (const m of maps) {
+      assert.equal(m.metadata.namespace, `\${kubernetes_namespace_v1.${monitoringNs}.metadata[0].name}`);
       const [file, json] = Object.entries(m.data as Record<string, string>)[0]!;
-      assert.equal(JSON.parse(json).uid, file.replace(/\.json$/, ""));
+      assert.equal(JSON.parse(unescapeLiteral(json)).uid, file.replace(/\.json$/, ""));
+    }
+  });
+
+  for (const env of ENVIRONMENT_NAMES) {
+    it(`gives Grafana no way to read a Secret in ${env}: no chart RBAC, a Role for ConfigMaps in its own namespace`, () => {
+      const json = synthEnvironment(env, { enableAutoscaling: true });
+      const v = values(json, "kube-prometheus-stack");
+      // The chart creates a ClusterRole when rbac.create && !namespaced, a Role granting configmaps
+      // AND secrets when namespaced: neither may be rendered.
+      assert.equal(v.grafana.rbac.create, false);
+      assert.equal(v.grafana.sidecar.datasources.resource, "configmap");
+      assert.equal(v.grafana.sidecar.dashboards.searchNamespace, undefined);
+      for (const [type, kind] of [["kubernetes_cluster_role_v1", "ClusterRole"], ["kubernetes_role_v1", "Role"]] as const) {
+        for (const role of Object.values(resources(json, type))) {
+          for (const rule of role.rule as Json[]) assert.ok(!rule.resources.includes("secrets") && !rule.resources.includes("*"), `${kind} ${role.metadata.name} grants ${rule.resources}`);
+        }
+      }
+      const role = named(json, "kubernetes_role_v1", "kps-grafana-configmaps");
+      assert.deepEqual(role.rule, [{ api_groups: [""], resources: ["configmaps"], verbs: ["get", "list", "watch"] }]);
+      const binding = named(json, "kubernetes_role_binding_v1", "kps-grafana-configmaps");
+      assert.equal(binding.subject[0].name, v.grafana.serviceAccount.name);
+    });
+  }
+
+  it("keeps the monitoring namespace at baseline, and node-exporter alone in a privileged namespace of its own", () => {
+    const ns = (json: Json, name: string) => Object.values(resources(json, "kubernetes_namespace_v1")).find((n) => n.metadata.name === name);
+    for (const json of [production, local]) {
+      assert.equal(ns(json, "monitoring")!.metadata.labels["pod-security.kubernetes.io/enforce"], "baseline");
+      assert.equal(ns(json, "monitoring")!.metadata.labels["pod-security.kubernetes.io/warn"], "restricted");
+    }
+    assert.equal(ns(production, "monitoring-node-exporter")!.metadata.labels["pod-security.kubernetes.io/enforce"], "privileged");
+    assert.equal(values(production, "kube-prometheus-stack")["prometheus-node-exporter"].namespaceOverride, "monitoring-node-exporter");
+    // Where node-exporter does not run, nothing is privileged.
+    assert.equal(ns(local, "monitoring-node-exporter"), undefined);
+  });
+
+  it("denies all traffic in the monitoring namespace but what each component needs", () => {
+    const policies = Object.values(resources(production, "kubernetes_network_policy_v1")).filter((p) => String(p.metadata.namespace).includes("kubernetes_namespace_v1.monitoring_namespace"));
+    const byName = new Map(policies.map((p) => [p.metadata.name, p.spec]));
+    assert.deepEqual(byName.get("default-deny-all")!.pod_selector, {});
+    assert.deepEqual(byName.get("default-deny-all")!.policy_types, ["Ingress", "Egress"]);
+    // Alertmanager: nothing admits it but Prometheus (the scrape policy), and it only talks out on 443.
+    const admitting = policies.filter((p) => (p.spec.ingress ?? []).length > 0 && (p.spec.pod_selector.match_labels?.["app.kubernetes.io/name"] === "alertmanager" || !p.spec.pod_selector.match_labels));
+    for (const p of admitting) {
+      for (const rule of p.spec.ingress) {
+        const fromPrometheus = (rule.from ?? []).every((f: Json) => f.pod_selector?.match_labels?.["app.kubernetes.io/name"] === "prometheus");
+        const apiServerPorts = (rule.ports ?? []).length > 0 && rule.ports.every((port: Json) => ["443", "6443", "10250"].includes(port.port));
+        assert.ok(fromPrometheus || apiServerPorts, `${p.metadata.name} admits more than Prometheus to Alertmanager's 9093`);
+      }
+    }
+    // Grafana reads Prometheus, nothing else in the cluster.
+    assert.deepEqual(byName.get("grafana")!.egress, [{ to: [{ pod_selector: { match_labels: { "app.kubernetes.io/name": "prometheus" } } }], ports: [{ port: "9090", protocol: "TCP" }] }]);
+  });
+
+  it("admits Prometheus' pods, and only them, to the platform's metrics ports, and no one from monitoring to the APIs", () => {
+    for (const p of Object.values(resources(production, "kubernetes_network_policy_v1"))) {
+      for (const rule of (p.spec.ingress ?? []) as Json[]) {
+        for (const from of (rule.from ?? []) as Json[]) {
+          if (from.namespace_selector?.match_labels?.["kubernetes.io/metadata.name"] !== "monitoring") continue;
+          assert.deepEqual(from.pod_selector, { match_labels: { "app.kubernetes.io/name": "prometheus" } }, `${p.metadata.name} admits all of monitoring`);
+          assert.ok(rule.ports.every((port: Json) => port.port === "metrics"), `${p.metadata.name} admits Prometheus beyond the metrics port`);
+        }
+      }
+    }
+  });
+
+  it("serves every metric every HPA reads through exactly one provider", () => {
+    for (const env of ENVIRONMENT_NAMES) {
+      const json = synthEnvironment(env, { enableAutoscaling: true });
+      const hpas = Object.values(resources(json, "kubernetes_horizontal_pod_autoscaler_v2"));
+      assert.ok(hpas.length > 0);
+      const ms = release(json, "metrics-server");
+      const adapter = release(json, "prometheus-adapter");
+      const custom = adapter ? (values(json, "prometheus-adapter").rules.custom as Json[]).map((r) => r.name.as) : [];
+      if (adapter) assert.deepEqual(values(json, "prometheus-adapter").rules.external, []);
+      for (const hpa of hpas) {
+        for (const metric of hpa.spec.metric as Json[]) {
+          if (metric.type === "Resource") assert.ok(ms, `${env}: ${metric.resource.name} of ${hpa.metadata.name} has no metrics.k8s.io provider`);
+          else if (metric.type === "Pods") assert.equal(custom.filter((name) => name === metric.pods.metric.name).length, 1, `${env}: ${metric.pods.metric.name}`);
+          else assert.fail(`${env}: ${metric.type} metric has no provider`);
+        }
+      }
+      assert.equal(ms?.version, "3.13.0");
+      // Without HPAs, no metrics API provider is installed at all.
+      const off = synthEnvironment(env, { enableAutoscaling: false });
+      assert.equal(release(off, "metrics-server"), undefined);
+      assert.equal(release(off, "prometheus-adapter"), undefined);
+    }
+  });
+
+  it("leaves metrics.k8s.io to the cluster where it serves it, and refuses a second custom metrics provider", () => {
+    const raw = rawEnvironment("production");
+    raw.monitoring.clusterMetricsApis = ["metrics.k8s.io", "external.metrics.k8s.io"];
+    const json = synthEnvironment("production", { enableAutoscaling: true }, raw);
+    assert.equal(release(json, "metrics-server"), undefined);
+    raw.monitoring.clusterMetricsApis = ["custom.metrics.k8s.io"];
+    assert.throws(() => loadConfig("production", {}, raw), /monitoring\.clusterMetricsApis = \["custom\.metrics\.k8s\.io"\]: says the cluster serves custom\.metrics\.k8s\.io, and the HPAs' .* need prometheus-adapter for it: two providers/);
+    const plan = monitoringValues(monitoringInputs(loadConfig("production", { enableAutoscaling: true }))).plan;
+    for (const api of METRICS_APIS) if (plan.needs[api].length > 0) assert.equal(plan.providers[api].length, 1, api);
+  });
+
+  it("sizes every container the charts run, and the summary counts them as the values say", () => {
+    for (const env of ENVIRONMENT_NAMES) {
+      const json = synthEnvironment(env, { enableAutoscaling: true });
+      const kps = values(json, "kube-prometheus-stack");
+      const workloads = chartWorkloads(monitoringValues(monitoringInputs(loadConfig(env, { enableAutoscaling: true }))));
+      const byName = new Map(workloads.map((w) => [w.name, w]));
+      const cpu = (r: Json) => r.requests.cpu;
+      assert.deepEqual(byName.get("prometheus")!.containers.map((c) => c.name), ["prometheus", "config-reloader"]);
+      assert.equal(cpu(kps.prometheus.prometheusSpec.resources), loadConfig(env).monitoring.prometheusResources.requests.cpu);
+      for (const path of ["prometheusOperator.resources", "prometheusOperator.prometheusConfigReloader.resources", "kube-state-metrics.resources", "grafana.resources", "grafana.sidecar.resources"]) {
+        const r = path.split(".").reduce((o: Json, k) => o?.[k], kps);
+        assert.ok(r?.requests?.cpu && r?.requests?.memory && r?.limits?.cpu && r?.limits?.memory, `${env}: ${path}`);
+      }
+      if (release(json, "metrics-server")) assert.equal(byName.get("metrics-server")!.pods, values(json, "metrics-server").replicas);
     }
   });
 
@@ -95,9 +217,7 @@ describe("Monitoring", () => {
   });
 
   it("mounts the PagerDuty routing key from its Secret when PagerDuty is on", () => {
-    const raw = rawEnvironment("production");
-    raw.monitoring.pagerduty.enabled = true;
-    const v = values(synthEnvironment("production", {}, raw), "kube-prometheus-stack");
+    const v = values(production, "kube-prometheus-stack");
     assert.deepEqual(v.alertmanager.alertmanagerSpec.secrets, ["pagerduty"]);
     assert.equal(v.alertmanager.config.receivers.find((r: Json) => r.name === "pagerduty").pagerduty_configs[0].routing_key_file, "/etc/alertmanager/secrets/pagerduty/routing-key");
   });
@@ -114,6 +234,7 @@ describe("Monitoring", () => {
             settings: config.monitoring,
             hpaMetrics: ["queue_length", "gpu_utilization"],
             secretsMode: "existing",
+            dns: config.dns,
           });
         }),
       /no prometheus-adapter rule serves gpu_utilization/,

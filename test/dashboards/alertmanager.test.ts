@@ -22,8 +22,13 @@ const receiverFor = (dir: string, labels: string[]) => {
 };
 
 describe("Alertmanager config", () => {
-  const production = loadConfig("production").monitoring;
-  const withPagerDuty = { ...production, pagerduty: { enabled: true, routingKeySecret: { name: "pagerduty", key: "routing-key" } } };
+  const withPagerDuty = loadConfig("production").monitoring;
+  const production = loadConfig("staging").monitoring;
+  it("ships production paging PagerDuty, and staging without it only because its config says why", () => {
+    assert.equal(withPagerDuty.pagerduty.enabled, true);
+    assert.equal(production.pagerduty.enabled, false);
+    assert.ok((production.criticalAlertsUnrouted ?? "").length >= 20);
+  });
 
   it("passes amtool check-config, with and without PagerDuty", () => {
     for (const settings of [production, withPagerDuty]) {
@@ -40,7 +45,7 @@ describe("Alertmanager config", () => {
     assert.equal(receiverFor(dir, ["alertname=Watchdog", "severity=none"]), "null");
   });
 
-  it("routes everything to the default receiver without PagerDuty", () => {
+  it("routes everything to the default receiver without PagerDuty (staging)", () => {
     const dir = write(alertmanagerConfig(production));
     assert.equal(receiverFor(dir, ["severity=critical", "alertname=AgentPlatformHighErrorRatio"]), "default");
   });

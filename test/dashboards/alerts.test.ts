@@ -12,7 +12,7 @@ import { checkRules, tool, writeFiles } from "./tools";
 
 const production = loadConfig("production");
 const NS = production.namespace;
-const groups = alertRuleGroups({ namespace: NS, thresholds: production.monitoring.thresholds, runbookBaseUrl: production.monitoring.runbookBaseUrl });
+const groups = alertRuleGroups({ namespace: NS, thresholds: production.monitoring.thresholds, runbookBaseUrl: production.monitoring.runbookBaseUrl, pooler: !!production.pgbouncer });
 const rules = groups.flatMap((g) => g.rules);
 
 interface Series {
@@ -137,6 +137,20 @@ const scenarios: Scenario[] = [
       { series: `redis_memory_max_bytes{${n}}`, values: "1610612736x20" },
     ],
   },
+  {
+    alert: "AgentPlatformPgbouncerClientsWaiting",
+    evalTime: "10m",
+    labels: { severity: "warning", namespace: NS, database: "agent_platform" },
+    firing: [
+      { series: `pgbouncer_pools_client_waiting_connections{${n},database="agent_platform",user="agent_platform",pod="pgbouncer-0"}`, values: "12x20" },
+      { series: `pgbouncer_pools_client_maxwait_seconds{${n},database="agent_platform",user="agent_platform",pod="pgbouncer-0"}`, values: "3x20" },
+    ],
+    // Clients queue briefly under load (transaction pooling does that), but nobody waits long.
+    quiet: [
+      { series: `pgbouncer_pools_client_waiting_connections{${n},database="agent_platform",user="agent_platform",pod="pgbouncer-0"}`, values: "12x20" },
+      { series: `pgbouncer_pools_client_maxwait_seconds{${n},database="agent_platform",user="agent_platform",pod="pgbouncer-0"}`, values: "0x20" },
+    ],
+  },
 ];
 
 /** The rule file with annotations left out: unit tests assert expressions, durations and labels. */
@@ -178,6 +192,15 @@ describe("alert rules", () => {
     assert.match(expr("AgentPlatformHighLatencyP95"), new RegExp(`> ${t.latencyP95Seconds}$`));
     assert.match(expr("AgentPlatformPostgresConnectionsNearLimit"), new RegExp(`> ${t.postgresConnectionRatio}$`));
     assert.equal(rules.find((r) => r.alert === "AgentPlatformReplicasUnavailable")!.for, `${t.replicasUnavailableMinutes}m`);
+  });
+
+  it("leaves the PgBouncer alert out where no PgBouncer runs", () => {
+    const local = loadConfig("local");
+    const names = alertRuleGroups({ namespace: NS, thresholds: local.monitoring.thresholds, runbookBaseUrl: local.monitoring.runbookBaseUrl, pooler: !!local.pgbouncer })
+      .flatMap((g) => g.rules)
+      .map((r) => r.alert);
+    assert.ok(!names.includes("AgentPlatformPgbouncerClientsWaiting"));
+    assert.equal(names.length, ALERT_NAMES.length - 1);
   });
 
   it("has a scenario for every alert", () => {

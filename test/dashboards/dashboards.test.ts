@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { RATE, toGrafanaJson } from "../../dashboards/common";
 import { platformDashboards } from "../../dashboards/dashboards";
-import { METRICS } from "../../dashboards/metrics";
+import { METRICS } from "../../config/metrics";
 import { checkRules } from "./tools";
 
 const ctx = { namespace: "agent-platform", environment: "production" };

@@ -33,10 +33,14 @@ describe("PlatformStack data tier", () => {
     // Production's only variables are the blue-green switches, which hold no secret.
     assert.deepEqual(Object.keys(production.variable).sort(), ["active_track_api_gateway", "active_track_web_dashboard"]);
     assert.deepEqual(resources(production, "kubernetes_secret_v1"), {});
-    assert.deepEqual(Object.keys(local.variable).sort(), ["grafana_admin_password", "postgres_app_password", "postgres_superuser_password"]);
+    assert.deepEqual(Object.keys(local.variable).sort(), ["grafana_admin_password", "postgres_app_password", "postgres_monitoring_password", "postgres_superuser_password"]);
     for (const v of Object.values(local.variable as Record<string, Json>)) assert.equal(v.sensitive, true);
     const secret = named(local, "kubernetes_secret_v1", "postgres-auth");
-    assert.deepEqual(secret.data, { "app-password": "${var.postgres_app_password}", "superuser-password": "${var.postgres_superuser_password}" });
+    assert.deepEqual(secret.data, {
+      "app-password": "${var.postgres_app_password}",
+      "monitoring-password": "${var.postgres_monitoring_password}",
+      "superuser-password": "${var.postgres_superuser_password}",
+    });
   });
 
   it("never puts a password in a literal env value", () => {
@@ -77,9 +81,15 @@ describe("PlatformStack data tier", () => {
         ["5", "20", "30", "3600", "true"],
         name,
       );
-      assert.equal(s.PLATFORM_DATABASE_HOST, "postgres.agent-platform.svc.cluster.local");
+      // Through PgBouncer in production; the pool mode tells the driver what it may not do.
+      assert.equal(s.PLATFORM_DATABASE_HOST, "pgbouncer.agent-platform.svc.cluster.local");
+      assert.equal(s.PLATFORM_DATABASE_PORT, "6432");
+      assert.equal(s.PLATFORM_DATABASE_POOLING, "pgbouncer-transaction");
     }
     assert.equal(settings("web-dashboard").PLATFORM_DATABASE_HOST, undefined);
+    // Local goes straight to Postgres.
+    const direct = named(local, "kubernetes_config_map_v1", "agent-orchestrator-settings").data;
+    assert.deepEqual([direct.PLATFORM_DATABASE_HOST, direct.PLATFORM_DATABASE_PORT, direct.PLATFORM_DATABASE_POOLING], ["postgres.agent-platform.svc.cluster.local", "5432", "direct"]);
   });
 
   it("mounts the rate-limit file with the seed's five tiers and the service's overrides", () => {
@@ -119,11 +129,26 @@ describe("PlatformStack data tier", () => {
     });
   });
 
-  it("admits only Redis' users to Redis, and only database users and the migration to Postgres", () => {
-    const clients = (name: string) =>
-      named(production, "kubernetes_network_policy_v1", name).spec.ingress[0].from.map((f: Json) => f.pod_selector.match_labels["app.kubernetes.io/name"]);
-    assert.deepEqual(clients("redis"), ["api-gateway", "agent-orchestrator", "model-orchestration", "tool-integration", "web-dashboard"]);
-    assert.deepEqual(clients("postgres"), ["api-gateway", "agent-orchestrator", "model-orchestration", "tool-integration", "db-migrate"]);
+  it("admits only Redis' users to Redis; to Postgres, PgBouncer and the migration where PgBouncer runs, else the database users", () => {
+    const clients = (json: Json, name: string) =>
+      named(json, "kubernetes_network_policy_v1", name).spec.ingress[0].from.map((f: Json) => f.pod_selector.match_labels["app.kubernetes.io/name"]);
+    const dbUsers = loadConfig("production").services.filter((s) => s.usesDatabase).map((s) => s.name);
+    assert.deepEqual(clients(production, "redis"), ["api-gateway", "agent-orchestrator", "model-orchestration", "tool-integration", "web-dashboard"]);
+    assert.deepEqual(clients(production, "postgres"), ["pgbouncer", "db-migrate"]);
+    assert.deepEqual(clients(production, "pgbouncer"), dbUsers);
+    assert.deepEqual(clients(local, "postgres"), [...dbUsers, "db-migrate"]);
+    // PgBouncer itself reaches Postgres and nothing else.
+    const egress = named(production, "kubernetes_network_policy_v1", "pgbouncer").spec.egress;
+    assert.deepEqual(egress, [{ to: [{ pod_selector: { match_labels: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "agent-platform" } } }], ports: [{ port: "5432", protocol: "TCP" }] }]);
+  });
+
+  it("runs the migration straight against Postgres, past the pooler (session features)", () => {
+    const env = Object.values(resources(production, "kubernetes_job_v1"))[0]!.spec.template.spec.container[0].env as Json[];
+    assert.deepEqual(Object.fromEntries(env.map((e) => [e.name, e.value])), {
+      PLATFORM_DATABASE_HOST: "postgres.agent-platform.svc.cluster.local",
+      PLATFORM_DATABASE_PORT: "5432",
+      PLATFORM_DATABASE_POOLING: "direct",
+    });
   });
 
   it("runs the migration once per release, before the database users roll", () => {
@@ -134,9 +159,11 @@ describe("PlatformStack data tier", () => {
     assert.equal(job.wait_for_completion, true);
     assert.equal(job.spec.backoff_limit, 2);
     assert.equal(job.spec.ttl_seconds_after_finished, undefined);
+    const pooler = Object.keys(resources(production, "kubernetes_deployment_v1")).find((k) => k.startsWith("pgbouncer"))!;
     for (const d of Object.values(resources(production, "kubernetes_deployment_v1"))) {
       if (d.metadata.name.startsWith("web-dashboard")) assert.equal(d.depends_on, undefined);
-      else assert.deepEqual(d.depends_on, [`kubernetes_job_v1.${id}`], d.metadata.name);
+      else if (d.metadata.name === "pgbouncer") assert.deepEqual(d.depends_on, [`kubernetes_stateful_set_v1.${Object.keys(resources(production, "kubernetes_stateful_set_v1")).find((k) => k.startsWith("postgres"))}`]);
+      else assert.deepEqual(d.depends_on, [`kubernetes_job_v1.${id}`, `kubernetes_deployment_v1.${pooler}`], d.metadata.name);
     }
   });
 

@@ -71,7 +71,7 @@ describe("policy gate", () => {
         assert.deepEqual(result.violations.map(describeFinding), []);
         assert.deepEqual(
           result.suppressed.map((s) => `${s.rule} ${s.path}`),
-          env === "local" ? [] : [`KS-SECRET-ENV ${env}/redis/server/stateful-set`],
+          env === "local" ? [] : [`KS-SECRET-ENV ${env}/redis/server/stateful-set`, `KS-SECRET-ENV ${env}/pgbouncer/deployment`],
         );
       });
     }

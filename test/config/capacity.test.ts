@@ -1,0 +1,135 @@
+/**
+ * The capacity model (config/capacity.ts) against what the stacks emit: every workload's pods,
+ * containers and claims summed from the synthesized JSON must equal the model, in both
+ * autoscaling modes; the summary, the quota and the connection budget all read the model.
+ * Expectations come from the config, not from hard-coded counts.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { addResources, connectionBudget, environmentCapacity, NO_RESOURCES, namespaceQuota, peakPods, type Resources, surgeOf } from "../../config/capacity";
+import { formatCpu, formatCpuQuantity, formatMemory, formatMemoryQuantity, parseCpuMillis, parseMemoryBytes } from "../../config/quantity";
+import { ENVIRONMENT_NAMES } from "../../config/schema";
+import { renderSummary } from "../../stacks/summary";
+import { type Json, loadConfig, rawEnvironment, resources, synthEnvironment } from "../helpers";
+
+const KINDS = { kubernetes_deployment_v1: "Deployment", kubernetes_stateful_set_v1: "StatefulSet", kubernetes_job_v1: "Job" } as const;
+
+/** Per-pod resources the way Kubernetes counts them: sum of containers, or the largest init container. */
+function podResources(pod: Json): Resources {
+  const r = (c: Json): Resources => ({
+    cpuRequestMillis: parseCpuMillis(c.resources.requests.cpu)!,
+    memoryRequestBytes: parseMemoryBytes(c.resources.requests.memory)!,
+    cpuLimitMillis: parseCpuMillis(c.resources.limits.cpu)!,
+    memoryLimitBytes: parseMemoryBytes(c.resources.limits.memory)!,
+  });
+  const sum = (pod.container as Json[]).reduce((a: Resources, c) => addResources(a, r(c)), NO_RESOURCES);
+  const init = ((pod.init_container ?? []) as Json[]).map(r);
+  const max = (k: keyof Resources) => Math.max(sum[k], ...init.map((i) => i[k]));
+  return { cpuRequestMillis: max("cpuRequestMillis"), memoryRequestBytes: max("memoryRequestBytes"), cpuLimitMillis: max("cpuLimitMillis"), memoryLimitBytes: max("memoryLimitBytes") };
+}
+
+/** Every workload of the stack's platform namespace, read from the JSON alone. */
+function emittedWorkloads(json: Json) {
+  const hpas = Object.values(resources(json, "kubernetes_horizontal_pod_autoscaler_v2"));
+  return Object.entries(KINDS).flatMap(([type, kind]) =>
+    Object.entries(resources(json, type)).map(([id, w]) => {
+      const hpa = hpas.find((h) => h.spec.scale_target_ref.name === `\${${type}.${id}.metadata[0].name}`);
+      const replicas = w.spec.replicas === undefined ? undefined : Number(w.spec.replicas);
+      return {
+        name: kind === "Job" ? "db-migrate" : w.metadata.name,
+        kind,
+        perPod: podResources(w.spec.template.spec),
+        min: hpa ? hpa.spec.min_replicas : (replicas ?? 1),
+        max: hpa ? hpa.spec.max_replicas : (replicas ?? 1),
+        surge: kind === "Deployment" ? surgeOf(hpa ? hpa.spec.max_replicas : replicas!) : 0,
+        storage: ((w.spec.volume_claim_template ?? []) as Json[]).reduce((s, c) => s + parseMemoryBytes(c.spec.resources.requests.storage)!, 0),
+      };
+    }),
+  );
+}
+
+describe("the capacity model", () => {
+  for (const env of ENVIRONMENT_NAMES) {
+    for (const autoscaling of [false, true]) {
+      it(`matches every workload ${env} emits with autoscaling ${autoscaling ? "on" : "off"}: pods, containers, surge, claims`, () => {
+        const config = loadConfig(env, { enableAutoscaling: autoscaling });
+        const model = environmentCapacity(config);
+        const emitted = emittedWorkloads(synthEnvironment(env, { enableAutoscaling: autoscaling }));
+        const mode = autoscaling ? "on" : "off";
+        assert.deepEqual(
+          emitted.map((w) => w.name).sort(),
+          model.workloads.map((w) => w.name).sort(),
+        );
+        for (const w of model.workloads) {
+          const e = emitted.find((x) => x.name === w.name)!;
+          assert.equal(e.kind, w.kind, w.name);
+          assert.deepEqual(e.perPod, w.perPod, `${w.name}: per-pod resources`);
+          assert.deepEqual({ min: e.min, max: e.max, surge: e.surge }, { min: w.pods[mode].min, max: w.pods[mode].max, surge: w.pods[mode].surge }, w.name);
+          assert.equal(e.storage, w.storageBytes, `${w.name}: claims`);
+        }
+      });
+    }
+    it(`prints ${env}'s totals, quota and budget as the model computes them`, () => {
+      const config = loadConfig(env, { enableAutoscaling: true });
+      const c = environmentCapacity(config);
+      const text = renderSummary([config]);
+      const totals = (t: typeof c.min) =>
+        `${t.pods} pods, requests ${formatCpu(t.resources.cpuRequestMillis)} CPU / ${formatMemory(t.resources.memoryRequestBytes)}, limits ${formatCpu(t.resources.cpuLimitMillis)} CPU / ${formatMemory(t.resources.memoryLimitBytes)}`;
+      assert.ok(text.includes(`at minimum scale: ${totals(c.min)}`), text);
+      assert.ok(text.includes(`at maximum scale: ${totals(c.max)}`), text);
+      assert.ok(text.includes(`either autoscaling mode): ${totals(c.peak)}`), text);
+      for (const l of connectionBudget(config).layers) assert.ok(text.includes(l.arithmetic), l.arithmetic);
+      for (const w of c.workloads) assert.match(text, new RegExp(`^  ${w.name} `, "m"));
+      assert.match(text, /critical alerts: /);
+      assert.match(text, /HPA metrics: metrics\.k8s\.io \(cpu, memory\) by (metrics-server|the cluster)/);
+    });
+  }
+
+  it("counts the peak in whichever mode needs more: both blue-green tracks, HPA maximum, surge", () => {
+    const config = loadConfig("production");
+    const gateway = environmentCapacity(config).workloads.filter((w) => w.name.startsWith("api-gateway-"));
+    assert.equal(gateway.length, 2);
+    const a = config.services.find((s) => s.name === "api-gateway")!.autoscaling;
+    for (const w of gateway) assert.equal(peakPods(w), Math.max(a.maxReplicas + surgeOf(a.maxReplicas), config.services[0]!.replicas + surgeOf(config.services[0]!.replicas)));
+  });
+});
+
+describe("the namespace quota", () => {
+  for (const env of ENVIRONMENT_NAMES) {
+    it(`caps ${env}'s namespace at its peak plus headroom, and the emitted ResourceQuota says so`, () => {
+      const config = loadConfig(env);
+      const { need, hard } = namespaceQuota(config);
+      const peak = environmentCapacity(config).peak;
+      assert.equal(need.pods, peak.pods);
+      assert.equal(need.requestsCpuMillis, peak.resources.cpuRequestMillis);
+      for (const k of ["requestsCpuMillis", "requestsMemoryBytes", "limitsCpuMillis", "limitsMemoryBytes", "pods"] as const) {
+        assert.ok(hard[k] >= need[k] * (1 + config.quota.headroomPercent / 100) - 1e-6, k);
+      }
+      const quota = Object.values(resources(synthEnvironment(env), "kubernetes_resource_quota_v1"))[0]!;
+      assert.deepEqual(quota.spec.hard, {
+        "requests.cpu": formatCpuQuantity(hard.requestsCpuMillis),
+        "requests.memory": formatMemoryQuantity(hard.requestsMemoryBytes),
+        "limits.cpu": formatCpuQuantity(hard.limitsCpuMillis),
+        "limits.memory": formatMemoryQuantity(hard.limitsMemoryBytes),
+        pods: String(hard.pods),
+        persistentvolumeclaims: String(hard.claims),
+        "requests.storage": formatMemoryQuantity(hard.storageBytes),
+      });
+      const limits = Object.values(resources(synthEnvironment(env), "kubernetes_limit_range_v1"))[0]!;
+      assert.deepEqual(limits.spec.limit[0].max, { cpu: config.nodeSize.cpu, memory: config.nodeSize.memory });
+    });
+  }
+
+  it("refuses a config whose peak exceeds the ceiling its namespace was granted, with the arithmetic", () => {
+    const raw = rawEnvironment("production");
+    const peak = environmentCapacity(loadConfig("production")).peak;
+    raw.quota.ceiling = { pods: peak.pods - 1, requestsCpu: formatCpuQuantity(peak.resources.cpuRequestMillis) };
+    assert.throws(
+      () => loadConfig("production", {}, raw),
+      new RegExp(`quota\\.ceiling\\.pods = ${peak.pods - 1}: is below what the namespace needs at its peak .*: ${peak.pods} > ${peak.pods - 1}`),
+    );
+    raw.quota.ceiling = { pods: peak.pods };
+    const { hard } = namespaceQuota(loadConfig("production", {}, raw));
+    assert.equal(hard.pods, peak.pods, "the headroom is capped at the ceiling");
+  });
+});

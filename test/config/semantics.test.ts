@@ -1,0 +1,286 @@
+/**
+ * Configs that parse but would not deploy: each class the API server, Postgres or Redis would
+ * refuse or misread is refused at synth with the field, the value and the rule. Expectations are
+ * derived from the config, so an edit to an environment file does not break these tests.
+ */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Testing } from "cdktf";
+import { connectionBudget, environmentCapacity, peakPods, serviceWorkloads } from "../../config/capacity";
+import { ConfigError } from "../../config/errors";
+import { validateCatalog, validateEnvironment } from "../../config/load";
+import { isDnsLabel, isLabelValue, labelSafe } from "../../config/names";
+import { allowedDisruptions } from "../../config/semantics";
+import { ENVIRONMENT_NAMES, type EnvironmentName } from "../../config/schema";
+import { PlatformStack } from "../../stacks/platform-stack";
+import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthChecked, synthEnvironment } from "../helpers";
+
+/** The problem a mutated environment file fails with, at `field`. */
+function refused(env: EnvironmentName, mutate: (raw: Json) => void, field: string, overrides = {}): { value: string; rule: string } {
+  const raw = rawEnvironment(env);
+  mutate(raw);
+  try {
+    validateEnvironment(raw, env, validateCatalog(rawCatalog()), overrides);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    const found = error.problems.find((p) => p.field === field);
+    assert.ok(found, `no problem at ${field}:\n${error.message}`);
+    assert.equal(found.source, `config/${env}.ts`);
+    return found;
+  }
+  return assert.fail(`config/${env}.ts was accepted`);
+}
+
+/** Every label value and name in a stack, for the API server's rules. */
+function labelsAndNames(json: Json): { where: string; key: string; value: string }[] {
+  const out: { where: string; key: string; value: string }[] = [];
+  const visit = (node: unknown, where: string) => {
+    if (Array.isArray(node)) node.forEach((n, i) => visit(n, `${where}[${i}]`));
+    else if (node && typeof node === "object") {
+      for (const [k, v] of Object.entries(node)) {
+        if ((k === "labels" || k === "match_labels" || k === "selector") && v && typeof v === "object" && !Array.isArray(v)) {
+          for (const [lk, lv] of Object.entries(v as Json)) if (typeof lv === "string" && !lv.startsWith("${")) out.push({ where, key: lk, value: lv });
+        } else visit(v, `${where}.${k}`);
+      }
+    }
+  };
+  visit(json.resource, "resource");
+  return out;
+}
+
+describe("values that become Kubernetes names and labels", () => {
+  it("labels an image whose tag is no label value with a label-safe form", () => {
+    const raw = rawEnvironment("staging");
+    raw.services["api-gateway"].image = { tag: `release-${"x".repeat(70)}-` };
+    raw.services["agent-orchestrator"].image = { tag: "2.0.0_rc.1-" };
+    const json = synthEnvironment("staging", {}, raw);
+    for (const { where, key, value } of labelsAndNames(json)) assert.ok(isLabelValue(value), `${where}: ${key}=${value}`);
+    const job = Object.values(resources(json, "kubernetes_job_v1"))[0]!;
+    assert.ok(isDnsLabel(job.metadata.name), job.metadata.name);
+    assert.equal(job.metadata.labels["app.kubernetes.io/version"], "2.0.0_rc.1");
+  });
+
+  it("gives a migrating service pinned by digest only a Job with a valid name and version label", () => {
+    const raw = rawEnvironment("production");
+    const digest = `sha256:${"ab12".repeat(16)}`;
+    raw.services["agent-orchestrator"].image = { digest };
+    const json = synthEnvironment("production", {}, raw);
+    const job = Object.values(resources(json, "kubernetes_job_v1"))[0]!;
+    assert.equal(job.metadata.name, `db-migrate-${"ab12".repeat(3)}`);
+    assert.equal(job.metadata.labels["app.kubernetes.io/version"], "ab12".repeat(3));
+    assert.match(job.spec.template.spec.container[0].image, new RegExp(`@${digest}$`));
+  });
+
+  it("derives label values the API server accepts, whatever the input", () => {
+    for (const input of ["1.0.0", "a".repeat(100), "-x-", "1.0.0+build.5", "_under_", "v2..3"]) {
+      const out = labelSafe(input);
+      assert.ok(isLabelValue(out), `${input} -> ${out}`);
+    }
+  });
+
+  it("accepts every shipped stack's labels and names", () => {
+    for (const env of ENVIRONMENT_NAMES) {
+      for (const { where, key, value } of labelsAndNames(synthEnvironment(env, { enableAutoscaling: true }))) assert.ok(isLabelValue(value), `${env} ${where}: ${key}=${value}`);
+    }
+  });
+});
+
+describe("units that parse but mean something else", () => {
+  it('refuses CPU "500" (500 cores), with the likely unit', () => {
+    // Written as millicores without the m: "500" and "1000" for 500m and 1.
+    const p = refused("production", (r) => (r.services["api-gateway"].resources = { requests: { cpu: "500", memory: "512Mi" }, limits: { cpu: "1000", memory: "1Gi" } }), "services.api-gateway.resources.requests.cpu");
+    assert.equal(p.value, '"500"');
+    assert.match(p.rule, /is 500 cores, more than the 7 cores of a node \(nodeSize\.cpu\): write millicores with m, such as "500m"/);
+    refused("production", (r) => (r.services["api-gateway"].resources = { requests: { cpu: "500", memory: "512Mi" }, limits: { cpu: "1000", memory: "1Gi" } }), "services.api-gateway.resources.limits.cpu");
+  });
+
+  it('refuses memory "512" (512 bytes), with the likely unit', () => {
+    const p = refused("staging", (r) => (r.services["tool-integration"].resources = { requests: { cpu: "100m", memory: "256" }, limits: { cpu: "500m", memory: "512" } }), "services.tool-integration.resources.limits.memory");
+    assert.match(p.rule, /is 512 bytes, less than 1Mi: add a unit, such as "512Mi"/);
+    refused("production", (r) => (r.postgres.workMem = "4096"), "postgres.workMem");
+  });
+
+  it("refuses a pod that fits on no node, counting its sidecars", () => {
+    const p = refused("production", (r) => (r.postgres.resources = { requests: { cpu: "7", memory: "8Gi" }, limits: { cpu: "7", memory: "8Gi" } }), "postgres.resources.requests");
+    assert.match(p.rule, /a postgres pod requests 7010m CPU and 8\.0Gi \(with its sidecars\), more than the smallest node allocates \(nodeSize 7 CPU, 28Gi\)/);
+  });
+
+  it("refuses an HPA target of 0, which the API server refuses", () => {
+    const p = refused("production", (r) => (r.services["model-orchestration"].autoscaling.customMetrics[0].targetAverageValue = "0"), "services.model-orchestration.autoscaling.customMetrics[0].targetAverageValue");
+    assert.match(p.rule, /must be above 0/);
+  });
+});
+
+describe("disruption budgets with Kubernetes' rounding", () => {
+  it("rounds percentages up, as the disruption controller does", () => {
+    assert.equal(allowedDisruptions({ minAvailable: "51%" }, 2), 0);
+    assert.equal(allowedDisruptions({ minAvailable: "50%" }, 2), 1);
+    assert.equal(allowedDisruptions({ maxUnavailable: "10%" }, 3), 1);
+    assert.equal(allowedDisruptions({ minAvailable: 1 }, 1), 0);
+  });
+
+  it('refuses minAvailable "51%" on 2 replicas, saying why', () => {
+    const p = refused("production", (r) => (r.services["tool-integration"].disruption = { minAvailable: "51%" }), "services.tool-integration.disruption");
+    assert.match(p.rule, /minAvailable 51% leaves no pod evictable at 2 pod\(s\) \(51% of 2 rounds up to 2: Kubernetes rounds percentages up\), so every node drain blocks/);
+  });
+
+  it("checks the HPA minimum too", () => {
+    refused(
+      "production",
+      (r) => {
+        r.services["model-orchestration"].autoscaling.minReplicas = 1;
+        r.services["model-orchestration"].disruption = { minAvailable: "50%" };
+      },
+      "services.model-orchestration.disruption",
+    );
+  });
+});
+
+describe("data tier sanity", () => {
+  it("refuses Postgres memory settings beyond the container's limit, with the arithmetic", () => {
+    const p = refused("production", (r) => (r.postgres.sharedBuffers = "7680Mi"), "postgres.sharedBuffers");
+    assert.match(p.rule, /shared_buffers 7680Mi \+ max_connections 200 x work_mem 4Mi = 8\.3Gi > the container's memory limit 8Gi/);
+  });
+
+  it("refuses reserved role and database names", () => {
+    for (const name of ["postgres", "pg_monitor_clone", "public", "agent_platform_monitor"]) {
+      assert.match(refused("staging", (r) => (r.postgres.appUser = name), "postgres.appUser").rule, /is reserved/);
+    }
+    assert.match(refused("staging", (r) => (r.postgres.database = "template1"), "postgres.database").rule, /is reserved/);
+  });
+
+  it("refuses a Redis maxmemory below what rate limiting needs", () => {
+    const p = refused("production", (r) => (r.redis.maxmemory = "64Mi"), "redis.maxmemory");
+    assert.match(p.rule, /is below what rate limiting needs: 100000 clients x 7 service tiers x 2 windows x \d+ bytes per counter x 1\.5/);
+  });
+
+  it("refuses a monitoring namespace that is the platform's, or a system one", () => {
+    assert.match(refused("staging", (r) => (r.monitoringNamespace = "agent-platform-staging"), "monitoringNamespace").rule, /must differ from namespace/);
+    assert.match(refused("staging", (r) => (r.monitoringNamespace = "kube-system"), "monitoringNamespace").rule, /kube-\*/);
+  });
+
+  it("refuses skipping kubelet TLS verification outside local", () => {
+    refused("production", (r) => (r.monitoring.kubeletInsecureTls = true), "monitoring.kubeletInsecureTls");
+  });
+
+  it("refuses alerting whose critical alerts reach nobody, unless the config says why", () => {
+    const p = refused("staging", (r) => delete r.monitoring.criticalAlertsUnrouted, "monitoring.pagerduty.enabled");
+    assert.match(p.rule, /a critical alert reaches no receiver: enable PagerDuty, or say why nobody is paged/);
+  });
+});
+
+describe("the connection budget", () => {
+  /** Production going straight to Postgres, as it would without PgBouncer. */
+  const direct = (raw: Json) => {
+    raw.pgbouncer = { enabled: false };
+    raw.postgres.maxConnections = 2000;
+    raw.postgres.sharedBuffers = "1Gi";
+    raw.postgres.workMem = "2Mi";
+  };
+
+  it("holds for the shipped configs in both autoscaling modes at once, through PgBouncer where it runs", () => {
+    for (const env of ENVIRONMENT_NAMES) {
+      const budget = connectionBudget(loadConfig(env));
+      assert.ok(budget.fits, budget.layers.map((l) => l.arithmetic).join("\n"));
+      assert.equal(budget.layers.length, loadConfig(env).pgbouncer ? 2 : 1);
+    }
+  });
+
+  it("refuses a raised HPA maximum at synth, whatever ENABLE_AUTOSCALING says, with the arithmetic", () => {
+    const mutate = (r: Json) => {
+      direct(r);
+      r.services["model-orchestration"].autoscaling.maxReplicas = 80;
+    };
+    for (const enableAutoscaling of [false, true]) {
+      const p = refused("production", mutate, "postgres.maxConnections", { enableAutoscaling });
+      // 80 pods + surge 20, at pool 20.
+      assert.match(p.rule, /model-orchestration 100x1x20=2000/);
+      assert.match(p.rule, /> max_connections 2000$/);
+    }
+  });
+
+  it("counts rollout surge: a budget that fits the maximum but not the rollout is refused", () => {
+    const raw = rawEnvironment("production");
+    direct(raw);
+    const config = validateEnvironment(raw, "production", validateCatalog(rawCatalog()));
+    const withoutSurge = config.services
+      .filter((s) => s.usesDatabase)
+      .reduce((n, s) => n + serviceWorkloads(s).reduce((m, w) => m + Math.max(w.pods.on.max, w.pods.off.max), 0) * s.workerProcesses * config.postgres.pool.maxConnections, 0);
+    const layer = connectionBudget(config).layers[0]!;
+    const others = layer.need - config.services.filter((s) => s.usesDatabase).reduce((n, s) => n + serviceWorkloads(s).reduce((m, w) => m + peakPods(w), 0) * 20, 0);
+    const p = refused("production", (r) => {
+      direct(r);
+      r.postgres.maxConnections = withoutSurge + others;
+    }, "postgres.maxConnections");
+    assert.match(p.rule, /rollout surge/);
+  });
+
+  it("refuses too few PgBouncer client slots, assuming one PgBouncer pod is down", () => {
+    const config = loadConfig("production");
+    const clients = connectionBudget(config).layers[0]!.need;
+    const p = refused("production", (r) => (r.pgbouncer.maxClientConn = clients - 1), "pgbouncer.maxClientConn");
+    assert.match(p.rule, new RegExp(`= ${clients} > max_client_conn ${clients - 1} x 1 PgBouncer pod\\(s\\) \\(2 with one unavailable\\)`));
+  });
+
+  it("refuses a Postgres too small for PgBouncer's server pools", () => {
+    const p = refused("production", (r) => (r.postgres.maxConnections = 100), "postgres.maxConnections");
+    assert.match(p.rule, /PgBouncer -> Postgres.*PgBouncer 3 pods \(2 \+ surge 1\) x \(pool 40 \+ reserve 5\)=135 .* > max_connections 100/);
+  });
+});
+
+describe("names looked up in config", () => {
+  it("never resolves a name through Object.prototype", () => {
+    const catalog = rawCatalog();
+    catalog["web-dashboard"].calls = ["constructor"];
+    assert.throws(() => validateCatalog(catalog), /web-dashboard\.calls\[0\] = "constructor": must name a service in the catalogue/);
+    const raw = rawEnvironment("local");
+    raw.migrations.service = "constructor";
+    assert.throws(() => validateEnvironment(raw, "local", validateCatalog(rawCatalog())), /migrations\.service = "constructor": must name a service in the catalogue/);
+  });
+});
+
+describe("adding a service", () => {
+  /** The README's "Adding a service", done to copies: catalogue entry, then settings everywhere. */
+  function withSixthService(): { catalog: Json; envs: Record<EnvironmentName, Json> } {
+    const catalog = rawCatalog();
+    catalog["memory-service"] = {
+      displayName: "Memory Service",
+      imageRepository: "ghcr.io/berrys-agents/memory-service",
+      port: 8080,
+      probes: { liveness: "/health/live", readiness: "/health/ready", startup: "/health/startup" },
+      usesDatabase: true,
+      exposure: "internal",
+    };
+    catalog["agent-orchestrator"].calls.push("memory-service");
+    const envs = Object.fromEntries(
+      ENVIRONMENT_NAMES.map((env) => {
+        const raw = rawEnvironment(env);
+        raw.services["memory-service"] = structuredClone(raw.services["tool-integration"]);
+        return [env, raw];
+      }),
+    ) as Record<EnvironmentName, Json>;
+    return { catalog, envs };
+  }
+
+  for (const env of ENVIRONMENT_NAMES) {
+    for (const autoscaling of [false, true]) {
+      it(`synthesizes ${env} with a sixth service (autoscaling ${autoscaling ? "on" : "off"}), through every check`, () => {
+        const { catalog, envs } = withSixthService();
+        const config = validateEnvironment(envs[env], env, validateCatalog(catalog), { enableAutoscaling: autoscaling });
+        assert.equal(config.services.length, 6);
+        const json = synthChecked(new PlatformStack(Testing.app({ stackTraces: false }), { config }));
+        const deployments = Object.values(resources(json, "kubernetes_deployment_v1")).map((d) => d.metadata.name);
+        assert.ok(deployments.includes("memory-service"));
+        // Its callers reach it, and the model follows.
+        const policy = Object.values(resources(json, "kubernetes_network_policy_v1")).find((p) => p.metadata.name === "memory-service")!;
+        assert.ok(JSON.stringify(policy.spec.ingress).includes('"agent-orchestrator"'));
+        assert.equal(environmentCapacity(config).workloads.filter((w) => w.name === "memory-service").length, 1);
+      });
+    }
+  }
+
+  it("tells exactly what is missing when the catalogue grows but an environment does not", () => {
+    const { catalog } = withSixthService();
+    assert.throws(() => validateEnvironment(rawEnvironment("staging"), "staging", validateCatalog(catalog)), /config\/staging\.ts: services\.memory-service = \(missing\): is in the service catalogue \(config\/services\.ts\) and needs settings in every environment/);
+  });
+});
