@@ -3,6 +3,7 @@
  * field path, the offending value and the rule it broke. Thrown before anything is synthesized.
  */
 import type { z } from "zod";
+import { redacted } from "./secrets";
 import { renderValue } from "./text";
 
 export { renderValue };
@@ -31,13 +32,18 @@ export function formatProblems(problems: readonly ConfigProblem[]): string {
   return `Invalid configuration (${problems.length} ${noun}); nothing was synthesized:\n${lines.join("\n")}`;
 }
 
-/** Field names whose values are never echoed: an error message must not leak what it refuses. */
-const SECRET_FIELD = /(password|passwd|secret|token|api_?key|access_?key|private_?key|credential|conn_?str|routing_?key|auth)/i;
+/** Fields named like secrets that hold names (of an S3 object, of a Secret's key), not secrets. */
+const NAME_FIELDS = [/^backend\.key$/, /\.routingKeySecret\.(name|key)$/];
 
-/** The value to show for a field: redacted when the field's name says it holds a secret. */
-function shownValue(path: readonly PropertyKey[], value: unknown): string {
-  const last = path[path.length - 1];
-  return typeof last === "string" && SECRET_FIELD.test(last) && value !== undefined ? "(redacted)" : renderValue(value);
+/**
+ * The value to show for a field: redacted when its name or its shape says it is a secret
+ * (config/secrets.ts, the one rule set): an error message must not leak what it refuses.
+ */
+export function shownValue(path: readonly PropertyKey[], value: unknown): string {
+  const field = path.map(String).join(".");
+  const last = String(path[path.length - 1] ?? "");
+  if (NAME_FIELDS.some((f) => f.test(field))) return renderValue(value);
+  return redacted(last, value, renderValue);
 }
 
 /** Dotted path; keys that are not plain identifiers or DNS names are quoted. */
@@ -78,7 +84,7 @@ export function problemsFromZod(
         problems.push({
           source,
           field: renderPath([...prefix, ...issue.path, key]),
-          value: shownValue([key], valueAt(raw, [...issue.path, key])),
+          value: shownValue([...issue.path, key], valueAt(raw, [...issue.path, key])),
           rule: "is not a known field (check the spelling; unknown fields are refused, not ignored)",
         });
       }
@@ -89,7 +95,7 @@ export function problemsFromZod(
       problems.push({
         source,
         field: renderPath([...prefix, ...issue.path]),
-        value: renderValue(issue.path[issue.path.length - 1]),
+        value: redacted("", issue.path[issue.path.length - 1], renderValue),
         rule: `the key ${lowerFirst(inner)}`,
       });
       continue;

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { CPU_RULE, MEMORY_RULE, parseCpuMillis, parseMemoryBytes } from "./quantity";
+import { secretReason } from "./secrets";
 
 export const ENVIRONMENT_NAMES = ["local", "staging", "production"] as const;
 export type EnvironmentName = (typeof ENVIRONMENT_NAMES)[number];
@@ -45,8 +46,6 @@ export const metricName = z
   .string()
   .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, "must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
 
-/** Names that mark a value as secret; such values never go into plain settings. */
-const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)/i;
 
 const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name in UPPER_SNAKE_CASE");
 
@@ -284,12 +283,15 @@ export const serviceSettingsSchema = z
     for (const key of Object.keys(s.env)) {
       if (key === "PORT" || key === "LOG_FORMAT" || key === "LOG_LEVEL" || key.startsWith("PLATFORM_"))
         ctx.addIssue({ code: "custom", message: "is reserved: PORT, LOG_FORMAT, LOG_LEVEL and PLATFORM_* are set by the platform", path: ["env", key] });
-      else if (SECRET_NAME.test(key))
-        ctx.addIssue({
-          code: "custom",
-          message: "looks like a secret: secrets come from Kubernetes Secrets, never from plain settings",
-          path: ["env", key],
-        });
+      else {
+        const reason = secretReason(key, s.env[key]);
+        if (reason)
+          ctx.addIssue({
+            code: "custom",
+            message: `looks like a secret (${reason}): secrets come from Kubernetes Secrets, never from plain settings`,
+            path: ["env", key],
+          });
+      }
     }
     const { minAvailable } = s.disruption;
     if (typeof minAvailable === "number") {
@@ -610,7 +612,11 @@ const clusterSchema = z.strictObject({
     .min(1)
     .refine((p) => !p.startsWith("/"), "must be relative or start with ~/: absolute paths make the output machine-specific"),
   /** The kubeconfig context the stack deploys to. */
-  context: z.string().min(1).max(253),
+  context: z
+    .string()
+    .min(1)
+    .max(253)
+    .regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters"),
 });
 
 export const environmentSchema = z

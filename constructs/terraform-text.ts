@@ -40,10 +40,4 @@ export function literalList(values: readonly string[]): string[] {
   return values.map(literal);
 }
 
-/**
- * The inverse of {@link literal}: what Terraform hands the provider for an escaped literal.
- * Used by tests and by the end-to-end check to compare what a cluster holds with what config said.
- */
-export function unescapeLiteral(text: string): string {
-  return text.replace(/([$%])\1\{/g, (_, sigil: string) => `${sigil}{`);
-}
+export { unescapeLiteral } from "./terraform-text-plain";

@@ -1,7 +1,9 @@
 /**
  * The project's pre-deploy checks on a synthesized environment (scripts/deploy.sh runs them after
  * the synth, before anything reaches a cluster):
- * - no secret-looking environment variable carries a literal value;
+ * - no secret-looking literal in an env value or a ConfigMap (config/secrets.ts, the same rule set
+ *   synth's policy gate applies);
+ * - no unescaped template sequence (stacks/interpolation-guard.ts, as synth checks it);
  * - the alert rules pass `promtool check rules` and the Alertmanager config `amtool check-config`
  *   (Debian packages prometheus and prometheus-alertmanager), where the environment alerts.
  * Usage: node dist/scripts/check.js <cdktf.out> <environment>
@@ -9,19 +11,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-
-const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?|_PASS$|_AUTH$)/;
-
-function literalSecrets(node: unknown, path: string, found: string[]): void {
-  if (Array.isArray(node)) node.forEach((item, i) => literalSecrets(item, `${path}[${i}]`, found));
-  else if (node && typeof node === "object") {
-    const record = node as Record<string, unknown>;
-    // *_FILE variables hold a path to a mounted Secret file, not the secret.
-    const name = record.name;
-    if (typeof name === "string" && "value" in record && SECRET_NAME.test(name) && !name.endsWith("_FILE")) found.push(`${path} (${name})`);
-    for (const [key, value] of Object.entries(record)) literalSecrets(value, `${path}.${key}`, found);
-  }
-}
+import { describeTemplateFinding, findTemplateInjections } from "../stacks/interpolation-guard";
+import { secretLiterals } from "../stacks/secret-scan";
 
 function runTool(tool: string, args: string[], problems: string[]): void {
   const result = spawnSync(tool, args, { encoding: "utf8" });
@@ -45,10 +36,13 @@ function main(outdir: string | undefined, environment: string | undefined): numb
     process.stderr.write(`check: no synthesized stack at ${stackFile}\n`);
     return 1;
   }
-  const found: string[] = [];
-  literalSecrets(JSON.parse(readFileSync(stackFile, "utf8")), "stack", found);
-  for (const f of found) problems.push(`a secret-looking variable has a literal value at ${f}: read it from a Secret`);
-  if (found.length === 0) process.stdout.write("ok: no literal secret values in the stack\n");
+  const stack = JSON.parse(readFileSync(stackFile, "utf8"));
+  const secrets = secretLiterals(stack);
+  for (const f of secrets) problems.push(`${f.path} (${f.resource}): ${f.where} has a literal value and ${f.reason}: keep it in a Secret and mount it as a file`);
+  if (secrets.length === 0) process.stdout.write("ok: no secret-looking literal in env values or ConfigMaps\n");
+  const templates = findTemplateInjections(stack);
+  for (const f of templates) problems.push(describeTemplateFinding(f));
+  if (templates.length === 0) process.stdout.write("ok: every ${…} in the stack is a reference Terraform can resolve\n");
 
   const monitoring = join(outdir, "monitoring", environment);
   if (existsSync(join(monitoring, "prometheus-rules.yaml"))) runTool("promtool", ["check", "rules", join(monitoring, "prometheus-rules.yaml")], problems);

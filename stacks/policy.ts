@@ -9,7 +9,8 @@
  * function checks a stack being synthesized and one already written.
  */
 import { parse } from "yaml";
-import { unescapeLiteral } from "../constructs/terraform-text";
+import { unescapeLiteral } from "../constructs/terraform-text-plain";
+import { secretLiterals } from "./secret-scan";
 
 type Json = Record<string, any>;
 
@@ -34,7 +35,7 @@ export const POLICY_RULES = {
   "KS-READ-ONLY-ROOT": { id: "KS-READ-ONLY-ROOT", title: "containers need a read-only root filesystem", fix: "set readOnlyRootFilesystem: true and mount an emptyDir where the process writes" },
   "KS-SERVICE-ACCOUNT-TOKEN": { id: "KS-SERVICE-ACCOUNT-TOKEN", title: "pods must not mount a service-account token they do not use", fix: "set automountServiceAccountToken: false" },
   "KS-NAMESPACE": { id: "KS-NAMESPACE", title: "resources must live in a namespace of their own, not default", fix: "set metadata.namespace to the platform's namespace" },
-  "KS-SECRET-ENV": { id: "KS-SECRET-ENV", title: "secrets must reach containers as files, never as env values", fix: "mount the Secret key as a file (projected volume) and pass its path" },
+  "KS-SECRET-ENV": { id: "KS-SECRET-ENV", title: "secrets must reach containers as files, never as env values or ConfigMap data", fix: "keep the value in a Secret, mount the key as a file (projected volume) and pass its path" },
   "KS-REPLICAS": { id: "KS-REPLICAS", title: "production Deployments need at least 2 replicas", fix: "raise replicas (or the HPA's minReplicas) to 2 or more" },
   "KS-HPA-REPLICAS": { id: "KS-HPA-REPLICAS", title: "a Deployment an HPA scales must not set replicas", fix: "omit spec.replicas when autoscaling is on" },
   "KS-SPREAD": { id: "KS-SPREAD", title: "workloads that may run several pods need topology spread or anti-affinity", fix: "add topologySpreadConstraints over kubernetes.io/hostname" },
@@ -43,6 +44,8 @@ export const POLICY_RULES = {
   "KS-SERVICE-SELECTOR": { id: "KS-SERVICE-SELECTOR", title: "a Service's selector must match some workload's pod labels", fix: "align the Service selector with the pod template labels" },
   "KS-ROLLING-UPDATE": { id: "KS-ROLLING-UPDATE", title: "Deployments must roll with an explicit RollingUpdate strategy", fix: "set strategy.type: RollingUpdate" },
   "KS-STABLE-API": { id: "KS-STABLE-API", title: "Kubernetes resources must use the stable, versioned resource types", fix: "use the *_v1 / *_v2 resource of the provider" },
+  "KS-RBAC-SECRETS": { id: "KS-RBAC-SECRETS", title: "no Role or ClusterRole may grant reading Secrets (a chart's included)", fix: "grant only the resources the component reads; for Grafana keep rbac.create false and bind a ConfigMap-only Role" },
+  "KS-NAMESPACE-DEFAULT-DENY": { id: "KS-NAMESPACE-DEFAULT-DENY", title: "every namespace the stack creates needs a default-deny NetworkPolicy for ingress and egress", fix: "add a NetworkPolicy with an empty podSelector and policyTypes Ingress and Egress" },
   "HELM-RESOURCES": { id: "HELM-RESOURCES", title: "workloads a chart installs need CPU and memory requests and limits in its values", fix: "set the chart's resources value for the workload" },
   "HELM-SECRETS": { id: "HELM-SECRETS", title: "chart values must not carry secret values", fix: "reference an existing Secret (existingSecret, *_file) instead" },
   "HELM-PINNED": { id: "HELM-PINNED", title: "charts must be pinned to a version", fix: "set the chart version in config/versions.ts" },
@@ -78,9 +81,10 @@ export interface PolicyOptions {
   readonly helmValues?: Readonly<Record<string, Record<string, unknown>>>;
 }
 
+/** Resource types with no namespace. */
+const CLUSTER_SCOPED = new Set(["kubernetes_namespace_v1", "kubernetes_cluster_role_v1", "kubernetes_cluster_role_binding_v1", "kubernetes_persistent_volume_v1", "kubernetes_storage_class_v1", "kubernetes_ingress_class_v1", "kubernetes_priority_class_v1"]);
 const WORKLOADS = ["kubernetes_deployment_v1", "kubernetes_stateful_set_v1", "kubernetes_job_v1"];
 const ALLOWED_VOLUMES = new Set(["config_map", "secret", "empty_dir", "projected", "downward_api", "persistent_volume_claim", "ephemeral", "csi"]);
-const SECRET_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)/i;
 
 /** Chart value paths of the workloads each chart installs, and whether they apply. */
 const HELM_WORKLOADS: Record<string, { path: string; when?: (values: Json) => boolean }[]> = {
@@ -119,7 +123,7 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
 
   for (const r of all) {
     if (r.type.startsWith("kubernetes_") && !/_v\d+$/.test(r.type)) add(r, "KS-STABLE-API", `${r.type} is an unversioned resource type`);
-    if (r.type.startsWith("kubernetes_") && r.type !== "kubernetes_namespace_v1") {
+    if (r.type.startsWith("kubernetes_") && !CLUSTER_SCOPED.has(r.type)) {
       const ns = r.body.metadata?.namespace;
       if (!ns || ns === "default") add(r, "KS-NAMESPACE", `namespace is ${ns ? '"default"' : "not set"}`);
     }
@@ -171,6 +175,36 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
   }
 
   for (const h of all.filter((r) => r.type === "helm_release")) checkHelmRelease(h, options.helmValues?.[h.body.name], add);
+
+  // RBAC: nothing the stack creates may read Secrets.
+  for (const r of all.filter((x) => x.type === "kubernetes_role_v1" || x.type === "kubernetes_cluster_role_v1")) {
+    for (const rule of (r.body.rule ?? []) as Json[]) {
+      const res: string[] = rule.resources ?? [];
+      const core = (rule.api_groups ?? []).some((g: string) => g === "" || g === "*");
+      if (core && (res.includes("secrets") || res.includes("*"))) add(r, "KS-RBAC-SECRETS", `${r.type === "kubernetes_role_v1" ? "Role" : "ClusterRole"} ${r.body.metadata?.name} grants ${JSON.stringify(rule.verbs)} on ${JSON.stringify(res)}`);
+    }
+  }
+
+  // Every namespace the stack creates denies by default.
+  for (const n of all.filter((x) => x.type === "kubernetes_namespace_v1")) {
+    const ref = `\${kubernetes_namespace_v1.${n.id}.metadata[0].name}`;
+    const deny = policies.some(
+      (p) =>
+        (p.body.metadata?.namespace === ref || p.body.metadata?.namespace === n.body.metadata?.name) &&
+        p.body.spec?.pod_selector !== undefined &&
+        Object.keys(p.body.spec.pod_selector.match_labels ?? {}).length === 0 &&
+        ["Ingress", "Egress"].every((t) => (p.body.spec.policy_types ?? []).includes(t)) &&
+        (p.body.spec.ingress ?? []).length === 0 &&
+        (p.body.spec.egress ?? []).length === 0,
+    );
+    if (!deny) add(n, "KS-NAMESPACE-DEFAULT-DENY", `namespace ${n.body.metadata?.name} has no default-deny NetworkPolicy`);
+  }
+
+  // Secret-looking literals in env values and ConfigMaps (config/secrets.ts, the one rule set).
+  for (const f of secretLiterals(stack)) {
+    const [type, id] = [f.resource.slice(0, f.resource.indexOf(".")), f.resource.slice(f.resource.indexOf(".") + 1)];
+    add({ type, id, body: resources[type]![id]! }, "KS-SECRET-ENV", `${f.where} has a literal value that ${f.reason.replace(/^its /, "is secret-looking: its ")}`);
+  }
 
   // Apply suppressions declared in each resource's `//` block.
   const violations: Finding[] = [];
@@ -235,7 +269,7 @@ function checkPodTemplate(w: { type: string; id: string; body: Json }, add: Add)
     }
     for (const e of c.env ?? []) {
       if (e.value_from?.secret_key_ref) add(w, "KS-SECRET-ENV", `${where}: ${e.name} reads Secret ${e.value_from.secret_key_ref.name} as an env var`);
-      else if (e.value !== undefined && SECRET_NAME.test(e.name) && !e.name.endsWith("_FILE")) add(w, "KS-SECRET-ENV", `${where}: ${e.name} has a literal value`);
+
     }
   }
 }
@@ -247,6 +281,11 @@ function checkHelmRelease(h: { type: string; id: string; body: Json }, rendered:
     if (workload.when && !workload.when(values)) continue;
     const res = workload.path.split(".").reduce<any>((node, key) => node?.[key], values);
     if (!res?.requests?.cpu || !res?.requests?.memory || !res?.limits?.cpu || !res?.limits?.memory) add(h, "HELM-RESOURCES", `${workload.path} is ${JSON.stringify(res ?? null)}`);
+  }
+  if (h.body.chart === "kube-prometheus-stack") {
+    // The grafana chart's RBAC: a ClusterRole (not namespaced) or a Role that both grant Secrets.
+    const rbac = values.grafana?.rbac ?? {};
+    if (rbac.create !== false) add(h, "KS-RBAC-SECRETS", `grafana.rbac.create is ${rbac.create ?? "true (the chart's default)"}: the chart's ${rbac.namespaced ? "Role" : "ClusterRole"} grants get/list/watch on Secrets`);
   }
   const walk = (node: unknown, path: string) => {
     if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}[${i}]`));

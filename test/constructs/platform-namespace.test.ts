@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Testing } from "cdktf";
 import { PlatformNamespace } from "../../constructs/platform-namespace";
-import { type Json, named, resources } from "../helpers";
+import { type Json, named, rawEnvironment, resources, synthEnvironment } from "../helpers";
 
 function synth(level?: "restricted" | "baseline"): Json {
   return JSON.parse(Testing.synthScope((scope) => new PlatformNamespace(scope, "ns", { name: "agent-platform", podSecurityLevel: level })));
@@ -40,6 +40,28 @@ describe("PlatformNamespace", () => {
   it("places its policies in the namespace it creates", () => {
     for (const policy of Object.values(resources(json, "kubernetes_network_policy_v1"))) {
       assert.match(policy.metadata.namespace, /^\$\{kubernetes_namespace_v1\./);
+    }
+  });
+});
+
+describe("DNS egress", () => {
+  it("defaults to kube-system's kube-dns pods, and follows the environment's dns block (NodeLocal DNSCache)", () => {
+    const egressTo = (json: Record<string, any>) =>
+      Object.values(resources(json, "kubernetes_network_policy_v1"))
+        .filter((p) => p.metadata.name === "allow-dns-egress")
+        .map((p) => p.spec.egress[0].to);
+    for (const to of egressTo(synthEnvironment("production"))) {
+      assert.deepEqual(to, [{ namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "kube-system" } }, pod_selector: { match_labels: { "k8s-app": "kube-dns" } } }]);
+    }
+    const raw = rawEnvironment("production");
+    raw.dns = { namespace: "kube-system", podLabels: { "k8s-app": "coredns" }, nodeLocalAddress: "169.254.20.10" };
+    const custom = egressTo(synthEnvironment("production", {}, raw));
+    assert.equal(custom.length, 2, "the platform's and the monitoring namespace's");
+    for (const to of custom) {
+      assert.deepEqual(to, [
+        { namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "kube-system" } }, pod_selector: { match_labels: { "k8s-app": "coredns" } } },
+        { ip_block: { cidr: "169.254.20.10/32" } },
+      ]);
     }
   });
 });

@@ -1,0 +1,114 @@
+/**
+ * The one rule set for secret-looking names and values (config/secrets.ts), and every place that
+ * applies it: the schema, error messages, the policy gate and scripts/check.ts.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, it } from "node:test";
+import { ConfigError } from "../../config/errors";
+import { validateCatalog, validateEnvironment } from "../../config/load";
+import { looksSecretName, secretShape } from "../../config/secrets";
+import { evaluatePolicy } from "../../stacks/policy";
+import { type Json, named, rawCatalog, rawEnvironment, synthEnvironment } from "../helpers";
+
+const PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
+const JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
+
+describe("what looks like a secret", () => {
+  it("by name: *_PASS, *_AUTH, *KEY*, passwords, tokens, in any case style", () => {
+    for (const name of ["DB_PASS", "REDIS_AUTH", "OPENAI_KEY", "OPENAI_API_KEY", "DATABASE_PASSWORD", "GITHUB_TOKEN", "clientKey", "integrationKey", "apiKey", "SIGNING_SECRET", "SENTRY_DSN"]) {
+      assert.ok(looksSecretName(name), name);
+    }
+  });
+  it("not by name where the name says what it is: a file, a prefix, a version, a public key", () => {
+    for (const name of ["PLATFORM_DATABASE_PASSWORD_FILE", "CACHE_KEY_PREFIX", "KEYCLOAK_REALM", "keyVersion", "LOG_LEVEL", "PUBLIC_KEY", "OAUTH_CLIENT_ID", "AUTH_URL", "TOKEN_TTL", "routingKeySecret"]) {
+      assert.ok(!looksSecretName(name), name);
+    }
+  });
+  it("by shape: URLs with a password, PEM private keys, JWTs, provider keys, long random strings", () => {
+    const values: [string, RegExp][] = [
+      ["postgresql://app:hunter2@db.internal:5432/agent", /URL with a password/],
+      [PEM, /PEM private key/],
+      [JWT, /JSON Web Token/],
+      ["sk-proj-abcdefghijklmnopqrstuvwxyz012345", /provider's API key/],
+      ["AKIAIOSFODNN7EXAMPLE", /provider's API key/],
+      ["7f3a9c2e4b1d8f6a0c5e3b9d2f7a1c4e8b6d0f3a", /long random string/],
+      ["Zx8#".replace("#", "q") + "Lm4Tq9Rv2Wc7Yp1Hn6Bk3Jd8Gs5Fa0Ue", /long random string/],
+    ];
+    for (const [value, what] of values) assert.match(secretShape(value) ?? "(none)", what, value);
+  });
+  it("not by shape for ordinary settings", () => {
+    for (const value of ["https://api.example.com/v1", "info", "550e8400-e29b-41d4-a716-446655440000", "gpt-4o-mini", "agent-platform-overview-dashboard-for-production", "/etc/platform/rate-limits.yaml"]) {
+      assert.equal(secretShape(value), undefined, value);
+    }
+  });
+});
+
+describe("applying the rule set", () => {
+  const refusal = (mutate: (raw: Json) => void) => {
+    const raw = rawEnvironment("production");
+    mutate(raw);
+    try {
+      validateEnvironment(raw, "production", validateCatalog(rawCatalog()));
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      return error.message;
+    }
+    return assert.fail("accepted");
+  };
+
+  it("refuses secrets in plain settings, under innocent names too, and never echoes them", () => {
+    for (const [name, value] of [
+      ["DATABASE_URL", "postgresql://user:pw-1234@db:5432/x"],
+      ["OPENAI_KEY", "not-telling"],
+      ["DB_PASS", "x"],
+      ["UPSTREAM", JWT],
+    ]) {
+      const message = refusal((r) => (r.services["api-gateway"].env = { [name]: value }));
+      assert.match(message, new RegExp(`services\\.api-gateway\\.env\\.${name} = \\(redacted\\): looks like a secret`));
+      assert.ok(!message.includes(value) || value === "x", message);
+    }
+  });
+
+  it("redacts unknown fields by name or by shape", () => {
+    const clientKey = refusal((r) => (r.cluster.clientKey = PEM));
+    assert.match(clientKey, /cluster\.clientKey = \(redacted\): is not a known field/);
+    assert.ok(!clientKey.includes("MIIEvQ"));
+    const integration = refusal((r) => (r.monitoring.pagerduty.integrationKey = "d0f8b2c9e4a14f7c9b3e5a8d1c6f2e70"));
+    assert.match(integration, /monitoring\.pagerduty\.integrationKey = \(redacted\)/);
+    const notes = refusal((r) => (r.notes = "ask ops for postgresql://admin:Sup3rS3cret@db/prod"));
+    assert.match(notes, /notes = \(redacted\)/);
+    // Names that hold names are shown: an S3 object key, a Secret's key.
+    assert.match(refusal((r) => (r.backend.key = "bad key")), /backend\.key = "bad key"/);
+  });
+
+  it("fails synth (the policy gate) on a secret-looking literal in an env value or a settings ConfigMap", () => {
+    const json = structuredClone(synthEnvironment("production"));
+    named(json, "kubernetes_config_map_v1", "tool-integration-settings").data.UPSTREAM = "https://svc:t0ps3cret@tools.example.com";
+    named(json, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env.push({ name: "OPENAI_KEY", value: "abc" });
+    const found = evaluatePolicy(json, { environment: "production" }).violations.filter((v) => v.rule === "KS-SECRET-ENV");
+    assert.deepEqual(found.map((f) => f.detail).sort(), [
+      "container postgres: env OPENAI_KEY has a literal value that is secret-looking: its name (OPENAI_KEY) says it is a secret",
+      "data UPSTREAM (an env var) has a literal value that is secret-looking: its value looks like a URL with a password in it",
+    ]);
+  });
+
+  it("is what scripts/check.ts applies to a written stack, so deploy.sh refuses what synth refuses", () => {
+    const dir = mkdtempSync(join(tmpdir(), "check-secrets-"));
+    try {
+      const json = structuredClone(synthEnvironment("local"));
+      named(json, "kubernetes_config_map_v1", "tool-integration-settings").data.DB_PASS = "plain";
+      mkdirSync(join(dir, "stacks", "local"), { recursive: true });
+      writeFileSync(join(dir, "stacks", "local", "cdk.tf.json"), JSON.stringify(json));
+      const result = spawnSync(process.execPath, [resolve(__dirname, "..", "..", "scripts", "check.js"), dir, "local"], { encoding: "utf8" });
+      assert.equal(result.status, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, /data DB_PASS \(an env var\) has a literal value and its name \(DB_PASS\) says it is a secret/);
+      assert.ok(!result.stderr.includes("plain"));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
