@@ -113,6 +113,8 @@ export function validateEnvironment(
     autoscalingEnabled: overrides.enableAutoscaling ?? settings.autoscaling.enabled,
     imagePullPolicy: settings.imagePullPolicy,
     ingressController: settings.ingressController,
+    ingress: settings.ingress,
+    standInImages: settings.standInImages,
     monitoringNamespace: settings.monitoringNamespace,
     nodeSize: settings.nodeSize,
     dns: settings.dns,

@@ -29,6 +29,17 @@ export default {
   autoscaling: { enabled: false },
   imagePullPolicy: "IfNotPresent",
   ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+  // kind's ingress-nginx on the laptop's port 80 (scripts/local/kind-cluster.yaml): *.localhost
+  // resolves to 127.0.0.1 without a hosts entry.
+  ingress: {
+    className: "nginx",
+    tls: { mode: "none" },
+    routes: { "api-gateway": { host: "api.localhost" }, "web-dashboard": { host: "app.localhost" } },
+    grafanaHost: "grafana.localhost",
+  },
+  // No service images on a fresh laptop: every service runs the stand-in (README "Local walkthrough").
+  // Set false once the real images are side-loaded (kind load docker-image ...).
+  standInImages: true,
   monitoringNamespace: "monitoring",
   // A laptop's kind node: whatever Docker may use, minus what the control plane takes.
   nodeSize: { cpu: "4", memory: "8Gi" },

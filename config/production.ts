@@ -49,6 +49,12 @@ export default {
   autoscaling: { enabled: false },
   imagePullPolicy: "Always",
   ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+  // cert-manager's ClusterIssuer issues <service>-tls for each host.
+  ingress: {
+    className: "nginx",
+    tls: { mode: "cert-manager", clusterIssuer: "letsencrypt-prod" },
+    routes: { "api-gateway": { host: "api.berrys-agents.dev" }, "web-dashboard": { host: "app.berrys-agents.dev" } },
+  },
   monitoringNamespace: "monitoring",
   // Allocatable on the smallest node pool's nodes (8 vCPU / 32 GiB, minus system reservations):
   // every pod must fit on one.

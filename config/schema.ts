@@ -591,6 +591,39 @@ const quotaSchema = z.strictObject({
     .optional(),
 });
 
+/** A host an Ingress routes: a DNS subdomain, or a wildcard (`*.example.com`). */
+const hostName = z
+  .string()
+  .max(253, "must be at most 253 characters")
+  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a host name such as api.example.com (lower case; a leading *. for a wildcard)");
+
+/**
+ * How traffic from outside reaches the public services: one Ingress (networking.k8s.io/v1) per
+ * public service, for the ingress controller named by `className`.
+ * @see https://kubernetes.io/docs/concepts/services-networking/ingress/
+ */
+const ingressSchema = z.strictObject({
+  /** The IngressClass of the controller (`nginx` for ingress-nginx). */
+  className: dnsSubdomain,
+  /**
+   * TLS termination at the controller: `none` (local only), `secret` (a Secret per route, created
+   * outside Terraform, named `secretName` or `<service>-tls`), or `cert-manager` (its
+   * ClusterIssuer issues `<service>-tls`).
+   */
+  tls: z.discriminatedUnion("mode", [
+    z.strictObject({ mode: z.literal("none") }),
+    z.strictObject({ mode: z.literal("secret"), secretName: dnsSubdomain.optional() }),
+    z.strictObject({ mode: z.literal("cert-manager"), clusterIssuer: dnsSubdomain }),
+  ]),
+  /** One route per public service (exposure: public in the catalogue), and none for another. */
+  routes: z.record(serviceName, z.strictObject({ host: hostName, paths: z.array(httpPath).min(1).default(["/"]) })),
+  /**
+   * Grafana through the same controller, at this host.
+   * @default not exposed (kubectl port-forward)
+   */
+  grafanaHost: hostName.optional(),
+});
+
 /** Where pods resolve names: the cluster DNS, and NodeLocal DNSCache where the cluster runs it. */
 const dnsSchema = z.strictObject({
   /** Namespace of the cluster DNS pods. */
@@ -635,6 +668,14 @@ export const environmentSchema = z
     imagePullPolicy: z.enum(["Always", "IfNotPresent"]),
     /** Where the ingress controller runs, so the public services admit traffic from it alone. */
     ingressController: z.strictObject({ namespace: dnsLabel(63), podLabels: labels }),
+    ingress: ingressSchema,
+    /**
+     * Run every service from a small stand-in image (pinned in config/versions.ts) that answers
+     * the catalogue's probe paths and /metrics: the whole platform comes up on a laptop without
+     * the real images. Local only.
+     * @default false
+     */
+    standInImages: z.boolean().default(false),
     /** Namespace of the Prometheus that scrapes the services. */
     monitoringNamespace: dnsLabel(63),
     /**
@@ -690,6 +731,7 @@ export type PostgresSettings = z.infer<typeof postgresSchema>;
 export type PgbouncerSettings = z.infer<typeof pgbouncerEnabledSchema>;
 export type QuotaSettings = z.infer<typeof quotaSchema>;
 export type DnsSettings = z.infer<typeof dnsSchema>;
+export type IngressSettings = z.infer<typeof ingressSchema>;
 export type PoolSettings = z.infer<typeof poolSchema>;
 export type RateLimitingSettings = z.infer<typeof rateLimitingSchema>;
 export type RateLimitSettings = z.infer<typeof rateLimitSchema>;

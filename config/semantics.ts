@@ -109,6 +109,29 @@ export function semanticProblems(config: PlatformConfig, source: string): Config
     }
   }
 
+  // Ingress: a route for every public service and none for another; TLS outside local.
+  const routes = config.ingress.routes;
+  for (const s of config.services) {
+    const routed = Object.hasOwn(routes, s.name);
+    if (s.exposure === "public" && !routed) add(`ingress.routes.${s.name}`, undefined, "is required: the service is public (exposure in config/services.ts), and without a route nothing reaches it");
+    if (s.exposure !== "public" && routed) add(`ingress.routes.${s.name}`, routes[s.name], "must not exist: the service is internal (exposure in config/services.ts); its callers reach it inside the cluster");
+  }
+  for (const name of Object.keys(routes)) {
+    if (!config.services.some((s) => s.name === name)) add(`ingress.routes.${name}`, routes[name], "names no service in the catalogue (config/services.ts)");
+  }
+  const seen = new Map<string, string>();
+  for (const [name, r] of Object.entries(routes)) {
+    for (const path of r.paths) {
+      const key = `${r.host}${path}`;
+      if (seen.has(key)) add(`ingress.routes.${name}.paths`, r.paths, `routes ${key}, which ${seen.get(key)} already routes`);
+      seen.set(key, name);
+    }
+  }
+  if (config.environment !== "local" && config.ingress.tls.mode === "none")
+    add("ingress.tls.mode", "none", "must be secret or cert-manager outside local: the public services carry credentials and sessions");
+  if (config.standInImages && config.environment !== "local")
+    add("standInImages", true, "is for local clusters only: staging and production run the services' own images");
+
   // Namespaces: the platform's own, distinct from the others it works with.
   if (config.monitoringNamespace === config.namespace) add("monitoringNamespace", config.monitoringNamespace, "must differ from namespace: monitoring runs under its own Pod Security level and policies");
   if (config.monitoringNamespace === "default" || config.monitoringNamespace.startsWith("kube-"))

@@ -34,6 +34,12 @@ export default {
   autoscaling: { enabled: false },
   imagePullPolicy: "Always",
   ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+  // cert-manager's ClusterIssuer issues <service>-tls for each host.
+  ingress: {
+    className: "nginx",
+    tls: { mode: "cert-manager", clusterIssuer: "letsencrypt-prod" },
+    routes: { "api-gateway": { host: "api.staging.berrys-agents.dev" }, "web-dashboard": { host: "app.staging.berrys-agents.dev" } },
+  },
   monitoringNamespace: "monitoring",
   nodeSize: { cpu: "3500m", memory: "14Gi" },
   quota: { headroomPercent: 20 },

@@ -21,6 +21,9 @@ export interface PlatformConfig {
   readonly autoscalingEnabled: boolean;
   readonly imagePullPolicy: EnvironmentSettings["imagePullPolicy"];
   readonly ingressController: EnvironmentSettings["ingressController"];
+  readonly ingress: EnvironmentSettings["ingress"];
+  /** Every service runs the stand-in image (local only). */
+  readonly standInImages: boolean;
   readonly monitoringNamespace: string;
   readonly nodeSize: EnvironmentSettings["nodeSize"];
   readonly dns: DnsSettings;

@@ -12,6 +12,8 @@ export const IMAGES = {
   /** CloudNativePG's PgBouncer image (the one its Pooler runs): Debian, non-root uid 998. */
   pgbouncer: "ghcr.io/cloudnative-pg/pgbouncer:1.24.1",
   pgbouncerExporter: "quay.io/prometheuscommunity/pgbouncer-exporter:v0.12.1",
+  /** The local stand-in for every service (standInImages): nginx, non-root, listens above 1024. */
+  standIn: "nginxinc/nginx-unprivileged:1.27.0-alpine",
 } as const;
 
 /** UID and GID of the `pgbouncer` user in the PgBouncer image; its exporter runs as the same. */

@@ -3,6 +3,7 @@ import type { ITerraformDependable } from "cdktf";
 import { Construct } from "constructs";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 import { type SecretFile, secretFilesVolume } from "./platform-secrets";
+import { literalList } from "./terraform-text";
 
 /** Where a service's Secret files are mounted. Not under /etc/platform: that is the files ConfigMap. */
 export const SECRETS_DIR = "/etc/platform-secrets";
@@ -37,6 +38,16 @@ export interface ServiceDeploymentProps {
   readonly serviceAccountName: string;
   /** Full image reference with an explicit tag or digest. */
   readonly image: string;
+  /**
+   * Overrides the image's entrypoint.
+   * @default the image's
+   */
+  readonly command?: readonly string[];
+  /**
+   * Further ConfigMaps mounted read-only, by mount path.
+   * @default none
+   */
+  readonly configMapMounts?: readonly { readonly name: string; readonly configMapName: string; readonly mountPath: string }[];
   readonly imagePullPolicy: "Always" | "IfNotPresent";
   readonly port: number;
   /**
@@ -132,6 +143,7 @@ export class ServiceDeployment extends Construct {
                 name: "app",
                 image: props.image,
                 imagePullPolicy: props.imagePullPolicy,
+                command: props.command ? literalList(props.command) : undefined,
                 port: [
                   { name: "http", containerPort: props.port, protocol: "TCP" },
                   ...(props.metricsPort !== undefined ? [{ name: "metrics", containerPort: props.metricsPort, protocol: "TCP" }] : []),
@@ -146,6 +158,7 @@ export class ServiceDeployment extends Construct {
                   { name: "tmp", mountPath: "/tmp" },
                   ...(props.filesConfigMapName ? [{ name: "platform", mountPath: "/etc/platform", readOnly: true }] : []),
                   ...(secretFiles.length > 0 ? [{ name: "secrets", mountPath: SECRETS_DIR, readOnly: true }] : []),
+                  ...(props.configMapMounts ?? []).map((m) => ({ name: m.name, mountPath: m.mountPath, readOnly: true })),
                 ],
               },
             ],
@@ -153,6 +166,7 @@ export class ServiceDeployment extends Construct {
               { name: "tmp", emptyDir: { sizeLimit: props.tmpSize ?? "64Mi" } },
               ...(props.filesConfigMapName ? [{ name: "platform", configMap: { name: props.filesConfigMapName, defaultMode: "0444" } }] : []),
               ...(secretFiles.length > 0 ? [secretFilesVolume("secrets", secretFiles)] : []),
+              ...(props.configMapMounts ?? []).map((m) => ({ name: m.name, configMap: { name: m.configMapName, defaultMode: "0444" } })),
             ],
           },
         },

@@ -18,6 +18,8 @@ import { DisruptionBudget } from "./pod-disruption-budget";
 import type { SecretFile } from "./platform-secrets";
 import { versionLabel } from "../config/names";
 import { monitoringPeers } from "./network";
+import { IMAGES } from "../config/versions";
+import { renderStandInConf, STAND_IN_COMMAND, STAND_IN_DIR } from "./stand-in";
 import { suppress } from "./suppressions";
 import { literalMap } from "./terraform-text";
 
@@ -71,6 +73,11 @@ export interface MicroserviceProps {
    */
   readonly dataServices?: readonly { readonly labels: Record<string, string>; readonly port: number }[];
   readonly dependsOn?: ITerraformDependable[];
+  /**
+   * Run the stand-in image instead of the service's own (local clusters without the images).
+   * @default false
+   */
+  readonly standIn?: boolean;
 }
 
 export type Track = "blue" | "green";
@@ -100,6 +107,7 @@ interface TrackProps {
   readonly podAnnotations: Record<string, string>;
   readonly configMapName: string;
   readonly filesConfigMapName?: string;
+  readonly standInConfigMapName?: string;
 }
 
 /** Private and link-local ranges: internet egress must not reach the cluster or cloud metadata. */
@@ -153,17 +161,21 @@ export class Microservice extends Construct {
         ? new ConfigMapV1(this, "files", { metadata: { name: `${name}-files`, namespace, labels }, data: literalMap(files) })
         : undefined;
 
-    const podSettingsChecksum = checksum({ ...this.settings, ...prefixKeys("file:", files) });
+    const standInMap = props.standIn
+      ? new ConfigMapV1(this, "stand-in", { metadata: { name: `${name}-stand-in`, namespace, labels }, data: literalMap({ "nginx.conf": renderStandInConf(service) }) })
+      : undefined;
+    const podSettingsChecksum = checksum({ ...this.settings, ...prefixKeys("file:", files), ...(props.standIn ? { "stand-in": renderStandInConf(service) } : {}) });
     const trackProps = (image: ServiceConfig["image"]): TrackProps => ({
       namespace,
       labels,
       serviceAccountName: account.metadata.name,
-      image: imageReference({ imageRepository: service.imageRepository, image }),
+      image: props.standIn ? IMAGES.standIn : imageReference({ imageRepository: service.imageRepository, image }),
       version: versionLabel(image),
       digest: image.digest !== undefined,
       podAnnotations: { "agent-platform/settings-sha256": podSettingsChecksum },
       configMapName: this.configMap.metadata.name,
       filesConfigMapName: filesMap?.metadata.name,
+      standInConfigMapName: standInMap?.metadata.name,
     });
 
     const release = service.release;
@@ -225,6 +237,8 @@ export class Microservice extends Construct {
       replicas: props.autoscaling ? undefined : service.replicas,
       serviceAccountName: t.serviceAccountName,
       image: t.image,
+      command: t.standInConfigMapName ? STAND_IN_COMMAND : undefined,
+      configMapMounts: t.standInConfigMapName ? [{ name: "stand-in", configMapName: t.standInConfigMapName, mountPath: STAND_IN_DIR }] : undefined,
       imagePullPolicy: props.imagePullPolicy,
       port: service.port,
       metricsPort: service.metricsPort,

@@ -16,7 +16,7 @@ export interface StackCheckResult {
 
 export function checkStack(stack: PlatformStack, json: Record<string, any> = stack.synthesized): StackCheckResult {
   const environment = stack.config.environment;
-  const policy = evaluatePolicy(json, { environment, helmValues: stack.monitoring.helmValues });
+  const policy = evaluatePolicy(json, { environment, helmValues: stack.monitoring.helmValues, ingressControllerNamespace: stack.config.ingressController.namespace });
   const problems = [
     ...findTemplateInjections(json).map(describeTemplateFinding),
     ...policy.violations.map(describeFinding),

@@ -3,7 +3,7 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
 import { Annotations, dependable, LocalBackend, PgBackend, type PgBackendConfig, S3Backend, TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
 import type { PlatformConfig } from "../config/load";
-import { selectorLabels } from "../constructs/labels";
+import { objectLabels, selectorLabels } from "../constructs/labels";
 import { MIGRATION_NAME, MigrationJob } from "../constructs/migration-job";
 import { Monitoring } from "../constructs/monitoring";
 import { imageReference, Microservice } from "../constructs/microservice";
@@ -15,6 +15,10 @@ import { contractFiles, contractSettings, DATABASE_PASSWORD_FILE, REDIS_PASSWORD
 import { namespaceQuota, serviceWorkloads } from "../config/capacity";
 import { MONITORING_ROLE } from "../config/semantics";
 import { NamespaceQuota } from "../constructs/namespace-quota";
+import { GRAFANA_NAME } from "../constructs/monitoring-values";
+import { ServiceIngress } from "../constructs/service-ingress";
+import { STAND_IN_MIGRATION_COMMAND } from "../constructs/stand-in";
+import { IMAGES } from "../config/versions";
 import { Pgbouncer, PGBOUNCER_NAME } from "../constructs/pgbouncer";
 import { literal } from "../constructs/terraform-text";
 
@@ -35,6 +39,8 @@ export class PlatformStack extends TerraformStack {
   /** Absent when the services connect to Postgres directly. */
   readonly pgbouncer?: Pgbouncer;
   readonly quota: NamespaceQuota;
+  /** One Ingress per public service. */
+  readonly ingresses: readonly ServiceIngress[];
   readonly migration: MigrationJob;
   readonly monitoring: Monitoring;
   /**
@@ -127,6 +133,7 @@ export class PlatformStack extends TerraformStack {
           ...(service.usesDatabase ? [dbPassword] : []),
           ...(redis ? [{ file: REDIS_PASSWORD_FILE, ref: secrets.redisPassword! }] : []),
         ],
+        standIn: config.standInImages,
         dataServices: [
           ...(service.usesDatabase ? [database] : []),
           ...(redis && this.redis ? [{ labels: selectorLabels("redis"), port: this.redis.port }] : []),
@@ -141,9 +148,9 @@ export class PlatformStack extends TerraformStack {
     this.migration = new MigrationJob(this, "migration", {
       namespace: this.namespace,
       release: migratorConfig.image,
-      image: imageReference(migratorConfig),
+      image: config.standInImages ? IMAGES.standIn : imageReference(migratorConfig),
       imagePullPolicy: config.imagePullPolicy,
-      command: config.migrations.command,
+      command: config.standInImages ? STAND_IN_MIGRATION_COMMAND : config.migrations.command,
       configMapName: migrator.configMap.metadata.name,
       secretFiles: [dbPassword],
       backoffLimit: config.migrations.backoffLimit,
@@ -158,6 +165,23 @@ export class PlatformStack extends TerraformStack {
       for (const track of service.tracks) track.deployment.resource.dependsOn = after;
     }
 
+    // Public services, reached through the ingress controller: one Ingress per route.
+    this.ingresses = built
+      .filter((m) => Object.hasOwn(config.ingress.routes, m.name))
+      .map((m) => {
+        const route = config.ingress.routes[m.name]!;
+        return new ServiceIngress(m, "ingress", {
+          namespace: this.namespace.name,
+          name: m.name,
+          labels: objectLabels(m.name, "service"),
+          host: route.host,
+          paths: route.paths,
+          service: { name: m.service.metadata.name, port: "http" },
+          className: config.ingress.className,
+          tls: config.ingress.tls,
+        });
+      });
+
     this.monitoring = new Monitoring(this, "monitoring", {
       platformNamespace: this.namespace,
       namespace: config.monitoringNamespace,
@@ -168,7 +192,20 @@ export class PlatformStack extends TerraformStack {
       pooler: !!config.pgbouncer,
       autoscaling: config.autoscalingEnabled,
       dns: config.dns,
+      grafanaIngressFrom: config.ingress.grafanaHost ? config.ingressController : undefined,
     });
+    if (config.ingress.grafanaHost) {
+      new ServiceIngress(this.monitoring, "grafana-ingress", {
+        namespace: this.monitoring.namespaceResource.metadata.name,
+        name: GRAFANA_NAME,
+        labels: { "app.kubernetes.io/part-of": "agent-platform", "app.kubernetes.io/managed-by": "cdktf" },
+        host: config.ingress.grafanaHost,
+        paths: ["/"],
+        service: { name: GRAFANA_NAME, port: 80 },
+        className: config.ingress.className,
+        tls: config.ingress.tls,
+      });
+    }
     this.warnAboutPerPodRateLimits();
   }
 

@@ -46,6 +46,8 @@ export const POLICY_RULES = {
   "KS-STABLE-API": { id: "KS-STABLE-API", title: "Kubernetes resources must use the stable, versioned resource types", fix: "use the *_v1 / *_v2 resource of the provider" },
   "KS-RBAC-SECRETS": { id: "KS-RBAC-SECRETS", title: "no Role or ClusterRole may grant reading Secrets (a chart's included)", fix: "grant only the resources the component reads; for Grafana keep rbac.create false and bind a ConfigMap-only Role" },
   "KS-NAMESPACE-DEFAULT-DENY": { id: "KS-NAMESPACE-DEFAULT-DENY", title: "every namespace the stack creates needs a default-deny NetworkPolicy for ingress and egress", fix: "add a NetworkPolicy with an empty podSelector and policyTypes Ingress and Egress" },
+  "KS-INGRESS-ROUTE": { id: "KS-INGRESS-ROUTE", title: "every public Service (its pods admit the ingress controller) has an Ingress route, and no other Service has one", fix: "add the service to ingress.routes in config/<env>.ts, or remove the route of an internal service" },
+  "KS-INGRESS-TLS": { id: "KS-INGRESS-TLS", title: "outside local, every Ingress host is served over TLS", fix: "set ingress.tls to secret or cert-manager in config/<env>.ts" },
   "HELM-RESOURCES": { id: "HELM-RESOURCES", title: "workloads a chart installs need CPU and memory requests and limits in its values", fix: "set the chart's resources value for the workload" },
   "HELM-SECRETS": { id: "HELM-SECRETS", title: "chart values must not carry secret values", fix: "reference an existing Secret (existingSecret, *_file) instead" },
   "HELM-PINNED": { id: "HELM-PINNED", title: "charts must be pinned to a version", fix: "set the chart version in config/versions.ts" },
@@ -73,6 +75,11 @@ export interface PolicyResult {
 
 export interface PolicyOptions {
   readonly environment: string;
+  /**
+   * The ingress controller's namespace: Services whose pods admit it are public.
+   * @default none (no Ingress rules are checked)
+   */
+  readonly ingressControllerNamespace?: string;
   /**
    * The values objects of the stack's Helm releases, by release name, as the constructs rendered
    * them: the gate reads these instead of parsing the YAML it would find in the JSON. Releases not
@@ -175,6 +182,39 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
   }
 
   for (const h of all.filter((r) => r.type === "helm_release")) checkHelmRelease(h, options.helmValues?.[h.body.name], add);
+
+  // Ingress: public Services have routes, internal ones none; TLS outside local.
+  const ingresses = all.filter((r) => r.type === "kubernetes_ingress_v1");
+  if (options.ingressControllerNamespace !== undefined) {
+    const admitsController = (labels: Json) =>
+      policies.some(
+        (p) =>
+          selects(p.body.spec?.pod_selector?.match_labels, labels) &&
+          (p.body.spec?.ingress ?? []).some((rule: Json) =>
+            (rule.from ?? []).some((f: Json) => f.namespace_selector?.match_labels?.["kubernetes.io/metadata.name"] === options.ingressControllerNamespace),
+          ),
+      );
+    const routedTo = new Set(
+      ingresses.flatMap((i) => (i.body.spec?.rule ?? []).flatMap((r: Json) => (r.http?.path ?? []).map((p: Json) => String(p.backend?.service?.name)))),
+    );
+    for (const s of all.filter((r) => r.type === "kubernetes_service_v1")) {
+      const selector = s.body.spec?.selector ?? {};
+      const resolved = Object.fromEntries(Object.entries(selector).map(([k, v]) => [k, resolve(v)]));
+      const isPublic = admitsController(resolved);
+      const ref = `\${kubernetes_service_v1.${s.id}.metadata[0].name}`;
+      const routed = routedTo.has(ref) || routedTo.has(String(s.body.metadata?.name));
+      if (isPublic && !routed) add(s, "KS-INGRESS-ROUTE", `Service ${s.body.metadata?.name} admits the ingress controller but no Ingress routes to it`);
+      if (!isPublic && routed) add(s, "KS-INGRESS-ROUTE", `Service ${s.body.metadata?.name} is internal (its pods do not admit the ingress controller) but an Ingress routes to it`);
+    }
+  }
+  if (options.environment !== "local") {
+    for (const i of ingresses) {
+      const hosts: string[] = (i.body.spec?.rule ?? []).map((r: Json) => r.host);
+      const covered = new Set((i.body.spec?.tls ?? []).flatMap((t: Json) => t.hosts ?? []));
+      const bare = hosts.filter((h) => !covered.has(h));
+      if (bare.length > 0) add(i, "KS-INGRESS-TLS", `hosts ${bare.join(", ")} have no TLS`);
+    }
+  }
 
   // RBAC: nothing the stack creates may read Secrets.
   for (const r of all.filter((x) => x.type === "kubernetes_role_v1" || x.type === "kubernetes_cluster_role_v1")) {

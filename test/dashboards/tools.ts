@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 
-export function tool(name: "promtool" | "amtool", args: string[], cwd?: string): { status: number; output: string } {
+export function tool(name: "promtool" | "amtool", args: string[], cwd?: string, input?: string): { status: number; output: string } {
   assert.ok(existsSync(`/usr/bin/${name}`), `${name} is not installed (Debian package ${name === "promtool" ? "prometheus" : "prometheus-alertmanager"}; .ci/run installs it)`);
-  const result = spawnSync(name, args, { cwd, encoding: "utf8" });
+  const result = spawnSync(name, args, { cwd, encoding: "utf8", input });
   return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}` };
 }
 

@@ -255,9 +255,26 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
     report.check(label, "no PodSecurity violation in the audit log", violations.length === 0, violations.slice(0, 5).map((v) => `${v.namespace} ${v.object}: ${v.violation}`).join("; "));
 
     // 6. Literal text reached the cluster literally (the escaping, end to end).
-    const dashboards = (await cp.list(`/api/v1/namespaces/${platformNs}/configmaps`)).filter((m) => m.metadata.name.startsWith("dashboard-"));
+    const dashboards = (await cp.list(`/api/v1/namespaces/${config.monitoringNamespace}/configmaps`)).filter((m) => m.metadata.name.startsWith("dashboard-"));
     const literalOk = dashboards.length > 0 && dashboards.every((m) => Object.values(m.data as Record<string, string>).every((v) => v.includes('"uid": "${datasource}"')));
     report.check(label, "Grafana's ${datasource} arrives in the cluster literally", literalOk, `${dashboards.length} dashboard ConfigMaps`);
+
+    // 6b. The namespace's quota admits the whole stack, and says what it used.
+    const quotas = await cp.list(`/api/v1/namespaces/${platformNs}/resourcequotas`);
+    const used = quotas[0]?.status?.used ?? {};
+    report.check(
+      label,
+      "the namespace's ResourceQuota admitted every pod and reports its use",
+      quotas.length === 1 && Number(used.pods) > 0 && Number(used.pods) <= Number(quotas[0].status.hard.pods),
+      quotas[0] ? `pods ${used.pods}/${quotas[0].status.hard.pods}, requests.cpu ${used["requests.cpu"]}/${quotas[0].status.hard["requests.cpu"]}, requests.memory ${used["requests.memory"]}/${quotas[0].status.hard["requests.memory"]}` : "no quota",
+    );
+
+    // 6c. Every public service has an Ingress whose backend Service exists.
+    const ingresses = await cp.list(`/apis/networking.k8s.io/v1/namespaces/${platformNs}/ingresses`);
+    const publicServices = config.services.filter((s) => s.exposure === "public").map((s) => s.name).sort();
+    const routed = ingresses.flatMap((i) => i.spec.rules.flatMap((r: Json) => r.http.paths.map((p: Json) => p.backend.service.name))).sort();
+    const backendsExist = (await Promise.all(routed.map((n: string) => cp.api("GET", `/api/v1/namespaces/${platformNs}/services/${n}`)))).every((r) => r.status === 200);
+    report.check(label, "every public service has an Ingress to an existing Service", JSON.stringify(routed) === JSON.stringify(publicServices) && backendsExist, `${ingresses.map((i) => i.spec.rules[0].host).join(", ")}`);
 
     // 7. HPAs exist and hold their minimum; without autoscaling, none exist and replicas hold.
     const hpaResources = byType(json, "kubernetes_horizontal_pod_autoscaler_v2");

@@ -57,6 +57,11 @@ const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void;
     const policies = j.resource.kubernetes_network_policy_v1 as Record<string, Json>;
     delete policies[Object.keys(policies).find((id) => String(policies[id]!.metadata.namespace).includes("node-exporter-namespace"))!];
   } },
+  { rule: "KS-INGRESS-ROUTE", on: "web-dashboard", mutate: (j) => {
+    const ingresses = j.resource.kubernetes_ingress_v1 as Record<string, Json>;
+    delete ingresses[Object.keys(ingresses).find((id) => ingresses[id]!.metadata.name === "web-dashboard")!];
+  } },
+  { rule: "KS-INGRESS-TLS", on: "api-gateway", mutate: (j) => delete find(j, "kubernetes_ingress_v1", "api-gateway").spec.tls },
   { rule: "HELM-RESOURCES", on: "kube-prometheus-stack", mutate: (j) => {
     const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
     kps.values = [kps.values[0].replace(/grafana:\n  admin:/, "grafana:\n  resources: {}\n  admin:").replace(/\n  resources:\n    requests:\n      cpu: 100m\n      memory: 256Mi\n    limits:\n      cpu: 500m\n      memory: 512Mi\n  defaultDashboardsEnabled/, "\n  defaultDashboardsEnabled")];
@@ -76,7 +81,7 @@ describe("policy gate", () => {
   for (const env of ENVIRONMENT_NAMES) {
     for (const autoscaling of [false, true]) {
       it(`passes ${env} with autoscaling ${autoscaling ? "on" : "off"}, with only the declared suppressions`, () => {
-        const result = evaluatePolicy(synthEnvironment(env, { enableAutoscaling: autoscaling }), { environment: env });
+        const result = evaluatePolicy(synthEnvironment(env, { enableAutoscaling: autoscaling }), { environment: env, ingressControllerNamespace: "ingress-nginx" });
         assert.deepEqual(result.violations.map(describeFinding), []);
         assert.deepEqual(
           result.suppressed.map((s) => `${s.rule} ${s.path}`),
@@ -94,7 +99,7 @@ describe("policy gate", () => {
     it(`fails ${m.rule} on ${m.on}, naming the resource, the rule and the fix`, () => {
       const json = structuredClone(production);
       m.mutate(json);
-      const { violations } = evaluatePolicy(json, { environment: "production" });
+      const { violations } = evaluatePolicy(json, { environment: "production", ingressControllerNamespace: "ingress-nginx" });
       const hit = violations.filter((v) => v.rule === m.rule);
       assert.ok(hit.length > 0, `${m.rule} did not fire; got ${violations.map(describeFinding).join("\n")}`);
       const message = describeFinding(hit[0]!);

@@ -1,0 +1,146 @@
+/**
+ * Ingress for the public services, from config, and the local walkthrough's pieces: the kind
+ * cluster config and the stand-in image's nginx configuration, run by Debian's nginx.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { after, describe, it } from "node:test";
+import { parse } from "yaml";
+import { ENVIRONMENT_NAMES } from "../../config/schema";
+import { renderStandInConf, STAND_IN_COMMAND, STAND_IN_DIR } from "../../constructs/stand-in";
+import { unescapeLiteral } from "../../constructs/terraform-text";
+import { tool } from "../dashboards/tools";
+import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment } from "../helpers";
+import { freePort, isRoot, waitFor } from "../servers";
+
+const PROJECT = resolve(__dirname, "..", "..", "..");
+
+describe("Ingress", () => {
+  for (const env of ENVIRONMENT_NAMES) {
+    it(`routes every public service of ${env}, and no internal one, through ${loadConfig(env).ingress.className}`, () => {
+      const config = loadConfig(env);
+      const json = synthEnvironment(env);
+      const ingresses = Object.values(resources(json, "kubernetes_ingress_v1"));
+      const services = Object.entries(resources(json, "kubernetes_service_v1"));
+      const routed = ingresses
+        .filter((i) => !String(i.metadata.namespace).includes("monitoring"))
+        .map((i) => {
+          const backend = i.spec.rule[0].http.path[0].backend.service;
+          return services.find(([id]) => backend.name === `\${kubernetes_service_v1.${id}.metadata[0].name}`)![1].metadata.name;
+        });
+      assert.deepEqual(routed.sort(), config.services.filter((s) => s.exposure === "public").map((s) => s.name).sort());
+      for (const i of ingresses) {
+        assert.equal(i.spec.ingress_class_name, config.ingress.className);
+        if (env === "local") assert.equal(i.spec.tls, undefined);
+        else assert.deepEqual(i.spec.tls, [{ hosts: [i.spec.rule[0].host], secret_name: `${i.metadata.name}-tls` }]);
+      }
+      const gateway = named(json, "kubernetes_ingress_v1", "api-gateway");
+      assert.equal(gateway.spec.rule[0].host, config.ingress.routes["api-gateway"]!.host);
+      assert.deepEqual(gateway.spec.rule[0].http.path[0].backend.service.port, { name: "http" });
+      if (config.ingress.tls.mode === "cert-manager") assert.equal(gateway.metadata.annotations["cert-manager.io/cluster-issuer"], config.ingress.tls.clusterIssuer);
+    });
+  }
+
+  it("exposes Grafana where the config names a host, and admits the ingress controller to it only then", () => {
+    const local = synthEnvironment("local");
+    const grafana = named(local, "kubernetes_ingress_v1", "kps-grafana");
+    assert.equal(grafana.spec.rule[0].host, "grafana.localhost");
+    const policy = (json: Json) => Object.values(resources(json, "kubernetes_network_policy_v1")).find((p) => p.metadata.name === "grafana")!.spec.ingress;
+    assert.equal(policy(local)[0].from[0].namespace_selector.match_labels["kubernetes.io/metadata.name"], "ingress-nginx");
+    assert.deepEqual(policy(synthEnvironment("production")), []);
+  });
+
+  it("takes TLS from an existing Secret when the config says so", () => {
+    const raw = rawEnvironment("staging");
+    raw.ingress.tls = { mode: "secret", secretName: "wildcard-staging-tls" };
+    const ingress = named(synthEnvironment("staging", {}, raw), "kubernetes_ingress_v1", "api-gateway");
+    assert.equal(ingress.spec.tls[0].secret_name, "wildcard-staging-tls");
+    assert.equal(ingress.metadata.annotations, undefined);
+  });
+
+  it("refuses a public service without a route, an internal one with a route, and plain HTTP outside local", () => {
+    const message = (mutate: (raw: Json) => void, env: "local" | "staging" = "staging") => {
+      const raw = rawEnvironment(env);
+      mutate(raw);
+      try {
+        loadConfig(env, {}, raw);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return "";
+    };
+    assert.match(message((r) => delete r.ingress.routes["web-dashboard"]), /ingress\.routes\.web-dashboard = \(missing\): is required: the service is public/);
+    assert.match(message((r) => (r.ingress.routes["tool-integration"] = { host: "tools.example.com" })), /ingress\.routes\.tool-integration = .*: must not exist: the service is internal/);
+    assert.match(message((r) => (r.ingress.tls = { mode: "none" })), /ingress\.tls\.mode = "none": must be secret or cert-manager outside local/);
+    assert.match(message((r) => (r.ingress.routes["api-gateway"] = { host: "API.Example.com" })), /ingress\.routes\.api-gateway\.host = "API\.Example\.com": must be a host name/);
+    assert.match(message((r) => (r.standInImages = true)), /standInImages = true: is for local clusters only/);
+  });
+});
+
+describe("the local walkthrough", () => {
+  it("ships a kind cluster config with the ingress-ready node label and ports 80 and 443 on loopback", () => {
+    const kind = parse(readFileSync(join(PROJECT, "scripts", "local", "kind-cluster.yaml"), "utf8"));
+    assert.equal(kind.kind, "Cluster");
+    // kind names its context kind-<name>: config/local.ts must point there.
+    assert.equal(`kind-${kind.name}`, loadConfig("local").cluster.context);
+    const node = kind.nodes[0];
+    assert.match(node.kubeadmConfigPatches[0], /node-labels: "ingress-ready=true"/);
+    assert.deepEqual(
+      node.extraPortMappings.map((m: Json) => [m.containerPort, m.hostPort, m.listenAddress]),
+      [
+        [80, 80, "127.0.0.1"],
+        [443, 443, "127.0.0.1"],
+      ],
+    );
+  });
+
+  it("runs every local service from the stand-in image, its config mounted, and the migration as a no-op", () => {
+    const local = synthEnvironment("local");
+    for (const s of loadConfig("local").services) {
+      const pod = named(local, "kubernetes_deployment_v1", s.name).spec.template.spec;
+      assert.equal(pod.container[0].image, "nginxinc/nginx-unprivileged:1.27.0-alpine");
+      assert.deepEqual(pod.container[0].command, STAND_IN_COMMAND);
+      assert.ok(pod.container[0].volume_mount.some((m: Json) => m.mount_path === STAND_IN_DIR && m.read_only));
+      assert.equal(unescapeLiteral(named(local, "kubernetes_config_map_v1", `${s.name}-stand-in`).data["nginx.conf"]), renderStandInConf(s));
+    }
+    assert.match(Object.values(resources(local, "kubernetes_job_v1"))[0]!.spec.template.spec.container[0].command.join(" "), /no migrations/);
+  });
+
+  describe("the stand-in's nginx.conf on Debian's nginx, as a non-root user", () => {
+    const children: ChildProcess[] = [];
+    const dirs: string[] = [];
+    after(() => {
+      children.forEach((c) => c.kill());
+      dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+    });
+    for (const s of loadConfig("local").services) {
+      it(`${s.name}: answers its probe paths, and /metrics in Prometheus' text format`, async () => {
+        const dir = mkdtempSync(join(tmpdir(), "stand-in-"));
+        dirs.push(dir);
+        const port = await freePort();
+        const metricsPort = await freePort();
+        writeFileSync(join(dir, "nginx.conf"), renderStandInConf({ ...s, port, metricsPort }).replace(/\/tmp\//g, `${dir}/`));
+        if (isRoot) chownSync(dir, 65534, 65534);
+        const args = STAND_IN_COMMAND.slice(1).map((a) => a.replace(`${STAND_IN_DIR}/nginx.conf`, join(dir, "nginx.conf")));
+        const child = isRoot ? spawn("runuser", ["-u", "nobody", "--", "/usr/sbin/nginx", ...args], { stdio: "ignore" }) : spawn("/usr/sbin/nginx", args, { stdio: "ignore" });
+        children.push(child);
+        const get = async (p: number, path: string) => {
+          const res = await fetch(`http://127.0.0.1:${p}${path}`);
+          return { status: res.status, body: await res.text() };
+        };
+        await waitFor(async () => (await get(port, s.probes.readiness).catch(() => ({ status: 0 }))).status === 200, `${s.name} stand-in`);
+        for (const path of Object.values(s.probes)) assert.equal((await get(port, path)).status, 200, path);
+        const metrics = await get(metricsPort, "/metrics");
+        assert.equal(metrics.status, 200);
+        const check = tool("promtool", ["check", "metrics"], undefined, metrics.body);
+        assert.equal(check.status, 0, check.output);
+        assert.match(metrics.body, new RegExp(`agent_platform_stand_in\\{service="${s.name}"\\} 1`));
+        assert.equal((await get(port, "/metrics")).status, 200, "the API port answers anything (the stand-in has no API)");
+        assert.equal((await get(metricsPort, "/")).status, 404);
+      });
+    }
+  });
+});
