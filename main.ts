@@ -13,7 +13,6 @@ import { loadEnvironments } from "./config/load";
 import { parseRunOptions } from "./config/run-options";
 import { terminalSafe } from "./config/text";
 import { checkOutputDirectory } from "./stacks/output-directory";
-import { renderSummary } from "./stacks/summary";
 
 /** The project root: main.js runs from dist/. */
 const PROJECT_ROOT = resolve(__dirname, "..");
@@ -27,7 +26,10 @@ function main(): number {
     const { synthesizePlatform } = require("./stacks/synthesize") as typeof import("./stacks/synthesize");
     const report = synthesizePlatform(configs, outdir);
     for (const warning of report.warnings) process.stderr.write(`Warning: ${terminalSafe(warning, 2000)}\n`);
-    if (process.env.PLATFORM_SUMMARY !== "off") process.stdout.write(renderSummary(configs, report.suppressions));
+    if (process.env.PLATFORM_SUMMARY !== "off") {
+      const { renderSummary } = require("./stacks/summary") as typeof import("./stacks/summary");
+      process.stdout.write(renderSummary(configs, report.suppressions));
+    }
     return 0;
   } catch (error) {
     process.stderr.write(`${describe(error)}\n`);

@@ -52,7 +52,7 @@ export interface PgbouncerProps {
  */
 export function renderPgbouncerIni(
   props: Pick<PgbouncerProps, "settings" | "database" | "postgresHost" | "postgresPort" | "monitoringUser">,
-  where: { readonly authFile?: string; readonly listenAddress?: string; readonly listenPort?: number } = {},
+  where: { readonly authFile?: string; readonly hbaFile?: string; readonly listenAddress?: string; readonly listenPort?: number } = {},
 ): string {
   const s = props.settings;
   return [
@@ -65,7 +65,9 @@ export function renderPgbouncerIni(
     `listen_port = ${where.listenPort ?? PGBOUNCER_PORT}`,
     // No Unix socket: the root filesystem is read-only, and every client comes over TCP.
     "unix_socket_dir =",
-    "auth_type = scram-sha-256",
+    // scram-sha-256 for every client, but the exporter beside PgBouncer in the same pod (see pg_hba.conf).
+    "auth_type = hba",
+    `auth_hba_file = ${where.hbaFile ?? `${CONFIG_DIR}/pg_hba.conf`}`,
     `auth_file = ${where.authFile ?? `${AUTH_DIR}/userlist.txt`}`,
     `pool_mode = ${s.poolMode}`,
     `default_pool_size = ${s.defaultPoolSize}`,
@@ -89,6 +91,22 @@ export function renderPgbouncerIni(
 }
 
 /**
+ * Who may connect how: the monitoring role to the admin console from inside the pod (the
+ * exporter, over loopback) without a password, so the exporter needs no secret at all; every
+ * other connection with scram-sha-256.
+ * @see https://www.pgbouncer.org/config.html#hba-file-format
+ */
+export function renderPgbouncerHba(monitoringUser: string): string {
+  return [
+    "# Rendered by constructs/pgbouncer.ts. Do not edit by hand.",
+    `host pgbouncer ${monitoringUser} 127.0.0.1/32 trust`,
+    "host all all 0.0.0.0/0 scram-sha-256",
+    "host all all ::/0 scram-sha-256",
+    "",
+  ].join("\n");
+}
+
+/**
  * The init container's script: the auth file from the Secret's files, one `"user" "password"` line
  * per role, quotes doubled as PgBouncer's format wants, mode 0600.
  */
@@ -100,6 +118,11 @@ export function renderAuthScript(appUser: string, monitoringUser: string, dirs: 
     `q() { sed 's/"/""/g' "$1"; }`,
     `printf '"%s" "%s"\\n' ${appUser} "$(q ${secrets}/app-password)" ${monitoringUser} "$(q ${secrets}/monitoring-password)" >${dirs.auth ?? AUTH_DIR}/userlist.txt`,
   ].join("\n");
+}
+
+/** pgbouncer_exporter's connection: the admin console over loopback, as the monitoring role. */
+export function exporterConnection(monitoringUser: string, port = PGBOUNCER_PORT): string {
+  return `--pgBouncer.connectionString=postgres://${monitoringUser}@127.0.0.1:${port}/pgbouncer?sslmode=disable`;
 }
 
 /** The readiness probe: PgBouncer answers the protocol (an authentication refusal is an answer). */
@@ -131,7 +154,11 @@ export class Pgbouncer extends Construct {
     const account = new ServiceAccountV1(this, "service-account", { metadata: { name, namespace, labels }, automountServiceAccountToken: false });
     const config = new ConfigMapV1(this, "config", {
       metadata: { name: `${name}-config`, namespace, labels },
-      data: literalMap({ "pgbouncer.ini": renderPgbouncerIni(props), "write-auth-file.sh": renderAuthScript(props.appUser, props.monitoringUser) }),
+      data: literalMap({
+        "pgbouncer.ini": renderPgbouncerIni(props),
+        "pg_hba.conf": renderPgbouncerHba(props.monitoringUser),
+        "write-auth-file.sh": renderAuthScript(props.appUser, props.monitoringUser),
+      }),
     });
 
     const secrets = secretFilesVolume("secrets", [
@@ -203,12 +230,8 @@ export class Pgbouncer extends Construct {
                 name: "metrics",
                 image: IMAGES.pgbouncerExporter,
                 imagePullPolicy: props.imagePullPolicy,
-                // The kubelet expands $(PGBOUNCER_PASSWORD) from the env var below.
-                args: literalList([
-                  `--pgBouncer.connectionString=postgres://${props.monitoringUser}:$(PGBOUNCER_PASSWORD)@127.0.0.1:${PGBOUNCER_PORT}/pgbouncer?sslmode=disable`,
-                  `--web.listen-address=:${PGBOUNCER_METRICS_PORT}`,
-                ]),
-                env: [{ name: "PGBOUNCER_PASSWORD", valueFrom: { secretKeyRef: { name: props.monitoringPassword.secretName, key: props.monitoringPassword.key } } }],
+                // Over loopback, which pg_hba.conf trusts for the monitoring role: no password.
+                args: literalList([exporterConnection(props.monitoringUser), `--web.listen-address=:${PGBOUNCER_METRICS_PORT}`]),
                 port: [{ name: "metrics", containerPort: PGBOUNCER_METRICS_PORT, protocol: "TCP" }],
                 resources: { requests: { ...SIZES.exporter.requests }, limits: { ...SIZES.exporter.limits } },
                 securityContext: restrictedContainerSecurityContext(runAs),
@@ -225,11 +248,6 @@ export class Pgbouncer extends Construct {
         },
       },
     });
-    suppress(
-      this.deployment,
-      "KS-SECRET-ENV",
-      "pgbouncer_exporter takes its password only inside its connection string; it reads PGBOUNCER_PASSWORD from the Secret, in the exporter sidecar only",
-    );
     suppress(
       this.deployment,
       "CKV_K8S_43",

@@ -1,85 +1,257 @@
 /**
- * Measures what synthesizing all three environments costs, four ways, and prints a table:
- * wall time (median of N runs) and peak resident memory (largest process, max over runs).
+ * `npm run bench`: what synthesizing costs, measured so that a sceptic accepts the numbers.
  *
- *   npm run bench            # 5 runs each
- *   BENCH_RUNS=10 npm run bench
+ * - **Pairs of equal work**, run interleaved (A B A B …) after a warm-up of each, so load drift hits
+ *   both sides alike; the ratio is taken pair by pair, then its median:
+ *   1. the cdktf init template's app (`ts-node main.ts`: type-check and transpile, TypeScript 5)
+ *      vs ours (`tsc -p tsconfig.build.json` from scratch, then `node dist/main.js`);
+ *   2. `cdktf synth` with the template's app vs with ours (the command users type);
+ *   3. our app (`node dist/main.js`) vs its import floor (node loading exactly the modules the app
+ *      loads, in the same order, and doing nothing else).
+ * - **CPU** (user + sys of the whole process tree, from the kernel's accounting of waited-for
+ *   children) and **wall** time, min / median / max; **peak RSS of the whole tree** (every
+ *   descendant's RSS summed, sampled every 5 ms from /proc).
+ * - `--scale`: 5, 20, 50, 100 and 200-service variants, generated in a temporary copy of the
+ *   project the way the README's "Adding a service" describes, with time, tree RSS and JSON size
+ *   per size and the per-service slope (least squares).
  *
- * Needs GNU time (/usr/bin/time, Debian package `time`) for peak memory. Figures, not pass/fail:
- * no test asserts on time.
+ *   npm run bench                  # pairs, BENCH_RUNS=7 by default
+ *   npm run bench -- --scale       # the scaling series
+ *   BENCH_PAIRS=floor npm run bench   # one pair only (template, cli, floor)
+ *
+ * Needs GNU time (/usr/bin/time, Debian package `time`) and Linux's /proc. Figures, not pass/fail.
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const PROJECT = resolve(__dirname, "..", "..");
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const node = process.execPath;
 
-interface Variant {
+interface Sample {
+  readonly wall: number;
+  readonly cpu: number;
+  readonly rssMb: number;
+}
+
+/** Sum of the RSS (kB) of `pid` and all its descendants, from /proc. */
+function treeRssKb(pid: number): number {
+  let total = 0;
+  const stack = [pid];
+  while (stack.length > 0) {
+    const p = stack.pop()!;
+    try {
+      const status = readFileSync(`/proc/${p}/status`, "utf8");
+      total += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      for (const task of readdirSync(`/proc/${p}/task`)) {
+        const children = readFileSync(`/proc/${p}/task/${task}/children`, "utf8").trim();
+        if (children) stack.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // the process exited between the listing and the read
+    }
+  }
+  return total;
+}
+
+/** Runs `command` under GNU time, sampling the tree's RSS; rejects on a non-zero exit. */
+function measure(command: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Sample> {
+  return new Promise((resolvePromise, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn("/usr/bin/time", ["-f", "BENCH %U %S", ...command], { cwd, env, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    let peak = 0;
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setInterval(() => (peak = Math.max(peak, treeRssKb(child.pid!))), 5);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearInterval(timer);
+      const wall = Number(process.hrtime.bigint() - started) / 1e9;
+      const m = /BENCH ([\d.]+) ([\d.]+)/.exec(stderr);
+      if (code !== 0 || !m) return reject(new Error(`${command.join(" ")} failed (${code}):\n${stderr.slice(-2000)}`));
+      resolvePromise({ wall, cpu: Number(m[1]) + Number(m[2]), rssMb: peak / 1024 });
+    });
+  });
+}
+
+const median = (v: readonly number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const mmm = (v: readonly number[], digits = 2) => `${Math.min(...v).toFixed(digits)} / ${median(v).toFixed(digits)} / ${Math.max(...v).toFixed(digits)}`;
+
+interface Side {
   readonly name: string;
   readonly command: readonly string[];
+  /** Runs before each measurement (not measured): e.g. removing incremental build state. */
+  readonly before?: () => void;
 }
 
-const variants: Variant[] = [
-  { name: "app alone (node dist/main.js)", command: [node, "dist/main.js"] },
-  { name: "tsc type-check + compile", command: [node, "node_modules/typescript/bin/tsc", "-p", "tsconfig.json"] },
-  { name: "cdktf synth (CLI, tsc + app)", command: [node, "node_modules/cdktf-cli/bundle/bin/cdktf", "synth"] },
-  {
-    name: "cdktf init template (npx ts-node, TypeScript 5)",
-    command: ["npx", "ts-node", "main.ts"],
-  },
-];
-
-interface Sample {
-  readonly seconds: number;
-  readonly peakKb: number;
-}
-
-function measure(variant: Variant, outdir: string): Sample {
-  const result = spawnSync("/usr/bin/time", ["-f", "%e %M", ...variant.command], {
-    cwd: PROJECT,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      CDKTF_OUTDIR: outdir,
-      PLATFORM_SUMMARY: "off",
-      CHECKPOINT_DISABLE: "1",
-      DEPLOYMENT_ENV: "",
-      TS_NODE_COMPILER: "typescript-5",
-    },
-  });
-  if (result.error) throw new Error(`${variant.name}: ${result.error.message} (is GNU time installed? apt-get install time)`);
-  if (result.status !== 0) throw new Error(`${variant.name} failed (${result.status}):\n${result.stderr}`);
-  const last = result.stderr.trim().split("\n").pop()!;
-  const [seconds, peakKb] = last.split(" ").map(Number);
-  return { seconds: seconds!, peakKb: peakKb! };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-function main(): void {
-  const dir = mkdtempSync(join(tmpdir(), "platform-bench-"));
-  try {
-    const rows = variants.map((variant) => {
-      measure(variant, join(dir, "warm")); // warm the file cache; not counted
-      const samples = Array.from({ length: RUNS }, (_, i) => measure(variant, join(dir, `run-${i}`)));
-      return { name: variant.name, seconds: median(samples.map((s) => s.seconds)), peakMb: Math.max(...samples.map((s) => s.peakKb)) / 1024 };
-    });
-    const app = rows[0]!;
-    const template = rows[rows.length - 1]!;
-    console.log(`Synthesizing local, staging and production; ${RUNS} runs each; median wall time, peak RSS of the largest process.`);
-    console.log(`${"variant".padEnd(50)} ${"wall (s)".padStart(9)} ${"peak (MB)".padStart(10)}`);
-    for (const r of rows) console.log(`${r.name.padEnd(50)} ${r.seconds.toFixed(2).padStart(9)} ${r.peakMb.toFixed(0).padStart(10)}`);
-    console.log(`app alone vs template: ${(template.seconds / app.seconds).toFixed(1)}x faster, ${(template.peakMb / app.peakMb).toFixed(1)}x less memory`);
-  } finally {
+async function pair(title: string, a: Side, b: Side, cwd: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const out = (n: string) => join(tmpdir(), `bench-out-${process.pid}-${n}`);
+  const run = async (side: Side, i: number) => {
+    side.before?.();
+    const dir = out(`${i}`);
     rmSync(dir, { recursive: true, force: true });
+    try {
+      return await measure(side.command, cwd, { ...env, CDKTF_OUTDIR: dir });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  await run(a, -1); // warm-up: file cache, npx resolution
+  await run(b, -2);
+  const as: Sample[] = [];
+  const bs: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    as.push(await run(a, i));
+    bs.push(await run(b, i));
+  }
+  const ratio = (k: keyof Sample) => median(as.map((x, i) => x[k] / bs[i]![k]));
+  process.stdout.write(`\n${title} (${RUNS} interleaved pairs after a warm-up; min / median / max)\n`);
+  process.stdout.write(`  ${"".padEnd(48)} ${"wall s".padStart(20)} ${"CPU s (user+sys)".padStart(20)} ${"tree peak RSS MB".padStart(22)}\n`);
+  for (const [side, s] of [[a, as], [b, bs]] as const) {
+    process.stdout.write(
+      `  ${side.name.padEnd(48)} ${mmm(s.map((x) => x.wall)).padStart(20)} ${mmm(s.map((x) => x.cpu)).padStart(20)} ${mmm(s.map((x) => x.rssMb), 0).padStart(22)}\n`,
+    );
+  }
+  process.stdout.write(`  ratio A/B, median of pairs: wall ${ratio("wall").toFixed(2)}x, CPU ${ratio("cpu").toFixed(2)}x, tree RSS ${ratio("rssMb").toFixed(2)}x\n`);
+}
+
+/** A node script that loads exactly the modules `node dist/main.js` loads, in order, and stops. */
+function importFloor(dir: string, env: NodeJS.ProcessEnv): string {
+  const recorder = join(dir, "record-modules.js");
+  const list = join(dir, "modules.json");
+  writeFileSync(recorder, `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(list)}, JSON.stringify(Object.keys(require.cache))));\n`);
+  const out = join(dir, "out");
+  const r = spawnSync(node, ["-r", recorder, join(PROJECT, "dist", "main.js")], { cwd: PROJECT, env: { ...env, CDKTF_OUTDIR: out }, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`recording the app's modules failed:\n${r.stderr}`);
+  rmSync(out, { recursive: true, force: true });
+  const modules = (JSON.parse(readFileSync(list, "utf8")) as string[]).filter((m) => m !== recorder && m !== join(PROJECT, "dist", "main.js"));
+  const floor = join(dir, "import-floor.js");
+  writeFileSync(floor, `${modules.map((m) => `require(${JSON.stringify(m)});`).join("\n")}\n`);
+  return floor;
+}
+
+function machine(): string {
+  const c = cpus();
+  return `${c.length} x ${c[0]?.model.trim() ?? "cpu"}, node ${process.version}, load average ${loadavg().map((l) => l.toFixed(2)).join(" ")}`;
+}
+
+async function pairs(): Promise<void> {
+  const env = { ...process.env, PLATFORM_SUMMARY: "off", CHECKPOINT_DISABLE: "1", DEPLOYMENT_ENV: "", ENABLE_AUTOSCALING: "", TS_NODE_COMPILER: "typescript-5", CI: "" };
+  const scratch = mkdtempSync(join(tmpdir(), "platform-bench-"));
+  const only = process.env.BENCH_PAIRS?.split(",");
+  const want = (name: string) => !only || only.includes(name);
+  process.stdout.write(`Synthesizing local, staging and production. Machine: ${machine()}.\n`);
+  try {
+    const tsc = [node, join(PROJECT, "node_modules", "typescript", "bin", "tsc")];
+    const buildInfo = join(PROJECT, ".cache", "tsbuild", "app.tsbuildinfo");
+    const fresh = () => rmSync(buildInfo, { force: true });
+    if (want("template")) {
+      await pair(
+        "1. The template's app vs ours, equal work (type-check, compile, synthesize)",
+        { name: "A  npx ts-node main.ts (TypeScript 5)", command: ["npx", "ts-node", "main.ts"] },
+        { name: "B  tsc -p tsconfig.build.json (from scratch) && node dist/main.js", command: ["sh", "-c", `${tsc.join(" ")} -p tsconfig.build.json && ${node} dist/main.js`], before: fresh },
+        PROJECT,
+        env,
+      );
+    }
+    if (want("cli")) {
+      const cli = [node, join(PROJECT, "node_modules", "cdktf-cli", "bundle", "bin", "cdktf"), "synth"];
+      await pair(
+        "2. `cdktf synth`, the command users type: the template's app vs ours",
+        { name: "A  cdktf synth --app 'npx ts-node main.ts'", command: [...cli, "--app", "npx ts-node main.ts"] },
+        { name: "B  cdktf synth (cdktf.json: tsc + node dist/main.js)", command: cli },
+        PROJECT,
+        env,
+      );
+    }
+    if (want("floor")) {
+      const floor = importFloor(scratch, env);
+      await pair(
+        "3. Our app vs its import floor (the modules it loads, and nothing else)",
+        { name: "A  node dist/main.js", command: [node, "dist/main.js"] },
+        { name: "B  node import-floor.js", command: [node, floor] },
+        PROJECT,
+        env,
+      );
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
-main();
+/** A copy of the project with `n` services: the five, plus generated ones, as README's "Adding a service". */
+function variant(dir: string, n: number): void {
+  for (const entry of ["dist", "package.json"]) cpSync(join(PROJECT, entry), join(dir, entry), { recursive: true });
+  symlinkSync(join(PROJECT, "node_modules"), join(dir, "node_modules"));
+  // The compiled config modules are plain objects: extend them where the app reads them.
+  const catalog = join(dir, "dist", "config", "services.js");
+  const extra = Array.from({ length: Math.max(0, n - 5) }, (_, i) => `svc-${String(i + 1).padStart(3, "0")}`);
+  writeFileSync(
+    catalog,
+    `${readFileSync(catalog, "utf8")}\nfor (const name of ${JSON.stringify(extra)}) exports.default[name] = { ...exports.default["tool-integration"], displayName: name, imageRepository: "ghcr.io/berrys-agents/" + name, calls: [] };\n`,
+  );
+  for (const env of ["local", "staging", "production"]) {
+    const file = join(dir, "dist", "config", `${env}.js`);
+    writeFileSync(
+      file,
+      `${readFileSync(file, "utf8")}\nfor (const name of ${JSON.stringify(extra)}) exports.default.services[name] = JSON.parse(JSON.stringify(exports.default.services["tool-integration"]));\n` +
+        // Room in the database and pooler for every added service, as the budget error would ask.
+        `exports.default.postgres.maxConnections += ${extra.length * 200};\nexports.default.postgres.workMem = "1Mi";\nif (exports.default.pgbouncer.enabled) exports.default.pgbouncer.maxClientConn += ${extra.length * 200};\n` +
+        `if (exports.default.postgres.resources.limits.memory !== undefined) exports.default.postgres.resources = { requests: exports.default.postgres.resources.requests, limits: { cpu: exports.default.postgres.resources.limits.cpu, memory: "64Gi" } };\n` +
+        `exports.default.nodeSize = { cpu: "64", memory: "256Gi" };\n`,
+    );
+  }
+}
+
+async function scale(): Promise<void> {
+  const sizes = [5, 20, 50, 100, 200];
+  const env = { ...process.env, PLATFORM_SUMMARY: "off", DEPLOYMENT_ENV: "", ENABLE_AUTOSCALING: "", CI: "" };
+  process.stdout.write(`Scaling: all three environments synthesized with N services. Machine: ${machine()}. ${RUNS} runs each (median).\n`);
+  process.stdout.write(`  ${"services".padStart(8)} ${"wall s".padStart(8)} ${"CPU s".padStart(8)} ${"tree RSS MB".padStart(12)} ${"JSON MB".padStart(9)}\n`);
+  const rows: { n: number; wall: number; cpu: number; rss: number; json: number }[] = [];
+  for (const n of sizes) {
+    const dir = mkdtempSync(join(tmpdir(), `platform-scale-${n}-`));
+    try {
+      variant(dir, n);
+      const samples: Sample[] = [];
+      let json = 0;
+      for (let i = -1; i < RUNS; i++) {
+        const out = join(dir, "out");
+        rmSync(out, { recursive: true, force: true });
+        const s = await measure([node, join(dir, "dist", "main.js")], dir, { ...env, CDKTF_OUTDIR: out });
+        if (i >= 0) samples.push(s);
+        json = ["local", "staging", "production"].reduce((t, e) => t + statSync(join(out, "stacks", e, "cdk.tf.json")).size, 0);
+      }
+      const row = { n, wall: median(samples.map((s) => s.wall)), cpu: median(samples.map((s) => s.cpu)), rss: median(samples.map((s) => s.rssMb)), json: json / 1e6 };
+      rows.push(row);
+      process.stdout.write(`  ${String(n).padStart(8)} ${row.wall.toFixed(2).padStart(8)} ${row.cpu.toFixed(2).padStart(8)} ${row.rss.toFixed(0).padStart(12)} ${row.json.toFixed(2).padStart(9)}\n`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const slope = (k: "wall" | "cpu" | "rss" | "json") => {
+    const mx = rows.reduce((a, r) => a + r.n, 0) / rows.length;
+    const my = rows.reduce((a, r) => a + r[k], 0) / rows.length;
+    return rows.reduce((a, r) => a + (r.n - mx) * (r[k] - my), 0) / rows.reduce((a, r) => a + (r.n - mx) ** 2, 0);
+  };
+  process.stdout.write(
+    `  per service (least squares): ${(slope("wall") * 1000).toFixed(1)} ms wall, ${(slope("cpu") * 1000).toFixed(1)} ms CPU, ${slope("rss").toFixed(2)} MB RSS, ${(slope("json") * 1000).toFixed(1)} KB JSON\n`,
+  );
+}
+
+function main(): Promise<void> {
+  if (!existsSync("/usr/bin/time")) throw new Error("GNU time is not installed (apt-get install time)");
+  mkdirSync(join(PROJECT, "node_modules", ".cache", "agent-platform"), { recursive: true });
+  return process.argv.includes("--scale") ? scale() : pairs();
+}
+
+main().catch((error: Error) => {
+  process.stderr.write(`bench: ${error.message}\n`);
+  process.exitCode = 1;
+});

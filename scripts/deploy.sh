@@ -127,7 +127,8 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 # --- 3. Synthesize and check (local files only) -------------------------------------------------
 say "synthesizing ${env_name} (autoscaling ${autoscaling})"
 cd "${ROOT}"
-node node_modules/typescript/bin/tsc -p tsconfig.json || fail "the TypeScript does not compile: fix the errors above"
+node scripts/compile.cjs tsconfig.deploy.json dist/main.js dist/scripts/check.js dist/scripts/stack-info.js ||
+  fail "the TypeScript does not compile: fix the errors above"
 node dist/main.js || fail "synth failed: fix the configuration errors above (config/${env_name}.ts); nothing was deployed"
 
 say "running the project's checks"

@@ -30,7 +30,7 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
     // Stack traces in metadata would carry this machine's absolute paths into cdk.tf.json.
     const app = new App({ outdir: scratch.path, stackTraces: false });
     const stacks = configs.map((config) => new PlatformStack(app, { config }));
-    app.synth();
+    synthesizeOnce(app, stacks);
     const problems: string[] = [];
     const suppressions: SynthesisReport["suppressions"][number][] = [];
     for (const stack of stacks) {
@@ -56,4 +56,20 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
   } finally {
     scratch.discard();
   }
+}
+
+/**
+ * What `App.synth()` does, minus its preparing pass: that pass resolves every element of every
+ * stack once more only to find cross-stack references, which these stacks never have (each
+ * environment stands alone). Each stack is resolved exactly once, by the synthesizer that writes
+ * it; PlatformStack keeps that result for the checks. A stack with dependencies takes the full path.
+ */
+function synthesizeOnce(app: App, stacks: readonly PlatformStack[]): void {
+  if (stacks.some((s) => s.dependencies.length > 0)) {
+    app.synth();
+    return;
+  }
+  const session = { outdir: app.outdir, skipValidation: false, manifest: app.manifest };
+  for (const stack of stacks) stack.synthesizer.synthesize(session);
+  app.manifest.writeToFile();
 }

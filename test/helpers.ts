@@ -1,9 +1,12 @@
 /**
  * Shared test helpers: configs to mutate, stacks synthesized to JSON, resources looked up by type.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
-import { Testing } from "cdktf";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { type App, TerraformStack, Testing } from "cdktf";
+import type { Construct } from "constructs";
 import { ENVIRONMENT_SOURCES, type LoadOverrides, type PlatformConfig, validateCatalog, validateEnvironment } from "../config/load";
 import type { EnvironmentName } from "../config/schema";
 import catalogData from "../config/services";
@@ -37,11 +40,62 @@ export function synthChecked(stack: PlatformStack): Json {
   return json;
 }
 
-/** Synthesizes one environment's stack with synth's checks; returns its Terraform JSON. */
-export function synthEnvironment(name: EnvironmentName, overrides: LoadOverrides = {}, raw?: unknown): Json {
-  const config = loadConfig(name, overrides, raw ?? rawEnvironment(name));
-  return synthChecked(new PlatformStack(Testing.app({ stackTraces: false }), { config }));
+const DIST = resolve(__dirname, "..");
+
+/**
+ * One output directory per test process for every app the tests create (cdktf's Testing.app()
+ * makes a new temporary directory per call, and never removes it), removed when the process exits.
+ */
+let appDir: string | undefined;
+export function testApp(): App {
+  if (!appDir) {
+    const dir = mkdtempSync(join(tmpdir(), "platform-test-app-"));
+    appDir = dir;
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return Testing.app({ stackTraces: false, outdir: appDir });
 }
+
+/** Testing.synthScope on {@link testApp}: the scope's constructs in a stack, as Terraform JSON text. */
+export function synthScope(fn: (scope: Construct) => void): string {
+  const stack = new TerraformStack(testApp(), "stack");
+  fn(stack);
+  return Testing.synth(stack);
+}
+
+/** A fingerprint of the compiled program: the cache below is valid for exactly this build. */
+let buildFingerprint: string | undefined;
+function fingerprint(): string {
+  if (buildFingerprint) return buildFingerprint;
+  const hash = createHash("sha256");
+  for (const dir of ["config", "constructs", "stacks", "dashboards"]) {
+    const root = join(DIST, dir);
+    for (const file of readdirSync(root).sort()) {
+      const st = statSync(join(root, file));
+      hash.update(`${dir}/${file}:${st.size}:${st.mtimeMs}\n`);
+    }
+  }
+  buildFingerprint = hash.digest("hex").slice(0, 16);
+  return buildFingerprint;
+}
+
+/**
+ * Synthesizes one environment's stack with synth's checks; returns its Terraform JSON (a fresh
+ * copy, safe to mutate). The shipped configs' stacks are shared between test files through a
+ * cache keyed by the build: every file reads the same JSON instead of synthesizing it again.
+ */
+export function synthEnvironment(name: EnvironmentName, overrides: LoadOverrides = {}, raw?: unknown): Json {
+  if (raw !== undefined) return synthChecked(new PlatformStack(testApp(), { config: loadConfig(name, overrides, raw) }));
+  const file = join(DIST, ".test-cache", fingerprint(), `${name}-${JSON.stringify(overrides).replace(/[^a-z0-9]+/gi, "_")}.json`);
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as Json;
+  const json = synthChecked(new PlatformStack(testApp(), { config: loadConfig(name, overrides) }));
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(json));
+  renameSync(tmp, file);
+  return json;
+}
+
 
 /** Every resource of a Terraform type, keyed by its logical id. */
 export function resources(json: Json, type: string): Record<string, Json> {

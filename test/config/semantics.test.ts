@@ -5,7 +5,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Testing } from "cdktf";
 import { connectionBudget, environmentCapacity, peakPods, serviceWorkloads } from "../../config/capacity";
 import { ConfigError } from "../../config/errors";
 import { validateCatalog, validateEnvironment } from "../../config/load";
@@ -13,7 +12,7 @@ import { isDnsLabel, isLabelValue, labelSafe } from "../../config/names";
 import { allowedDisruptions } from "../../config/semantics";
 import { ENVIRONMENT_NAMES, type EnvironmentName } from "../../config/schema";
 import { PlatformStack } from "../../stacks/platform-stack";
-import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthChecked, synthEnvironment } from "../helpers";
+import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthChecked, synthEnvironment, testApp } from "../helpers";
 
 /** The problem a mutated environment file fails with, at `field`. */
 function refused(env: EnvironmentName, mutate: (raw: Json) => void, field: string, overrides = {}): { value: string; rule: string } {
@@ -268,7 +267,7 @@ describe("adding a service", () => {
         const { catalog, envs } = withSixthService();
         const config = validateEnvironment(envs[env], env, validateCatalog(catalog), { enableAutoscaling: autoscaling });
         assert.equal(config.services.length, 6);
-        const json = synthChecked(new PlatformStack(Testing.app({ stackTraces: false }), { config }));
+        const json = synthChecked(new PlatformStack(testApp(), { config }));
         const deployments = Object.values(resources(json, "kubernetes_deployment_v1")).map((d) => d.metadata.name);
         assert.ok(deployments.includes("memory-service"));
         // Its callers reach it, and the model follows.

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Testing } from "cdktf";
 import { ServiceDeployment, type ServiceDeploymentProps } from "../../constructs/deployment";
-import { type Json, resources } from "../helpers";
+import { type Json, resources, synthScope } from "../helpers";
 
 const base: ServiceDeploymentProps = {
   namespace: "ns",
@@ -20,7 +19,7 @@ const base: ServiceDeploymentProps = {
 };
 
 function spec(props: Partial<ServiceDeploymentProps> = {}): Json {
-  const json = JSON.parse(Testing.synthScope((scope) => new ServiceDeployment(scope, "d", { ...base, ...props })));
+  const json = JSON.parse(synthScope((scope) => new ServiceDeployment(scope, "d", { ...base, ...props })));
   return Object.values(resources(json, "kubernetes_deployment_v1"))[0]!.spec;
 }
 

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Testing } from "cdktf";
 import { ServiceAutoscaler, type ServiceAutoscalerProps } from "../../constructs/horizontal-pod-autoscaler";
-import { type Json, resources } from "../helpers";
+import { type Json, resources, synthScope } from "../helpers";
 
 const rules = { stabilizationWindowSeconds: 300, selectPolicy: "Min" as const, policies: [{ type: "Percent" as const, value: 10, periodSeconds: 60 }] };
 const base: ServiceAutoscalerProps = {
@@ -19,7 +18,7 @@ const base: ServiceAutoscalerProps = {
 };
 
 function spec(props: Partial<ServiceAutoscalerProps> = {}): Json {
-  const json = JSON.parse(Testing.synthScope((scope) => new ServiceAutoscaler(scope, "hpa", { ...base, ...props })));
+  const json = JSON.parse(synthScope((scope) => new ServiceAutoscaler(scope, "hpa", { ...base, ...props })));
   return Object.values(resources(json, "kubernetes_horizontal_pod_autoscaler_v2"))[0]!.spec;
 }
 
@@ -56,7 +55,7 @@ describe("ServiceAutoscaler", () => {
       { type: "Pods" as const, displayName: "Latency", metric: "http_request_duration_seconds_p95", targetAverageValue: "2500m" },
     ];
     let hpa: ServiceAutoscaler | undefined;
-    Testing.synthScope((scope) => {
+    synthScope((scope) => {
       hpa = new ServiceAutoscaler(scope, "hpa", { ...base, customMetrics });
     });
     assert.deepEqual(hpa!.customMetricNames, ["queue_length", "http_request_duration_seconds_p95"]);

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Testing } from "cdktf";
 import type { ServiceConfig } from "../../config/load";
 import { Microservice, type MicroserviceProps } from "../../constructs/microservice";
-import { type Json, loadConfig, named, resources } from "../helpers";
+import { type Json, loadConfig, named, resources, synthScope } from "../helpers";
 
 const production = loadConfig("production");
 const service = (name: string): ServiceConfig => production.services.find((s) => s.name === name)!;
@@ -19,7 +18,7 @@ function synth(overrides: Partial<MicroserviceProps> = {}, svc: ServiceConfig = 
     ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
     ...overrides,
   };
-  return JSON.parse(Testing.synthScope((scope) => new Microservice(scope, svc.name, props)));
+  return JSON.parse(synthScope((scope) => new Microservice(scope, svc.name, props)));
 }
 
 const deployment = (json: Json, name = "agent-orchestrator") => named(json, "kubernetes_deployment_v1", name);

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Testing } from "cdktf";
 import { parse } from "yaml";
 import { Monitoring } from "../../constructs/monitoring";
 import { chartWorkloads, monitoringInputs, monitoringValues } from "../../constructs/monitoring-values";
 import { unescapeLiteral } from "../../constructs/terraform-text";
 import { METRICS_APIS } from "../../config/metrics";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
-import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment } from "../helpers";
+import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, synthScope } from "../helpers";
 
 const release = (json: Json, chart: string) => Object.values(resources(json, "helm_release")).find((r) => r.chart === chart);
 const values = (json: Json, chart: string) => parse(unescapeLiteral(release(json, chart)!.values[0]));
@@ -226,7 +225,7 @@ describe("Monitoring", () => {
     const config = loadConfig("production");
     assert.throws(
       () =>
-        Testing.synthScope((scope) => {
+        synthScope((scope) => {
           new Monitoring(scope, "m", {
             platformNamespace: { name: "agent-platform", literalName: "agent-platform" },
             namespace: "monitoring",

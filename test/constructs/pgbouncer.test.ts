@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client, Pool } from "pg";
 import { connectionBudget, peakPods, serviceWorkloads } from "../../config/capacity";
 import { POOLER_METRICS } from "../../config/metrics";
 import { MONITORING_ROLE } from "../../config/semantics";
-import { readinessCommand, renderAuthScript, renderPgbouncerIni } from "../../constructs/pgbouncer";
+import { exporterConnection, readinessCommand, renderAuthScript, renderPgbouncerHba, renderPgbouncerIni } from "../../constructs/pgbouncer";
 import { renderInitScript, renderPostgresConf } from "../../constructs/postgres";
 import { contractSettings } from "../../constructs/service-contract";
 import { loadConfig } from "../helpers";
@@ -49,11 +49,17 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
     return child;
   }
 
-  const admin = (command: string) =>
-    execFileSync("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", MONITORING_ROLE, "-d", "pgbouncer", "-A", "-F", "\t", "-c", command], {
+  /** The admin console as the exporter reaches it: the monitoring role, over loopback, no password. */
+  const admin = (command: string, host = "127.0.0.1", password?: string) =>
+    execFileSync("psql", ["-h", host, "-p", String(port), "-U", MONITORING_ROLE, "-d", "pgbouncer", "-A", "-F", "\t", "-w", "-c", command], {
       encoding: "utf8",
-      env: { ...process.env, PGPASSWORD: MONITORING_PASSWORD },
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("PG"))), ...(password ? { PGPASSWORD: password } : {}) },
     });
+  /** A non-loopback address of this machine, where the pod's loopback trust must not apply. */
+  const outside = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === "IPv4" && !a.internal)?.address;
   /** A SHOW command's rows as objects. */
   const show = (command: string): Record<string, string>[] => {
     const [header, ...rows] = admin(command).trim().split("\n").filter((l) => !/^\(\d+ rows?\)$/.test(l));
@@ -85,11 +91,12 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
       for (const p of [dir, auth, join(auth, "userlist.txt")]) chownSync(p, uid, 0);
     }
     chmodSync(dir, 0o755);
+    writeFileSync(join(dir, "pg_hba.conf"), renderPgbouncerHba(MONITORING_ROLE));
     port = await freePort();
     await startPgbouncer(
       renderPgbouncerIni(
         { settings: pooler, database: pg.database, postgresHost: "127.0.0.1", postgresPort: postgres.port, monitoringUser: MONITORING_ROLE },
-        { authFile: join(auth, "userlist.txt"), listenAddress: "127.0.0.1", listenPort: port },
+        { authFile: join(auth, "userlist.txt"), hbaFile: join(dir, "pg_hba.conf"), listenAddress: outside ? `127.0.0.1,${outside}` : "127.0.0.1", listenPort: port },
       ),
       port,
     );
@@ -144,7 +151,8 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
             connectionTimeoutMillis: Number(settings.PLATFORM_DATABASE_POOL_TIMEOUT_SECONDS) * 1000,
           });
           pools.push(pool);
-          for (let c = 0; c < pool.options.max; c++) held.push(await pool.connect());
+          // A pod's workers fill their pools at start-up, all at once.
+          held.push(...(await Promise.all(Array.from({ length: pool.options.max }, () => pool.connect()))));
         }
       }
       const clients = budget.clients.reduce((n, c) => n + c.connections, 0);
@@ -198,7 +206,7 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
     await startPgbouncer(
       renderPgbouncerIni(
         { settings: pooler, database: pg.database, postgresHost: "127.0.0.1", postgresPort: postgres.port, monitoringUser: MONITORING_ROLE },
-        { authFile: join(stale, "userlist.txt"), listenAddress: "127.0.0.1", listenPort: other },
+        { authFile: join(stale, "userlist.txt"), hbaFile: join(dir, "pg_hba.conf"), listenAddress: "127.0.0.1", listenPort: other },
       ),
       other,
     );
@@ -227,5 +235,19 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
 
   it("admits the monitoring role to the admin console only for statistics", () => {
     assert.throws(() => admin("PAUSE"), /admin access needed|not allowed/);
+  });
+
+  it("lets the exporter in over the pod's loopback without a password, and nobody else", async (t) => {
+    // The exporter's own connection string, as the Deployment passes it.
+    assert.equal(exporterConnection(MONITORING_ROLE, port), `--pgBouncer.connectionString=postgres://${MONITORING_ROLE}@127.0.0.1:${port}/pgbouncer?sslmode=disable`);
+    assert.match(admin("SHOW VERSION"), /PgBouncer/);
+    // The application role gets no such pass, even over loopback.
+    const app = new Client({ host: "127.0.0.1", port, user: pg.appUser, database: pg.database });
+    await assert.rejects(app.connect(), /password|SASL|authentication/i);
+    await app.end().catch(() => undefined);
+    if (!outside) return t.skip("no non-loopback IPv4 address on this machine to connect from");
+    // From any other address the monitoring role needs its password.
+    assert.throws(() => admin("SHOW VERSION", outside), /password|authentication/i);
+    assert.match(admin("SHOW VERSION", outside, MONITORING_PASSWORD), /PgBouncer/);
   });
 });

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Testing } from "cdktf";
 import { PlatformNamespace } from "../../constructs/platform-namespace";
-import { type Json, named, rawEnvironment, resources, synthEnvironment } from "../helpers";
+import { type Json, named, rawEnvironment, resources, synthEnvironment, synthScope } from "../helpers";
 
 function synth(level?: "restricted" | "baseline"): Json {
-  return JSON.parse(Testing.synthScope((scope) => new PlatformNamespace(scope, "ns", { name: "agent-platform", podSecurityLevel: level })));
+  return JSON.parse(synthScope((scope) => new PlatformNamespace(scope, "ns", { name: "agent-platform", podSecurityLevel: level })));
 }
 
 describe("PlatformNamespace", () => {

@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Testing } from "cdktf";
 import { DisruptionBudget, type DisruptionBudgetProps } from "../../constructs/pod-disruption-budget";
-import { type Json, resources } from "../helpers";
+import { type Json, resources, synthScope } from "../helpers";
 
 const base: DisruptionBudgetProps = { namespace: "ns", name: "svc", labels: { a: "b" }, selector: { app: "svc" }, guaranteedReplicas: 3 };
 
 function spec(props: Partial<DisruptionBudgetProps> = {}): Json {
-  const json = JSON.parse(Testing.synthScope((scope) => new DisruptionBudget(scope, "pdb", { ...base, ...props })));
+  const json = JSON.parse(synthScope((scope) => new DisruptionBudget(scope, "pdb", { ...base, ...props })));
   return Object.values(resources(json, "kubernetes_pod_disruption_budget_v1"))[0]!.spec;
 }
 

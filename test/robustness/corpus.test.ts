@@ -5,7 +5,7 @@
  * leave the previous cdktf.out exactly as it was (no half-written output, no scratch directory).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -14,38 +14,69 @@ import { type Json, rawEnvironment, readTree } from "../helpers";
 
 const DIST = resolve(__dirname, "..", "..");
 const PROJECT = resolve(DIST, "..");
-let work: string;
-let app: string;
-let snapshot: Map<string, Buffer>;
+/**
+ * Independent copies of the compiled app, each with its own cdktf.out: cases run concurrently,
+ * one per worker at a time.
+ */
+interface Worker {
+  readonly work: string;
+  readonly app: string;
+  snapshot: Map<string, Buffer>;
+}
+const workers: Worker[] = [];
+const idle: Worker[] = [];
+const waiting: ((w: Worker) => void)[] = [];
+const WORKERS = 3;
 
+async function withWorker<T>(fn: (w: Worker) => Promise<T>): Promise<T> {
+  const w = idle.pop() ?? (await new Promise<Worker>((r) => waiting.push(r)));
+  try {
+    return await fn(w);
+  } finally {
+    const next = waiting.shift();
+    if (next) next(w);
+    else idle.push(w);
+  }
+}
 
-function run(env: Record<string, string> = {}) {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !["DEPLOYMENT_ENV", "ENABLE_AUTOSCALING", "CDKTF_OUTDIR", "PLATFORM_DEBUG"].includes(k)));
-  const result = spawnSync(process.execPath, [join(app, "main.js")], {
-    cwd: work,
-    encoding: "utf8",
-    env: { ...clean, NODE_PATH: join(PROJECT, "node_modules"), PLATFORM_SUMMARY: "off", ...env },
+function run(w: Worker, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !["DEPLOYMENT_ENV", "ENABLE_AUTOSCALING", "CDKTF_OUTDIR", "PLATFORM_DEBUG", "CI"].includes(k)));
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(w.app, "main.js")], {
+      cwd: w.work,
+      env: { ...clean, NODE_PATH: join(PROJECT, "node_modules"), PLATFORM_SUMMARY: "off", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 /** Replaces the compiled production config with `value` (JSON), as if config/production.ts said so. */
-function writeProduction(value: unknown): void {
+function writeProduction(w: Worker, value: unknown): void {
   writeFileSync(
-    join(app, "config", "production.js"),
+    join(w.app, "config", "production.js"),
     `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.default = ${JSON.stringify(value)};\n`,
   );
 }
 
-before(() => {
-  work = mkdtempSync(join(tmpdir(), "corpus-"));
-  app = join(work, "app");
-  cpSync(DIST, app, { recursive: true, filter: (src) => !src.startsWith(join(DIST, "test")) });
-  const good = run({ DEPLOYMENT_ENV: "production" });
-  assert.equal(good.status, 0, good.stderr);
-  snapshot = readTree(join(work, "cdktf.out"));
+before(async () => {
+  for (let i = 0; i < WORKERS; i++) {
+    const work = mkdtempSync(join(tmpdir(), "corpus-"));
+    const app = join(work, "app");
+    cpSync(DIST, app, { recursive: true, filter: (src) => !src.startsWith(join(DIST, "test")) && !src.startsWith(join(DIST, ".test-cache")) });
+    const w: Worker = { work, app, snapshot: new Map() };
+    const good = await run(w, { DEPLOYMENT_ENV: "production" });
+    assert.equal(good.status, 0, good.stderr);
+    w.snapshot = readTree(join(work, "cdktf.out"));
+    workers.push(w);
+    idle.push(w);
+  }
 });
-after(() => rmSync(work, { recursive: true, force: true }));
+after(() => workers.forEach((w) => rmSync(w.work, { recursive: true, force: true })));
 
 interface Case {
   readonly name: string;
@@ -142,24 +173,25 @@ const cases: Case[] = [
   { name: "a unicode look-alike namespace", config: edit((r) => (r.namespace = "аgent-platform")), field: "namespace" },
 ];
 
-describe("robustness corpus", () => {
+describe("robustness corpus", { concurrency: WORKERS }, () => {
   it(`holds at least 50 malformed configurations (${cases.length})`, () => {
     assert.ok(cases.length >= 50);
   });
 
   for (const c of cases) {
-    it(`refuses ${c.name}`, () => {
-      writeProduction(c.config());
-      const result = run({ DEPLOYMENT_ENV: "production" });
+    it(`refuses ${c.name}`, () =>
+      withWorker(async (w) => {
+      writeProduction(w, c.config());
+      const result = await run(w, { DEPLOYMENT_ENV: "production" });
       assert.equal(result.status, 1, result.stdout);
       assert.match(result.stderr, /^Invalid configuration \(\d+ problems?\); nothing was synthesized:/);
       assert.ok(result.stderr.includes(`config/production.ts: ${c.field} = `), `field ${c.field} not named in:\n${result.stderr}`);
       assert.doesNotMatch(result.stderr, /^\s+at /m, "stack trace printed");
       assert.doesNotMatch(result.stderr, /\u001b/, "raw escape character printed");
       if (c.secret) assert.ok(!result.stderr.includes(c.secret) && !result.stdout.includes(c.secret), "secret echoed");
-      assert.deepEqual(readTree(join(work, "cdktf.out")), snapshot, "cdktf.out changed");
-      assert.deepEqual(readdirSync(work).sort(), ["app", "cdktf.out"], "scratch output left behind");
-    });
+      assert.deepEqual(readTree(join(w.work, "cdktf.out")), w.snapshot, "cdktf.out changed");
+      assert.deepEqual(readdirSync(w.work).sort(), ["app", "cdktf.out"], "scratch output left behind");
+      }));
   }
 
   const envCases: [string, Record<string, string>, string][] = [
@@ -175,15 +207,16 @@ describe("robustness corpus", () => {
   ];
 
   for (const [name, env, variable] of envCases) {
-    it(`refuses ${name}`, () => {
-      writeProduction(prod());
-      const result = run(env);
+    it(`refuses ${name}`, () =>
+      withWorker(async (w) => {
+      writeProduction(w, prod());
+      const result = await run(w, env);
       assert.equal(result.status, 1);
       assert.match(result.stderr, new RegExp(`environment variable: ${variable} = "`));
       assert.doesNotMatch(result.stderr, /^\s+at /m);
       assert.doesNotMatch(result.stderr, /\u001b/);
       assert.ok(result.stderr.length < 1000, "the message echoes an unbounded value");
-      assert.deepEqual(readTree(join(work, "cdktf.out")), snapshot);
-    });
+      assert.deepEqual(readTree(join(w.work, "cdktf.out")), w.snapshot);
+      }));
   }
 });

@@ -4,7 +4,7 @@
  * so the order of steps, the refusals and the rollback path can be asserted.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -62,11 +62,15 @@ interface Run {
   readonly dir: string;
 }
 
-/** A copy of the project (node_modules linked) with stand-in tools; `edit` may break its config. */
-function project(edit?: (dir: string) => void, tools: { terraform?: boolean; promtool?: boolean } = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "deploy-sh-"));
+/**
+ * The project as deploy.sh sees it (sources, tsconfigs, node_modules linked), with stand-in tools,
+ * compiled once: every test copies it, so its own compile is an incremental no-op.
+ */
+let template: string | undefined;
+function buildTemplate(): string {
+  const dir = mkdtempSync(join(tmpdir(), "deploy-sh-template-"));
   scratch.push(dir);
-  for (const entry of ["main.ts", "config", "constructs", "stacks", "dashboards", "scripts", "test", "tsconfig.json", "package.json", "cdktf.json"]) {
+  for (const entry of ["main.ts", "config", "constructs", "stacks", "dashboards", "scripts", "tsconfig.json", "tsconfig.build.json", "tsconfig.deploy.json", "package.json", "cdktf.json"]) {
     cpSync(join(PROJECT, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(PROJECT, "node_modules"), join(dir, "node_modules"));
@@ -76,7 +80,7 @@ function project(edit?: (dir: string) => void, tools: { terraform?: boolean; pro
     writeFileSync(join(bin, name), body);
     chmodSync(join(bin, name), 0o755);
   };
-  if (tools.terraform !== false) tool("terraform", FAKE_TERRAFORM);
+  tool("terraform", FAKE_TERRAFORM);
   tool("kubectl", FAKE_KUBECTL);
   symlinkSync(process.execPath, join(bin, "node"));
   // Only the system tools the script needs, so a terraform or kubectl elsewhere on this machine
@@ -84,29 +88,48 @@ function project(edit?: (dir: string) => void, tools: { terraform?: boolean; pro
   const sys = join(dir, "sys-bin");
   mkdirSync(sys);
   for (const name of ["bash", "sed", "grep", "mkdir", "dirname", "tr", "env", "cat", "chmod", "rm", "stat", "sha256sum", "cut", "promtool", "amtool"]) {
-    if (name === "promtool" && tools.promtool === false) continue;
     const found = ["/usr/bin", "/bin"].map((d) => join(d, name)).find((p) => existsSync(p));
     assert.ok(found, `${name} not found`);
     symlinkSync(found, join(sys, name));
   }
+  const compiled = spawnSync(process.execPath, [join(dir, "scripts", "compile.cjs"), "tsconfig.deploy.json"], { cwd: dir, encoding: "utf8" });
+  assert.equal(compiled.status, 0, compiled.stdout + compiled.stderr);
+  return dir;
+}
+
+/** A fresh copy of the compiled template; `edit` may break its config. */
+function project(edit?: (dir: string) => void, tools: { terraform?: boolean; promtool?: boolean } = {}): string {
+  template ??= buildTemplate();
+  const dir = mkdtempSync(join(tmpdir(), "deploy-sh-"));
+  scratch.push(dir);
+  cpSync(template, dir, { recursive: true, verbatimSymlinks: true });
+  if (tools.terraform === false) rmSync(join(dir, "fake-bin", "terraform"));
+  if (tools.promtool === false) rmSync(join(dir, "sys-bin", "promtool"));
   edit?.(dir);
   return dir;
 }
 
-function deploy(dir: string, args: string[], env: Record<string, string>): Run {
+async function deploy(dir: string, args: string[], env: Record<string, string>): Promise<Run> {
   const record = join(dir, "calls.log");
   writeFileSync(record, "");
-  const result = spawnSync("bash", [join(dir, "scripts", "deploy.sh"), ...args], {
-    cwd: dir,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {
-      PATH: `${join(dir, "fake-bin")}:${join(dir, "sys-bin")}`,
-      HOME: dir,
-      DEPLOY_RECORD: record,
-      FAKE_CONTEXTS: "kind-agent-platform agent-platform-staging agent-platform-production",
-      ...env,
-    },
+  const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolvePromise, reject) => {
+    const child = spawn("bash", [join(dir, "scripts", "deploy.sh"), ...args], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        PATH: `${join(dir, "fake-bin")}:${join(dir, "sys-bin")}`,
+        HOME: dir,
+        DEPLOY_RECORD: record,
+        FAKE_CONTEXTS: "kind-agent-platform agent-platform-staging agent-platform-production",
+        ...env,
+      },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
   });
   const calls = readFileSync(record, "utf8").split("\n").filter(Boolean);
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, calls, dir };
@@ -125,60 +148,59 @@ const steps = (calls: string[]) =>
       return c;
     });
 
-const shared = project();
 
-describe("scripts/deploy.sh", () => {
+describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   for (const [env, message] of [
     [{ DEPLOYMENT_ENV: "prod" }, /DEPLOYMENT_ENV='prod' is not an environment: use local, staging or production/],
     [{}, /DEPLOYMENT_ENV is not set/],
     [{ DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: "yes" }, /ENABLE_AUTOSCALING='yes' must be true or false/],
   ] as const) {
-    it(`refuses ${JSON.stringify(env)} before doing anything`, () => {
-      const run = deploy(shared, [], env);
+    it(`refuses ${JSON.stringify(env)} before doing anything`, async () => {
+      const run = await deploy(project(), [], env);
       assert.equal(run.status, 1);
       assert.match(run.stderr, message);
       assert.deepEqual(run.calls, []);
     });
   }
 
-  it("refuses to start without terraform, naming it", () => {
+  it("refuses to start without terraform, naming it", async () => {
     const dir = project(undefined, { terraform: false });
-    const run = deploy(dir, [], { DEPLOYMENT_ENV: "local" });
+    const run = await deploy(dir, [], { DEPLOYMENT_ENV: "local" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /terraform is not installed or not on PATH/);
     assert.deepEqual(run.calls, []);
     assert.equal(existsSync(join(dir, "cdktf.out")), false);
   });
 
-  it("stops on a failed synth before any cluster call, pointing at the config", () => {
+  it("stops on a failed synth before any cluster call, pointing at the config", async () => {
     const dir = project((d) => {
       const file = join(d, "config", "staging.ts");
       writeFileSync(file, readFileSync(file, "utf8").replace('memory: "256Mi" }, limits', 'memory: "256mb" }, limits'));
     });
-    const run = deploy(dir, [], { DEPLOYMENT_ENV: "staging" });
+    const run = await deploy(dir, [], { DEPLOYMENT_ENV: "staging" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /config\/staging\.ts: services\.api-gateway\.resources\.requests\.memory = "256mb"/);
     assert.match(run.stderr, /synth failed: fix the configuration errors above \(config\/staging\.ts\); nothing was deployed/);
     assert.deepEqual(run.calls, []);
   });
 
-  it("stops when a check fails (promtool cannot check the rules), before any cluster call", () => {
-    const run = deploy(project(undefined, { promtool: false }), [], { DEPLOYMENT_ENV: "staging" });
+  it("stops when a check fails (promtool cannot check the rules), before any cluster call", async () => {
+    const run = await deploy(project(undefined, { promtool: false }), [], { DEPLOYMENT_ENV: "staging" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /promtool is not installed \(apt-get install prometheus\)/);
     assert.match(run.stderr, /checks failed: fix the problems above; nothing was deployed/);
     assert.deepEqual(run.calls, []);
   });
 
-  it("stops when the environment's kube context is missing, before terraform", () => {
-    const run = deploy(shared, [], { DEPLOYMENT_ENV: "staging", FAKE_CONTEXTS: "some-other-cluster" });
+  it("stops when the environment's kube context is missing, before terraform", async () => {
+    const run = await deploy(project(), [], { DEPLOYMENT_ENV: "staging", FAKE_CONTEXTS: "some-other-cluster" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /kube context 'agent-platform-staging' \(cluster\.context in config\/staging\.ts\) is not in your kubeconfig/);
     assert.deepEqual(steps(run.calls), ["kubectl get-contexts"]);
   });
 
-  it("--dry-run synthesizes, checks and shows the diff, and applies nothing", () => {
-    const run = deploy(shared, ["--dry-run"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "true" });
+  it("--dry-run synthesizes, checks and shows the diff, and applies nothing", async () => {
+    const run = await deploy(project(), ["--dry-run"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "true" });
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /ok: promtool check rules/);
     assert.match(run.stdout, /Plan: 0 to add, 1 to change/);
@@ -194,8 +216,8 @@ describe("scripts/deploy.sh", () => {
     assert.equal(Object.keys(stack.resource.kubernetes_horizontal_pod_autoscaler_v2).length, 7);
   });
 
-  it("deploys local with generated passwords kept out of git and the logs", () => {
-    const run = deploy(shared, [], { DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: "false" });
+  it("deploys local with generated passwords kept out of git and the logs", async () => {
+    const run = await deploy(project(), [], { DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: "false" });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan release", "terraform apply release"]);
     assert.ok(run.calls.includes("terraform-env TF_VAR_postgres_app_password=set"));
@@ -208,14 +230,14 @@ describe("scripts/deploy.sh", () => {
     for (const value of values) assert.ok(!run.stdout.includes(value) && !run.stderr.includes(value));
   });
 
-  it("refuses to apply to production without a terminal unless --yes", () => {
-    const run = deploy(shared, [], { DEPLOYMENT_ENV: "production" });
+  it("refuses to apply to production without a terminal unless --yes", async () => {
+    const run = await deploy(project(), [], { DEPLOYMENT_ENV: "production" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /refusing to apply to production without a terminal: pass --yes/);
     assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform apply")));
   });
 
-  it("releases blue-green: holds the Service on the live track, waits for the new one, then switches", () => {
+  it("releases blue-green: holds the Service on the live track, waits for the new one, then switches", async () => {
     const dir = project((d) => {
       const file = join(d, "config", "production.ts");
       // The release: api-gateway 1.1.0 goes to green, blue keeps 1.0.0.
@@ -227,7 +249,7 @@ describe("scripts/deploy.sh", () => {
       assert.notEqual(edited, source);
       writeFileSync(file, edited);
     });
-    const run = deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "false", FAKE_LIVE_API_GATEWAY: "blue", FAKE_LIVE_WEB_DASHBOARD: "blue" });
+    const run = await deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "false", FAKE_LIVE_API_GATEWAY: "blue", FAKE_LIVE_WEB_DASHBOARD: "blue" });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(steps(run.calls), [
       "kubectl get-contexts",
@@ -250,19 +272,19 @@ describe("scripts/deploy.sh", () => {
     assert.equal(image("api-gateway-blue"), "ghcr.io/berrys-agents/api-gateway:1.0.0");
   });
 
-  it("keeps the Service on the old track when the new one never becomes ready", () => {
+  it("keeps the Service on the old track when the new one never becomes ready", async () => {
     const dir = project((d) => {
       const file = join(d, "config", "production.ts");
       writeFileSync(file, readFileSync(file, "utf8").replace('release: { strategy: "blue-green", active: "blue"', 'release: { strategy: "blue-green", active: "green"'));
     });
-    const run = deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", FAKE_LIVE_API_GATEWAY: "blue", FAKE_LIVE_WEB_DASHBOARD: "blue", FAKE_ROLLOUT_STATUS: "1" });
+    const run = await deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", FAKE_LIVE_API_GATEWAY: "blue", FAKE_LIVE_WEB_DASHBOARD: "blue", FAKE_ROLLOUT_STATUS: "1" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /api-gateway-green did not become ready: the Service stays on blue/);
     assert.ok(!steps(run.calls).includes("terraform apply switch"));
   });
 
-  it("rolls back a blue-green service to its other track, only that Service", () => {
-    const run = deploy(shared, ["--yes", "rollback", "api-gateway"], { DEPLOYMENT_ENV: "production", FAKE_LIVE_API_GATEWAY: "green", FAKE_LIVE_WEB_DASHBOARD: "green" });
+  it("rolls back a blue-green service to its other track, only that Service", async () => {
+    const run = await deploy(project(), ["--yes", "rollback", "api-gateway"], { DEPLOYMENT_ENV: "production", FAKE_LIVE_API_GATEWAY: "green", FAKE_LIVE_WEB_DASHBOARD: "green" });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(steps(run.calls), [
       "kubectl get-contexts",
@@ -283,20 +305,20 @@ describe("scripts/deploy.sh", () => {
     assert.match(run.stdout, /api-gateway now routes to blue\. Make it permanent in config\/production\.ts/);
   });
 
-  it("refuses to roll back a service that is not blue-green", () => {
-    const run = deploy(shared, ["rollback", "tool-integration"], { DEPLOYMENT_ENV: "production" });
+  it("refuses to roll back a service that is not blue-green", async () => {
+    const run = await deploy(project(), ["rollback", "tool-integration"], { DEPLOYMENT_ENV: "production" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /'tool-integration' is not a blue-green service in production/);
     assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform plan") || s.startsWith("terraform apply")));
   });
 
-  it("stops when the plan fails, applying nothing", () => {
-    const run = deploy(shared, [], { DEPLOYMENT_ENV: "staging", FAKE_PLAN_STATUS: "1" });
+  it("stops when the plan fails, applying nothing", async () => {
+    const run = await deploy(project(), [], { DEPLOYMENT_ENV: "staging", FAKE_PLAN_STATUS: "1" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /terraform plan failed: see above; nothing was deployed/);
     assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform apply")));
   });
-  it("plans exactly what it synthesized, into the output directory the app was given", () => {
+  it("plans exactly what it synthesized, into the output directory the app was given", async () => {
     const dir = project((d) => {
       const file = join(d, "config", "local.ts");
       const source = readFileSync(file, "utf8");
@@ -307,7 +329,7 @@ describe("scripts/deploy.sh", () => {
     // A stale output in the default place, and CDKTF_OUTDIR inherited from the shell, relative.
     mkdirSync(join(dir, "cdktf.out", "stacks", "local"), { recursive: true });
     writeFileSync(join(dir, "cdktf.out", "stacks", "local", "cdk.tf.json"), '{"replicas": "7"}');
-    const run = deploy(dir, [], { DEPLOYMENT_ENV: "local", CDKTF_OUTDIR: "elsewhere" });
+    const run = await deploy(dir, [], { DEPLOYMENT_ENV: "local", CDKTF_OUTDIR: "elsewhere" });
     assert.equal(run.status, 0, run.stderr);
     assert.ok(run.calls.includes(`terraform-chdir ${join(dir, "elsewhere", "stacks", "local")}`), run.calls.join("\n"));
     const planned = readFileSync(join(dir, "elsewhere", "stacks", "local", "cdk.tf.json"));
@@ -317,30 +339,30 @@ describe("scripts/deploy.sh", () => {
     assert.equal(readFileSync(join(dir, "cdktf.out", "stacks", "local", "cdk.tf.json"), "utf8"), '{"replicas": "7"}');
   });
 
-  it("writes plan files and state 0600 (umask 077) and removes the plan files when done", () => {
-    const run = deploy(shared, [], { DEPLOYMENT_ENV: "local" });
+  it("writes plan files and state 0600 (umask 077) and removes the plan files when done", async () => {
+    const run = await deploy(project(), [], { DEPLOYMENT_ENV: "local" });
     assert.equal(run.status, 0, run.stderr);
     assert.ok(run.calls.includes("terraform-plan-mode 600"), run.calls.join("\n"));
     assert.ok(run.calls.includes("terraform-state-mode 600"), run.calls.join("\n"));
     assert.equal(existsSync(join(run.dir, "cdktf.out", "stacks", "local", "release.tfplan")), false);
   });
 
-  it("removes the plan file also when it stops after the diff", () => {
-    const run = deploy(shared, ["--dry-run"], { DEPLOYMENT_ENV: "local" });
+  it("removes the plan file also when it stops after the diff", async () => {
+    const run = await deploy(project(), ["--dry-run"], { DEPLOYMENT_ENV: "local" });
     assert.equal(run.status, 0, run.stderr);
     assert.ok(run.calls.includes("terraform-plan-mode 600"));
     assert.equal(existsSync(join(run.dir, "cdktf.out", "stacks", "local", "release.tfplan")), false);
   });
 
-  it("refuses an empty inherited CDKTF_OUTDIR before doing anything", () => {
-    const run = deploy(shared, [], { DEPLOYMENT_ENV: "local", CDKTF_OUTDIR: "" });
+  it("refuses an empty inherited CDKTF_OUTDIR before doing anything", async () => {
+    const run = await deploy(project(), [], { DEPLOYMENT_ENV: "local", CDKTF_OUTDIR: "" });
     assert.equal(run.status, 1);
     assert.match(run.stderr, /CDKTF_OUTDIR is set but empty: unset it to use cdktf\.out/);
     assert.deepEqual(run.calls, []);
   });
 
-  it("`namespaces` applies only the namespaces, so hand-made Secrets have somewhere to live", () => {
-    const run = deploy(shared, ["namespaces"], { DEPLOYMENT_ENV: "staging" });
+  it("`namespaces` applies only the namespaces, so hand-made Secrets have somewhere to live", async () => {
+    const run = await deploy(project(), ["namespaces"], { DEPLOYMENT_ENV: "staging" });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan namespaces", "terraform apply namespaces"]);
     const plan = run.calls.find((c) => c.includes("-out=namespaces.tfplan"))!;
@@ -350,11 +372,11 @@ describe("scripts/deploy.sh", () => {
     assert.match(run.stdout, /namespaces created; now create the Secrets/);
   });
 
-  it("shows hostile values escaped and bounded, never raw", () => {
+  it("shows hostile values escaped and bounded, never raw", async () => {
     const hostile = `prod\u001b[2J\u001b]0;pwned\u0007\u202eevil\u2066${"x".repeat(100_000)}`;
     const cases: Record<string, string>[] = [{ DEPLOYMENT_ENV: hostile }, { DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: hostile }];
     for (const env of cases) {
-      const run = deploy(shared, [], env);
+      const run = await deploy(project(), [], env);
       assert.equal(run.status, 1);
       assert.doesNotMatch(run.stderr, /[\u0000-\u0009\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]/);
       assert.match(run.stderr, /prod\\u001b\[2J\\u001b\]0;pwned\\u0007\\u202eevil\\u2066x+… \(100024 characters\)/);

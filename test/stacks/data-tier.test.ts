@@ -4,7 +4,7 @@ import { Testing } from "cdktf";
 import { parse } from "yaml";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { PlatformStack } from "../../stacks/platform-stack";
-import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment } from "../helpers";
+import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, testApp } from "../helpers";
 
 const podEnv = (json: Json, deployment: string) => named(json, "kubernetes_deployment_v1", deployment).spec.template.spec.container[0];
 
@@ -199,7 +199,7 @@ describe("PlatformStack data tier", () => {
   it("warns that an in-memory limit multiplies by the pod count", () => {
     const raw = rawEnvironment("staging");
     raw.rateLimiting.backend = "memory";
-    const app = Testing.app({ stackTraces: false });
+    const app = testApp();
     const stack = new PlatformStack(app, { config: loadConfig("staging", {}, raw) });
     Testing.synth(stack);
     const warnings = stack.node
@@ -215,7 +215,7 @@ describe("PlatformStack data tier", () => {
 
   it("warns about nothing in the shipped configs but the state-backend placeholders", () => {
     for (const env of ENVIRONMENT_NAMES) {
-      const app = Testing.app({ stackTraces: false });
+      const app = testApp();
       const stack = new PlatformStack(app, { config: loadConfig(env) });
       const warnings = stack.node
         .findAll()

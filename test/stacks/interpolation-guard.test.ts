@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { Testing } from "cdktf";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { literal, unescapeLiteral } from "../../constructs/terraform-text";
 import { describeTemplateFinding, findTemplateInjections, templateSequences } from "../../stacks/interpolation-guard";
 import { PlatformStack } from "../../stacks/platform-stack";
-import { type Json, loadConfig, named, rawEnvironment, resources, synthChecked, synthEnvironment } from "../helpers";
+import { type Json, loadConfig, named, rawEnvironment, resources, synthChecked, synthEnvironment, testApp } from "../helpers";
 
 const production = synthEnvironment("production", { enableAutoscaling: true });
 const copy = (): Json => structuredClone(production);
@@ -43,7 +42,7 @@ describe("literal()", () => {
   });
 
   it("refuses a cdktf token: a reference must stay a reference", () => {
-    const stack = new PlatformStack(Testing.app({ stackTraces: false }), { config: loadConfig("local") });
+    const stack = new PlatformStack(testApp(), { config: loadConfig("local") });
     assert.throws(() => literal(stack.namespace.name), /holds a Terraform reference; only plain text may be escaped/);
   });
 });
@@ -155,7 +154,7 @@ describe("interpolation guard", () => {
   }
 
   it("fails synth with the guard's message when a construct writes unescaped text", () => {
-    const stack = new PlatformStack(Testing.app({ stackTraces: false }), { config: loadConfig("local") });
+    const stack = new PlatformStack(testApp(), { config: loadConfig("local") });
     stack.services[0]!.configMap.addOverride("data.RAW", "${datasource}");
     assert.throws(() => synthChecked(stack), /\[local\] local\/api-gateway\/settings .*data\.RAW holds "\$\{datasource\}"/);
   });

@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
-import { Testing } from "cdktf";
 import { suppress } from "../../constructs/suppressions";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { describeFinding, evaluatePolicy, POLICY_RULES, type PolicyRuleId } from "../../stacks/policy";
-import { type Json, loadConfig, synthChecked, synthEnvironment } from "../helpers";
+import { type Json, loadConfig, synthChecked, synthEnvironment, testApp } from "../helpers";
 
 const production = synthEnvironment("production", { enableAutoscaling: true });
 
@@ -85,7 +84,7 @@ describe("policy gate", () => {
         assert.deepEqual(result.violations.map(describeFinding), []);
         assert.deepEqual(
           result.suppressed.map((s) => `${s.rule} ${s.path}`),
-          env === "local" ? [] : [`KS-SECRET-ENV ${env}/redis/server/stateful-set`, `KS-SECRET-ENV ${env}/pgbouncer/deployment`],
+          env === "local" ? [] : [`KS-SECRET-ENV ${env}/redis/server/stateful-set`],
         );
       });
     }
@@ -112,7 +111,7 @@ describe("policy gate", () => {
   }
 
   it("fails synth: a raw Deployment that breaks the rules is refused with its path", () => {
-    const app = Testing.app({ stackTraces: false });
+    const app = testApp();
     const stack = new PlatformStack(app, { config: loadConfig("staging") });
     new DeploymentV1(stack, "rogue", {
       metadata: { name: "rogue", namespace: "agent-platform-staging" },
@@ -134,7 +133,7 @@ describe("policy gate", () => {
   });
 
   it("honours a suppression with a reason, and reports it", () => {
-    const app = Testing.app({ stackTraces: false });
+    const app = testApp();
     const stack = new PlatformStack(app, { config: loadConfig("local") });
     const deployment = stack.services[0]!.tracks[0]!.deployment.resource;
     deployment.addOverride("spec.template.spec.container.0.security_context.read_only_root_filesystem", false);
@@ -147,14 +146,14 @@ describe("policy gate", () => {
   });
 
   it("reports a stale suppression that excuses nothing", () => {
-    const app = Testing.app({ stackTraces: false });
+    const app = testApp();
     const stack = new PlatformStack(app, { config: loadConfig("local") });
     suppress(stack.services[0]!.tracks[0]!.deployment.resource, "KS-PROBES", "kept from an old image that had no readiness endpoint");
     assert.throws(() => synthChecked(stack), /KS-PROBES .*is suppressed here but the rule passes: remove the stale suppression/);
   });
 
   it("refuses a suppression without a real reason or with an unknown rule id", () => {
-    const app = Testing.app({ stackTraces: false });
+    const app = testApp();
     const stack = new PlatformStack(app, { config: loadConfig("local") });
     const resource = stack.services[0]!.tracks[0]!.deployment.resource;
     assert.throws(() => suppress(resource, "KS-PROBES", "n/a"), /give a reason of at least 20 characters/);
