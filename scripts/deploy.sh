@@ -120,8 +120,12 @@ need() {
 need node "install Node.js 20 (https://nodejs.org or your package manager)"
 need terraform "install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)"
 need kubectl "install kubectl (https://kubernetes.io/docs/tasks/tools/)"
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-((node_major >= 20)) || fail "Node.js $(node --version) is too old: 20 or newer is needed"
+node_version="$(node --version)"
+node_major="${node_version#v}"
+node_major="${node_major%%.*}"
+if [[ ! "${node_major}" =~ ^[0-9]+$ ]] || ((node_major < 20)); then
+  fail "Node.js $(shown "${node_version}") is too old: 20 or newer is needed"
+fi
 [[ -d "${ROOT}/node_modules" ]] || fail "dependencies are not installed: run 'npm ci' in ${ROOT}"
 
 # --- 3. Synthesize and check (local files only) -------------------------------------------------
@@ -159,7 +163,7 @@ for var in "${secret_vars[@]}"; do
       (umask 077 && : >"${secrets_file}")
     fi
     if ! grep -q "^export ${env_var}=" "${secrets_file}"; then
-      printf 'export %s=%s\n' "${env_var}" "$(node -e 'process.stdout.write(require("crypto").randomBytes(24).toString("hex"))')" >>"${secrets_file}"
+      printf 'export %s=%s\n' "${env_var}" "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>"${secrets_file}"
       say "generated ${env_var} into .secrets/${env_name}.env"
     fi
     # shellcheck source=/dev/null

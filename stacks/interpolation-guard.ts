@@ -45,6 +45,7 @@ export interface TemplateSequence {
  */
 export function templateSequences(text: string): TemplateSequence[] {
   const found: TemplateSequence[] = [];
+  if (!text.includes("${") && !text.includes("%{")) return found; // nothing the scan below could find
   let i = 0;
   while (i < text.length) {
     const c = text[i];

@@ -38,7 +38,10 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
     const file = join(dir, `pgbouncer-${listen}.ini`);
     writeFileSync(file, ini);
     const command = `ulimit -n 8192 && exec ${PGBOUNCER} ${file}`;
-    const child = isRoot ? spawn("runuser", ["-u", "postgres", "--", "sh", "-c", command], { stdio: ["ignore", "ignore", "pipe"] }) : spawn("sh", ["-c", command], { stdio: ["ignore", "ignore", "pipe"] });
+    // As the postgres user directly (not through runuser, which holds a SIGTERM for seconds), and
+    // exec'd, so the signal reaches pgbouncer itself.
+    const ids = isRoot ? { uid: Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" })), gid: Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" })) } : {};
+    const child = spawn("sh", ["-c", command], { stdio: ["ignore", "ignore", "pipe"], ...ids });
     let log = "";
     child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
     running.push(child);
@@ -103,13 +106,15 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
   });
 
   after(async () => {
-    for (const child of running) {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        await exited;
-      }
-    }
+    await Promise.all(
+      running
+        .filter((child) => child.exitCode === null)
+        .map((child) => {
+          const exited = new Promise((r) => child.once("exit", r));
+          child.kill("SIGTERM");
+          return exited;
+        }),
+    );
     postgres?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

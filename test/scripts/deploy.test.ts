@@ -87,7 +87,7 @@ function buildTemplate(): string {
   // cannot stand in for the fakes.
   const sys = join(dir, "sys-bin");
   mkdirSync(sys);
-  for (const name of ["bash", "sed", "grep", "mkdir", "dirname", "tr", "env", "cat", "chmod", "rm", "stat", "sha256sum", "cut", "promtool", "amtool"]) {
+  for (const name of ["bash", "sed", "grep", "mkdir", "dirname", "tr", "env", "cat", "chmod", "rm", "stat", "sha256sum", "cut", "od", "promtool", "amtool"]) {
     const found = ["/usr/bin", "/bin"].map((d) => join(d, name)).find((p) => existsSync(p));
     assert.ok(found, `${name} not found`);
     symlinkSync(found, join(sys, name));
@@ -102,7 +102,10 @@ function project(edit?: (dir: string) => void, tools: { terraform?: boolean; pro
   template ??= buildTemplate();
   const dir = mkdtempSync(join(tmpdir(), "deploy-sh-"));
   scratch.push(dir);
-  cpSync(template, dir, { recursive: true, verbatimSymlinks: true });
+  // cp -a keeps every mtime, directories' too: the copy's compile sees nothing newer than its
+  // build info and starts no tsc, unless `edit` changes a source.
+  const copied = spawnSync("cp", ["-a", `${template}/.`, dir], { encoding: "utf8" });
+  assert.equal(copied.status, 0, copied.stderr);
   if (tools.terraform === false) rmSync(join(dir, "fake-bin", "terraform"));
   if (tools.promtool === false) rmSync(join(dir, "sys-bin", "promtool"));
   edit?.(dir);
@@ -134,6 +137,15 @@ async function deploy(dir: string, args: string[], env: Record<string, string>):
   const calls = readFileSync(record, "utf8").split("\n").filter(Boolean);
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, calls, dir };
 }
+
+/**
+ * Runs that several tests read, each made once: a local deploy, and a production dry run. The
+ * tests assert different things about the same run.
+ */
+let localDeploy: Promise<Run> | undefined;
+const deployLocal = () => (localDeploy ??= deploy(project(), [], { DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: "false" }));
+let productionDryRun: Promise<Run> | undefined;
+const dryRunProduction = () => (productionDryRun ??= deploy(project(), ["--dry-run"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "true" }));
 
 /** Calls reduced to their verbs, for order assertions. */
 const steps = (calls: string[]) =>
@@ -172,6 +184,20 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
     assert.equal(existsSync(join(dir, "cdktf.out")), false);
   });
 
+  it("refuses a Node.js older than 20 before compiling anything", async () => {
+    const dir = project((d) => {
+      const node = join(d, "fake-bin", "node");
+      rmSync(node);
+      writeFileSync(node, `#!/usr/bin/env bash\n[[ "$1" == --version ]] && { echo v18.19.1; exit 0; }\nexec ${JSON.stringify(process.execPath)} "$@"\n`);
+      chmodSync(node, 0o755);
+    });
+    const run = await deploy(dir, [], { DEPLOYMENT_ENV: "local" });
+    assert.equal(run.status, 1);
+    assert.match(run.stderr, /Node\.js v18\.19\.1 is too old: 20 or newer is needed/);
+    assert.deepEqual(run.calls, []);
+    assert.equal(existsSync(join(dir, "cdktf.out")), false);
+  });
+
   it("stops on a failed synth before any cluster call, pointing at the config", async () => {
     const dir = project((d) => {
       const file = join(d, "config", "staging.ts");
@@ -200,7 +226,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   });
 
   it("--dry-run synthesizes, checks and shows the diff, and applies nothing", async () => {
-    const run = await deploy(project(), ["--dry-run"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "true" });
+    const run = await dryRunProduction();
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /ok: promtool check rules/);
     assert.match(run.stdout, /Plan: 0 to add, 1 to change/);
@@ -217,7 +243,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   });
 
   it("deploys local with generated passwords kept out of git and the logs", async () => {
-    const run = await deploy(project(), [], { DEPLOYMENT_ENV: "local", ENABLE_AUTOSCALING: "false" });
+    const run = await deployLocal();
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan release", "terraform apply release"]);
     assert.ok(run.calls.includes("terraform-env TF_VAR_postgres_app_password=set"));
@@ -340,7 +366,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   });
 
   it("writes plan files and state 0600 (umask 077) and removes the plan files when done", async () => {
-    const run = await deploy(project(), [], { DEPLOYMENT_ENV: "local" });
+    const run = await deployLocal();
     assert.equal(run.status, 0, run.stderr);
     assert.ok(run.calls.includes("terraform-plan-mode 600"), run.calls.join("\n"));
     assert.ok(run.calls.includes("terraform-state-mode 600"), run.calls.join("\n"));
@@ -348,10 +374,10 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   });
 
   it("removes the plan file also when it stops after the diff", async () => {
-    const run = await deploy(project(), ["--dry-run"], { DEPLOYMENT_ENV: "local" });
+    const run = await dryRunProduction();
     assert.equal(run.status, 0, run.stderr);
     assert.ok(run.calls.includes("terraform-plan-mode 600"));
-    assert.equal(existsSync(join(run.dir, "cdktf.out", "stacks", "local", "release.tfplan")), false);
+    assert.equal(existsSync(join(run.dir, "cdktf.out", "stacks", "production", "release.tfplan")), false);
   });
 
   it("refuses an empty inherited CDKTF_OUTDIR before doing anything", async () => {

@@ -28,7 +28,8 @@ function temp(): string {
 function tempProject(): { root: string; main: string; home: string } {
   const root = join(temp(), "project");
   mkdirSync(root);
-  cpSync(DIST, join(root, "dist"), { recursive: true });
+  // The app only: not the tests, not their cache of synthesized stacks.
+  cpSync(DIST, join(root, "dist"), { recursive: true, filter: (src) => !src.startsWith(join(DIST, "test")) && !src.startsWith(join(DIST, ".test-cache")) });
   symlinkSync(join(PROJECT, "node_modules"), join(root, "node_modules"));
   writeFileSync(join(root, "package.json"), "{}\n");
   const home = join(temp(), "home");

@@ -1,0 +1,48 @@
+/**
+ * How `npm test` runs the test files. Node's runner starts one process per file, and each process
+ * loads cdktf and the providers again (about 0.4 s of CPU): for files that only build stacks and
+ * read them, that is most of their cost. So those run together in one process
+ * (`in-process.js`), and only the files that start servers or run the app, the deploy script or
+ * tsc as child processes get a process of their own, where they run concurrently.
+ *
+ *   node dist/test/groups.js            # prints the files for `node --test`
+ */
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+
+const TEST_ROOT = __dirname;
+
+/** Files that start servers or child processes (relative to dist/test): each in its own process. */
+export const OWN_PROCESS: readonly string[] = [
+  "main.test.js", // the app, as a process
+  "robustness/corpus.test.js", // the app, 75 times
+  "scripts/deploy.test.js", // deploy.sh with stand-ins
+  "scripts/compile.test.js", // tsc
+  "stacks/output-directory.test.js", // the app, as a process
+  "constructs/pgbouncer.test.js", // PostgreSQL and PgBouncer
+  "constructs/data-servers.test.js", // PostgreSQL and redis-server
+  "constructs/stand-in.test.js", // nginx
+];
+
+/** Every compiled test file under dist/test, relative, sorted. */
+export function testFiles(dir = TEST_ROOT): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir)) {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) found.push(...testFiles(path));
+    else if (entry.endsWith(".test.js")) found.push(relative(TEST_ROOT, path));
+  }
+  return found.sort();
+}
+
+/** The files `in-process.js` loads. */
+export function inProcessFiles(): string[] {
+  return testFiles().filter((f) => !OWN_PROCESS.includes(f));
+}
+
+if (require.main === module) {
+  const all = testFiles();
+  const missing = OWN_PROCESS.filter((f) => !all.includes(f));
+  if (missing.length > 0) throw new Error(`test/groups.ts names files that do not exist: ${missing.join(", ")}`);
+  process.stdout.write([...OWN_PROCESS.map((f) => join(TEST_ROOT, f)), join(TEST_ROOT, "in-process.js")].join("\n") + "\n");
+}
