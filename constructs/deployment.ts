@@ -4,6 +4,7 @@ import { Construct } from "constructs";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 import { type SecretFile, secretFilesVolume } from "./platform-secrets";
 import { literalList } from "./terraform-text";
+import { spreadOverNodesAndZones, surgeOnlyRollingUpdate } from "./scheduling";
 
 /** Where a service's Secret files are mounted. Not under /etc/platform: that is the files ConfigMap. */
 export const SECRETS_DIR = "/etc/platform-secrets";
@@ -109,14 +110,7 @@ export class ServiceDeployment extends Construct {
     const secretFiles = props.secretFiles ?? [];
 
     const httpGet = (path: string) => ({ path, port: "http", scheme: "HTTP" });
-    const spread = props.spreadAcrossNodes
-      ? ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map((topologyKey) => ({
-          maxSkew: 1,
-          topologyKey,
-          whenUnsatisfiable: "ScheduleAnyway",
-          labelSelector: [{ matchLabels: props.selector }],
-        }))
-      : undefined;
+    const spread = props.spreadAcrossNodes ? spreadOverNodesAndZones(props.selector) : undefined;
 
     this.resource = new DeploymentV1(this, "resource", {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
@@ -127,8 +121,7 @@ export class ServiceDeployment extends Construct {
         revisionHistoryLimit: 5,
         progressDeadlineSeconds: 600,
         selector: { matchLabels: props.selector },
-        // Surge first, never drop below the current count: a rollout never reduces capacity.
-        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "0" } },
+        strategy: surgeOnlyRollingUpdate(),
         template: {
           metadata: { labels: props.podLabels, annotations: props.podAnnotations },
           spec: {

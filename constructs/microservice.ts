@@ -20,7 +20,7 @@ import { versionLabel } from "../config/names";
 import { monitoringPeers } from "./network";
 import { IMAGES } from "../config/versions";
 import { renderStandInConf, STAND_IN_COMMAND, STAND_IN_DIR } from "./stand-in";
-import { suppress } from "./suppressions";
+import { suppress, suppressSideLoadedPullPolicy } from "./suppressions";
 import { literalMap } from "./terraform-text";
 
 /** Another service this one talks to. */
@@ -257,13 +257,7 @@ export class Microservice extends Construct {
         "the image is pinned by an immutable release tag in config/<env>.ts; set image.digest there to pin it by content",
       );
     }
-    if (props.imagePullPolicy !== "Always") {
-      suppress(
-        deployment.resource,
-        "CKV_K8S_15",
-        "images are side-loaded into the local cluster (kind load docker-image); Always would ask a registry the laptop may not reach",
-      );
-    }
+    suppressSideLoadedPullPolicy(deployment.resource, props.imagePullPolicy);
     const autoscaler = props.autoscaling
       ? new ServiceAutoscaler(scope, "autoscaler", {
           namespace: t.namespace,

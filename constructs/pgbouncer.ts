@@ -13,8 +13,9 @@ import { type SecretKeyRef, secretFilesVolume } from "./platform-secrets";
 import { DisruptionBudget } from "./pod-disruption-budget";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 import { monitoringPeers } from "./network";
-import { suppress } from "./suppressions";
+import { suppress, suppressSideLoadedPullPolicy } from "./suppressions";
 import { literalList, literalMap } from "./terraform-text";
+import { spreadOverNodesAndZones, surgeOnlyRollingUpdate } from "./scheduling";
 
 export const PGBOUNCER_NAME = "pgbouncer";
 export const PGBOUNCER_PORT = 6432;
@@ -173,7 +174,7 @@ export class Pgbouncer extends Construct {
         replicas: String(props.settings.replicas),
         revisionHistoryLimit: 5,
         selector: { matchLabels: selector },
-        strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: "25%", maxUnavailable: "0" } },
+        strategy: surgeOnlyRollingUpdate(),
         template: {
           metadata: { labels },
           spec: {
@@ -183,12 +184,7 @@ export class Pgbouncer extends Construct {
             // Clients reconnect on close; give them the pool's lifetime to finish in-flight work.
             terminationGracePeriodSeconds: 60,
             securityContext: restrictedPodSecurityContext(runAs),
-            topologySpreadConstraint: ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map((topologyKey) => ({
-              maxSkew: 1,
-              topologyKey,
-              whenUnsatisfiable: "ScheduleAnyway",
-              labelSelector: [{ matchLabels: selector }],
-            })),
+            topologySpreadConstraint: spreadOverNodesAndZones(selector),
             initContainer: [
               {
                 name: "auth-file",
@@ -253,9 +249,7 @@ export class Pgbouncer extends Construct {
       "CKV_K8S_43",
       "PgBouncer and its exporter are pinned by version tag in config/versions.ts; pin them by digest there to pin them by content",
     );
-    if (props.imagePullPolicy !== "Always") {
-      suppress(this.deployment, "CKV_K8S_15", "images are side-loaded into the local cluster; Always would ask a registry the laptop may not reach");
-    }
+    suppressSideLoadedPullPolicy(this.deployment, props.imagePullPolicy);
 
     this.service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels },

@@ -30,3 +30,12 @@ export function suppress(resource: TerraformResource, rule: string, reason: stri
   const checkov = list.filter((s) => s.rule.startsWith("CKV_"));
   if (checkov.length > 0) resource.addOverride("//.checkov", checkov.map((s) => `checkov:skip=${s.rule}:${s.reason}`));
 }
+
+/**
+ * checkov's CKV_K8S_15 (pull policy Always) where the environment side-loads its images (local):
+ * one reason for every Deployment that pulls `IfNotPresent`.
+ */
+export function suppressSideLoadedPullPolicy(resource: TerraformResource, imagePullPolicy: string): void {
+  if (imagePullPolicy === "Always") return;
+  suppress(resource, "CKV_K8S_15", "images are side-loaded into the local cluster (kind load docker-image); Always would ask a registry the laptop may not reach");
+}

@@ -28,7 +28,7 @@ export function mayHoldNumberToken(s: string): boolean {
 }
 
 /** A string cdktf's resolve returns unchanged: no token marker, nothing its number-token scan matches. */
-export function plainString(s: string): boolean {
+function plainString(s: string): boolean {
   return !s.includes(TOKEN_MARKER) && !mayHoldNumberToken(s) && s !== Token.STRING_MAP_TOKEN_VALUE && s !== Token.ANY_MAP_TOKEN_VALUE;
 }
 

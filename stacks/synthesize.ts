@@ -6,6 +6,7 @@ import { checkStack, SynthesisError } from "./checks";
 import { ScratchOutput } from "./output-directory";
 import { PlatformStack } from "./platform-stack";
 import type { SuppressedFinding } from "./policy";
+import type { IConstruct } from "constructs";
 
 /** What a successful synth reports for the reader. */
 export interface SynthesisReport {
@@ -46,16 +47,21 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
         writeFileSync(path, content);
       }
     }
-    const warnings = app.node
-      .findAll()
-      .flatMap((c) => c.node.metadata)
-      .filter((m) => m.type === "@cdktf/warn")
-      .map((m) => String(m.data));
+    const warnings = constructWarnings(app);
     scratch.commit();
     return { warnings, suppressions };
   } finally {
     scratch.discard();
   }
+}
+
+/** The warnings constructs below `scope` raised (`Annotations.of(…).addWarning`), in tree order. */
+export function constructWarnings(scope: IConstruct): string[] {
+  return scope.node
+    .findAll()
+    .flatMap((c) => c.node.metadata)
+    .filter((m) => m.type === "@cdktf/warn")
+    .map((m) => String(m.data));
 }
 
 /**

@@ -2,7 +2,7 @@
  * Shared test helpers: configs to mutate, stacks synthesized to JSON, resources looked up by type.
  */
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import type { App } from "cdktf";
@@ -52,17 +52,30 @@ export function synthChecked(stack: PlatformStack): Json {
 
 const DIST = resolve(__dirname, "..");
 
+/** Temporary directories of this test process, removed when it exits, whatever the outcome. */
+const tempDirs: string[] = [];
+process.once("exit", () => tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** A fresh temporary directory (`<tmp>/<prefix>XXXXXX`), removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Copies the compiled app (dist/ without the tests and their cache) to `dest`, where a test may break it. */
+export function copyApp(dest: string): void {
+  const skipped = [join(DIST, "test"), join(DIST, ".test-cache")];
+  cpSync(DIST, dest, { recursive: true, filter: (src) => !skipped.some((s) => src === s || src.startsWith(`${s}/`)) });
+}
+
 /**
  * One output directory per test process for every app the tests create (cdktf's Testing.app()
- * makes a new temporary directory per call, and never removes it), removed when the process exits.
+ * makes a new temporary directory per call, and never removes it).
  */
 let appDir: string | undefined;
 export function testApp(): App {
-  if (!appDir) {
-    const dir = mkdtempSync(join(tmpdir(), "platform-test-app-"));
-    appDir = dir;
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  }
+  appDir ??= tempDir("platform-test-app-");
   return cdktf().Testing.app({ stackTraces: false, outdir: appDir });
 }
 

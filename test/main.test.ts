@@ -3,22 +3,15 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { after, describe, it } from "node:test";
-import { readTree } from "./helpers";
+import { describe, it } from "node:test";
+import { copyApp, readTree, tempDir } from "./helpers";
 
 const DIST = resolve(__dirname, "..");
 const PROJECT = resolve(DIST, "..");
-const scratch: string[] = [];
-after(() => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-function workdir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "platform-app-"));
-  scratch.push(dir);
-  return dir;
-}
+const workdir = () => tempDir("platform-app-");
 
 function run(cwd: string, env: Record<string, string> = {}, main = join(DIST, "main.js")) {
   const clean = Object.fromEntries(
@@ -103,7 +96,7 @@ describe("main", () => {
     // A copy of the compiled app with one value broken, run the way cdktf runs the real one.
     const dir = workdir();
     const app = join(dir, "app");
-    cpSync(DIST, app, { recursive: true, filter: (src) => !src.includes(`${DIST}/test`) });
+    copyApp(app);
     const file = join(app, "config", "production.js");
     const source = readFileSync(file, "utf8");
     assert.ok(source.includes('memory: "512Mi"'));

@@ -92,25 +92,3 @@ export async function startPostgres(conf: string): Promise<PostgresServer> {
     },
   };
 }
-
-/**
- * Runs the Postgres image's init script (constructs/postgres.ts) against `server`, as the image
- * does on first start: creates the database, the application role and the monitoring role.
- */
-export function runInitScript(server: PostgresServer, script: string, database: string, roles: { app: string; appPassword: string; monitoring: string; monitoringPassword: string }): void {
-  const app = join(server.dir, "app-password");
-  const monitoring = join(server.dir, "monitoring-password");
-  writeOwnedFile(app, roles.appPassword);
-  writeOwnedFile(monitoring, roles.monitoringPassword);
-  asPostgres("sh", ["-c", script], {
-    POSTGRES_USER: "postgres",
-    POSTGRES_DB: database,
-    APP_DB_USER: roles.app,
-    APP_DB_PASSWORD_FILE: app,
-    MONITORING_DB_USER: roles.monitoring,
-    MONITORING_DB_PASSWORD_FILE: monitoring,
-    PGHOST: "127.0.0.1",
-    PGPORT: String(server.port),
-    PGPASSWORD: SUPERUSER_PASSWORD,
-  });
-}

@@ -1,5 +1,5 @@
 /** External tools the tests run for real, found once. */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 
 let terraform: string | null | undefined;
 
@@ -11,4 +11,25 @@ export function terraformBinary(): string | undefined {
     terraform = probe.status === 0 ? candidate : null;
   }
   return terraform ?? undefined;
+}
+
+/** A finished child process: its exit status (null when a signal ended it) and its output. */
+export interface Finished {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command without blocking the test process (so tests can run it concurrently). */
+export function runAsync(command: string, args: readonly string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<Finished> {
+  return new Promise((resolvePromise, reject) => {
+    // stdin is /dev/null: a prompt sees no terminal and reads end-of-file, never waits.
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
+  });
 }

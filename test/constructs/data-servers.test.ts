@@ -9,14 +9,14 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Client, Pool } from "pg";
-import { connectionBudget, peakPods, serviceWorkloads } from "../../config/capacity";
+import { Client, type Pool, type PoolClient } from "pg";
+import { connectionBudget } from "../../config/capacity";
 import { parseMemoryBytes } from "../../config/quantity";
-import { renderInitScript, renderPostgresConf } from "../../constructs/postgres";
+import { renderPostgresConf } from "../../constructs/postgres";
 import { renderRedisConf } from "../../constructs/redis";
-import { contractSettings } from "../../constructs/service-contract";
 import { loadConfig } from "../helpers";
-import { freePort, type PostgresServer, runInitScript, startPostgres as startServer, waitFor } from "../servers";
+import { initPlatformDatabase, openPeakPools } from "../database";
+import { freePort, type PostgresServer, startPostgres as startServer, waitFor } from "../servers";
 import { MONITORING_ROLE } from "../../config/semantics";
 import { REDIS_BYTES_PER_COUNTER } from "../../config/redis-sizing";
 
@@ -100,19 +100,17 @@ describe("redis.conf on redis-server", () => {
 
 describe("postgresql.conf on PostgreSQL 15", () => {
   const servers: PostgresServer[] = [];
-  async function startPostgres(conf: string): Promise<{ port: number; dir: string }> {
+  async function startPostgres(conf: string): Promise<PostgresServer> {
     const server = await startServer(conf);
     servers.push(server);
     return server;
   }
   after(() => servers.forEach((s) => s.stop()));
-  const superuser = (port: number, database = "postgres") =>
-    new Client({ host: "127.0.0.1", port, user: "postgres", password: "superuser-test-password", database });
+  const passwords = { app: "app-test-password", monitoring: "monitoring-test-password" };
 
   it("starts with production's settings and reports them", async () => {
     const pg = loadConfig("production").postgres;
-    const { port } = await startPostgres(renderPostgresConf(pg));
-    const client = superuser(port);
+    const client = (await startPostgres(renderPostgresConf(pg))).superuser();
     await client.connect();
     try {
       const show = async (name: string) => (await client.query(`SHOW ${name}`)).rows[0][name];
@@ -129,13 +127,10 @@ describe("postgresql.conf on PostgreSQL 15", () => {
 
   it("gives postgres_exporter a pg_monitor role that reads statistics and nothing else", async () => {
     const pg = loadConfig("production").postgres;
-    const { port } = await startPostgres(renderPostgresConf(pg));
-    const setup = superuser(port);
-    await setup.connect();
-    await setup.query(`CREATE DATABASE ${pg.database}`);
-    await setup.end();
-    runInitScript(servers.at(-1)!, renderInitScript(), pg.database, { app: pg.appUser, appPassword: "app-test-password", monitoring: MONITORING_ROLE, monitoringPassword: "monitoring-test-password" });
-    const app = new Client({ host: "127.0.0.1", port, user: pg.appUser, password: "app-test-password", database: pg.database });
+    const server = await startPostgres(renderPostgresConf(pg));
+    const { port } = server;
+    await initPlatformDatabase(server, pg, passwords);
+    const app = new Client({ host: "127.0.0.1", port, user: pg.appUser, password: passwords.app, database: pg.database });
     await app.connect();
     await app.query("CREATE TABLE secrets_of_the_app (v text)");
     await app.query("INSERT INTO secrets_of_the_app VALUES ('x')");
@@ -164,36 +159,16 @@ describe("postgresql.conf on PostgreSQL 15", () => {
     const layer = budget.layers[0]!;
     assert.equal(budget.layers.length, 1);
     assert.ok(budget.fits, layer.arithmetic);
-    const { port } = await startPostgres(renderPostgresConf(pg));
+    const server = await startPostgres(renderPostgresConf(pg));
+    const { port } = server;
 
     // The application role, made by the same init script the image runs on first start.
-    const setup = superuser(port);
-    await setup.connect();
-    await setup.query(`CREATE DATABASE ${pg.database}`);
-    await setup.end();
-    runInitScript(servers.at(-1)!, renderInitScript(), pg.database, { app: pg.appUser, appPassword: "app-test-password", monitoring: MONITORING_ROLE, monitoringPassword: "monitoring-test-password" });
+    await initPlatformDatabase(server, pg, passwords);
 
     // One pool per worker of every pod at maximum scale, configured as the pods are.
-    const pools: Pool[] = [];
-    const held: { release: () => void }[] = [];
+    const { pools, held } = { pools: [] as Pool[], held: [] as PoolClient[] };
     try {
-      for (const service of config.services.filter((s) => s.usesDatabase)) {
-        const settings = contractSettings(config, service);
-        const pods = serviceWorkloads(service).reduce((n, w) => n + peakPods(w), 0);
-        for (let i = 0; i < pods * service.workerProcesses; i++) {
-          const pool = new Pool({
-            host: "127.0.0.1",
-            port,
-            database: settings.PLATFORM_DATABASE_NAME,
-            user: settings.PLATFORM_DATABASE_USER,
-            password: "app-test-password",
-            max: Number(settings.PLATFORM_DATABASE_POOL_MAX),
-            connectionTimeoutMillis: Number(settings.PLATFORM_DATABASE_POOL_TIMEOUT_SECONDS) * 1000,
-          });
-          pools.push(pool);
-          for (let c = 0; c < pool.options.max; c++) held.push(await pool.connect());
-        }
-      }
+      await openPeakPools(config, port, passwords.app, { pools, held });
       const appConnections = budget.clients.reduce((n, s) => n + s.connections, 0);
       assert.equal(held.length, appConnections);
 
@@ -203,15 +178,15 @@ describe("postgresql.conf on PostgreSQL 15", () => {
       assert.ok(room >= layer.need - appConnections - pg.superuserReservedConnections, "budget exceeds the room the server gives");
       try {
         for (let i = 0; i < room; i++) {
-          const c = new Client({ host: "127.0.0.1", port, user: pg.appUser, password: "app-test-password", database: pg.database });
+          const c = new Client({ host: "127.0.0.1", port, user: pg.appUser, password: passwords.app, database: pg.database });
           await c.connect();
           extra.push(c);
         }
-        const one = new Client({ host: "127.0.0.1", port, user: pg.appUser, password: "app-test-password", database: pg.database });
+        const one = new Client({ host: "127.0.0.1", port, user: pg.appUser, password: passwords.app, database: pg.database });
         await assert.rejects(one.connect(), /remaining connection slots are reserved|too many clients/);
         await one.end().catch(() => undefined);
         // The reserved slots still admit the superuser.
-        const admin = superuser(port, pg.database);
+        const admin = server.superuser(pg.database);
         await admin.connect();
         const count = await admin.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend'");
         assert.equal(count.rows[0].n, pg.maxConnections - pg.superuserReservedConnections + 1);

@@ -10,15 +10,16 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync,
 import { networkInterfaces, tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Client, Pool } from "pg";
-import { connectionBudget, peakPods, serviceWorkloads } from "../../config/capacity";
+import { Client, type Pool, type PoolClient } from "pg";
+import { connectionBudget } from "../../config/capacity";
 import { POOLER_METRICS } from "../../config/metrics";
 import { MONITORING_ROLE } from "../../config/semantics";
 import { exporterConnection, readinessCommand, renderAuthScript, renderPgbouncerHba, renderPgbouncerIni } from "../../constructs/pgbouncer";
-import { renderInitScript, renderPostgresConf } from "../../constructs/postgres";
+import { renderPostgresConf } from "../../constructs/postgres";
 import { contractSettings } from "../../constructs/service-contract";
 import { loadConfig } from "../helpers";
-import { freePort, isRoot, type PostgresServer, runInitScript, startPostgres, waitFor } from "../servers";
+import { initPlatformDatabase, openPeakPools } from "../database";
+import { freePort, isRoot, type PostgresServer, startPostgres, waitFor } from "../servers";
 
 const PGBOUNCER = "/usr/sbin/pgbouncer";
 const APP_PASSWORD = 'app-"quoted"-password';
@@ -73,11 +74,7 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
   before(async () => {
     assert.ok(existsSync(PGBOUNCER), "pgbouncer is not installed (Debian package pgbouncer; .ci/run installs it)");
     postgres = await startPostgres(renderPostgresConf(pg));
-    const setup = postgres.superuser();
-    await setup.connect();
-    await setup.query(`CREATE DATABASE ${pg.database}`);
-    await setup.end();
-    runInitScript(postgres, renderInitScript(), pg.database, { app: pg.appUser, appPassword: APP_PASSWORD, monitoring: MONITORING_ROLE, monitoringPassword: MONITORING_PASSWORD });
+    await initPlatformDatabase(postgres, pg, { app: APP_PASSWORD, monitoring: MONITORING_PASSWORD });
 
     // The pod's layout: Secret files in one directory, the auth file written into another by the
     // generated init script.
@@ -135,31 +132,14 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
     const budget = connectionBudget(config);
     assert.ok(budget.fits, budget.layers.map((l) => l.arithmetic).join("\n"));
     const poolCap = pooler.defaultPoolSize + pooler.reservePoolSize;
-    const pools: Pool[] = [];
-    const held: { query: (q: string) => Promise<unknown>; release: () => void }[] = [];
+    for (const service of config.services.filter((s) => s.usesDatabase)) {
+      assert.equal(contractSettings(config, service).PLATFORM_DATABASE_POOLING, "pgbouncer-transaction");
+    }
+    const { pools, held } = { pools: [] as Pool[], held: [] as PoolClient[] };
     let maxServers = 0;
     try {
-      // One pool per worker of every pod at the peak, configured as the pods are, all on this one
-      // PgBouncer: the budget's "one pod unavailable" case.
-      for (const service of config.services.filter((s) => s.usesDatabase)) {
-        const settings = contractSettings(config, service);
-        assert.equal(settings.PLATFORM_DATABASE_POOLING, "pgbouncer-transaction");
-        const pods = serviceWorkloads(service).reduce((n, w) => n + peakPods(w), 0);
-        for (let i = 0; i < pods * service.workerProcesses; i++) {
-          const pool = new Pool({
-            host: "127.0.0.1",
-            port,
-            database: settings.PLATFORM_DATABASE_NAME,
-            user: settings.PLATFORM_DATABASE_USER,
-            password: APP_PASSWORD,
-            max: Number(settings.PLATFORM_DATABASE_POOL_MAX),
-            connectionTimeoutMillis: Number(settings.PLATFORM_DATABASE_POOL_TIMEOUT_SECONDS) * 1000,
-          });
-          pools.push(pool);
-          // A pod's workers fill their pools at start-up, all at once.
-          held.push(...(await Promise.all(Array.from({ length: pool.options.max }, () => pool.connect()))));
-        }
-      }
+      // Every pod at the peak, all on this one PgBouncer: the budget's "one pod unavailable" case.
+      await openPeakPools(config, port, APP_PASSWORD, { pools, held });
       const clients = budget.clients.reduce((n, c) => n + c.connections, 0);
       assert.equal(held.length, clients);
       assert.equal(clients, budget.layers[0]!.need);

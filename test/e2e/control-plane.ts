@@ -124,13 +124,19 @@ export class ControlPlane {
     this.writeKubeconfig(this.kubeconfig, ["admin"]);
     await this.waitFor("kube-apiserver", async () => (await this.api("GET", "/readyz").catch(() => ({ status: 0, body: "" }))).status === 200, 120_000);
     const controllerPort = await freePort();
-    this.launch("kube-controller-manager", this.bin.kubeControllerManager, [
+    // What the controller manager and the scheduler share: the admin kubeconfig for everything,
+    // their own serving port on loopback, no leader election.
+    const component = (port: number) => [
       `--kubeconfig=${this.kubeconfig}`,
       `--authentication-kubeconfig=${this.kubeconfig}`,
       `--authorization-kubeconfig=${this.kubeconfig}`,
       "--bind-address=127.0.0.1",
-      `--secure-port=${controllerPort}`,
+      `--secure-port=${port}`,
       "--leader-elect=false",
+      "--profiling=false",
+    ];
+    this.launch("kube-controller-manager", this.bin.kubeControllerManager, [
+      ...component(controllerPort),
       `--service-account-private-key-file=${cert("sa.key")}`,
       `--root-ca-file=${cert("ca.crt")}`,
       `--cluster-signing-cert-file=${cert("ca.crt")}`,
@@ -138,18 +144,9 @@ export class ControlPlane {
       "--use-service-account-credentials=true",
       "--horizontal-pod-autoscaler-sync-period=5s",
       "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
-      "--profiling=false",
     ]);
     const schedulerPort = await freePort();
-    this.launch("kube-scheduler", this.bin.kubeScheduler, [
-      `--kubeconfig=${this.kubeconfig}`,
-      `--authentication-kubeconfig=${this.kubeconfig}`,
-      `--authorization-kubeconfig=${this.kubeconfig}`,
-      "--bind-address=127.0.0.1",
-      `--secure-port=${schedulerPort}`,
-      "--leader-elect=false",
-      "--profiling=false",
-    ]);
+    this.launch("kube-scheduler", this.bin.kubeScheduler, component(schedulerPort));
     const kwokPort = await freePort();
     this.launch(
       "kwok",

@@ -5,12 +5,11 @@
  * leave the previous cdktf.out exactly as it was (no half-written output, no scratch directory).
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
-import { type Json, rawEnvironment, readTree } from "../helpers";
+import { before, describe, it } from "node:test";
+import { copyApp, type Json, rawEnvironment, readTree, tempDir } from "../helpers";
+import { type Finished, runAsync } from "../tools";
 
 const DIST = resolve(__dirname, "..", "..");
 const PROJECT = resolve(DIST, "..");
@@ -39,19 +38,11 @@ async function withWorker<T>(fn: (w: Worker) => Promise<T>): Promise<T> {
   }
 }
 
-function run(w: Worker, env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(w: Worker, env: Record<string, string> = {}): Promise<Finished> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !["DEPLOYMENT_ENV", "ENABLE_AUTOSCALING", "CDKTF_OUTDIR", "PLATFORM_DEBUG", "CI"].includes(k)));
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(w.app, "main.js")], {
-      cwd: w.work,
-      env: { ...clean, NODE_PATH: join(PROJECT, "node_modules"), PLATFORM_SUMMARY: "off", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
+  return runAsync(process.execPath, [join(w.app, "main.js")], {
+    cwd: w.work,
+    env: { ...clean, NODE_PATH: join(PROJECT, "node_modules"), PLATFORM_SUMMARY: "off", ...env },
   });
 }
 
@@ -65,9 +56,9 @@ function writeProduction(w: Worker, value: unknown): void {
 
 before(async () => {
   for (let i = 0; i < WORKERS; i++) {
-    const work = mkdtempSync(join(tmpdir(), "corpus-"));
+    const work = tempDir("corpus-");
     const app = join(work, "app");
-    cpSync(DIST, app, { recursive: true, filter: (src) => !src.startsWith(join(DIST, "test")) && !src.startsWith(join(DIST, ".test-cache")) });
+    copyApp(app);
     const w: Worker = { work, app, snapshot: new Map() };
     if (i === 0) {
       // A real previous output, which every refusal must leave exactly as it was.
@@ -81,7 +72,6 @@ before(async () => {
     idle.push(w);
   }
 });
-after(() => workers.forEach((w) => rmSync(w.work, { recursive: true, force: true })));
 
 interface Case {
   readonly name: string;

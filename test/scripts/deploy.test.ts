@@ -4,16 +4,15 @@
  * so the order of steps, the refusals and the rollback path can be asserted.
  */
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
+import { runAsync } from "../tools";
+import { tempDir } from "../helpers";
 
 const PROJECT = resolve(__dirname, "..", "..", "..");
-const scratch: string[] = [];
-after(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 const FAKE_TERRAFORM = `#!/usr/bin/env bash
 printf 'terraform %s\\n' "$*" >>"$DEPLOY_RECORD"
@@ -68,8 +67,7 @@ interface Run {
  */
 let template: string | undefined;
 function buildTemplate(): string {
-  const dir = mkdtempSync(join(tmpdir(), "deploy-sh-template-"));
-  scratch.push(dir);
+  const dir = tempDir("deploy-sh-template-");
   for (const entry of ["main.ts", "config", "constructs", "stacks", "dashboards", "scripts", "tsconfig.json", "tsconfig.build.json", "tsconfig.deploy.json", "package.json", "cdktf.json"]) {
     cpSync(join(PROJECT, entry), join(dir, entry), { recursive: true });
   }
@@ -100,8 +98,7 @@ function buildTemplate(): string {
 /** A fresh copy of the compiled template; `edit` may break its config. */
 function project(edit?: (dir: string) => void, tools: { terraform?: boolean; promtool?: boolean } = {}): string {
   template ??= buildTemplate();
-  const dir = mkdtempSync(join(tmpdir(), "deploy-sh-"));
-  scratch.push(dir);
+  const dir = tempDir("deploy-sh-");
   // cp -a keeps every mtime, directories' too: the copy's compile sees nothing newer than its
   // build info and starts no tsc, unless `edit` changes a source.
   const copied = spawnSync("cp", ["-a", `${template}/.`, dir], { encoding: "utf8" });
@@ -115,24 +112,15 @@ function project(edit?: (dir: string) => void, tools: { terraform?: boolean; pro
 async function deploy(dir: string, args: string[], env: Record<string, string>): Promise<Run> {
   const record = join(dir, "calls.log");
   writeFileSync(record, "");
-  const result = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolvePromise, reject) => {
-    const child = spawn("bash", [join(dir, "scripts", "deploy.sh"), ...args], {
-      cwd: dir,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        PATH: `${join(dir, "fake-bin")}:${join(dir, "sys-bin")}`,
-        HOME: dir,
-        DEPLOY_RECORD: record,
-        FAKE_CONTEXTS: "kind-agent-platform agent-platform-staging agent-platform-production",
-        ...env,
-      },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (status) => resolvePromise({ status, stdout, stderr }));
+  const result = await runAsync("bash", [join(dir, "scripts", "deploy.sh"), ...args], {
+    cwd: dir,
+    env: {
+      PATH: `${join(dir, "fake-bin")}:${join(dir, "sys-bin")}`,
+      HOME: dir,
+      DEPLOY_RECORD: record,
+      FAKE_CONTEXTS: "kind-agent-platform agent-platform-staging agent-platform-production",
+      ...env,
+    },
   });
   const calls = readFileSync(record, "utf8").split("\n").filter(Boolean);
   return { status: result.status ?? -1, stdout: result.stdout, stderr: result.stderr, calls, dir };

@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, testApp } from "../helpers";
+import { constructWarnings } from "../../stacks/synthesize";
 
 const podEnv = (json: Json, deployment: string) => named(json, "kubernetes_deployment_v1", deployment).spec.template.spec.container[0];
 
@@ -202,11 +203,7 @@ describe("PlatformStack data tier", () => {
     const app = testApp();
     const stack = new PlatformStack(app, { config: loadConfig("staging", {}, raw) });
     Testing.synth(stack);
-    const warnings = stack.node
-      .findAll()
-      .flatMap((c) => c.node.metadata)
-      .filter((m) => m.type === "@cdktf/warn")
-      .map((m) => String(m.data));
+    const warnings = constructWarnings(stack);
     assert.ok(
       warnings.some((w) => /api-gateway: rate limiting uses the in-memory backend with up to 2 pods, so the effective limit is 2 x the tier \(default: 200 requests per 60 s, not 100\)/.test(w)),
       warnings.join("\n"),
@@ -217,11 +214,7 @@ describe("PlatformStack data tier", () => {
     for (const env of ENVIRONMENT_NAMES) {
       const app = testApp();
       const stack = new PlatformStack(app, { config: loadConfig(env) });
-      const warnings = stack.node
-        .findAll()
-        .flatMap((c) => c.node.metadata)
-        .filter((m) => m.type === "@cdktf/warn")
-        .map((m) => String(m.data));
+      const warnings = constructWarnings(stack);
       assert.deepEqual(
         warnings,
         env === "local"

@@ -5,31 +5,22 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { ConfigError } from "../../config/errors";
 import { checkOutputDirectory, isPreviousOutput, OUTPUT_STAMP, ScratchOutput } from "../../stacks/output-directory";
-import { readTree } from "../helpers";
+import { copyApp, readTree, tempDir } from "../helpers";
 
 const DIST = resolve(__dirname, "..", "..");
 const PROJECT = resolve(DIST, "..");
-const scratch: string[] = [];
-after(() => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
-
-function temp(): string {
-  const dir = mkdtempSync(join(tmpdir(), "outdir-"));
-  scratch.push(dir);
-  return dir;
-}
+const temp = () => tempDir("outdir-");
 
 /** A throwaway project: a copy of dist/ and a link to node_modules, so its root is a temp dir. */
 function tempProject(): { root: string; main: string; home: string } {
   const root = join(temp(), "project");
   mkdirSync(root);
-  // The app only: not the tests, not their cache of synthesized stacks.
-  cpSync(DIST, join(root, "dist"), { recursive: true, filter: (src) => !src.startsWith(join(DIST, "test")) && !src.startsWith(join(DIST, ".test-cache")) });
+  copyApp(join(root, "dist"));
   symlinkSync(join(PROJECT, "node_modules"), join(root, "node_modules"));
   writeFileSync(join(root, "package.json"), "{}\n");
   const home = join(temp(), "home");
