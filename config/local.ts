@@ -37,7 +37,7 @@ export default {
     routes: { "api-gateway": { host: "api.localhost" }, "web-dashboard": { host: "app.localhost" } },
     grafanaHost: "grafana.localhost",
   },
-  // No service images on a fresh laptop: every service runs the stand-in (README "Local walkthrough").
+  // No service images on a fresh laptop: every service runs the stand-in (docs/operations.md, "Local walkthrough").
   // Set false once the real images are side-loaded (kind load docker-image ...).
   standInImages: true,
   monitoringNamespace: "monitoring",

@@ -1,7 +1,7 @@
 /**
  * The metrics contract: every metric name and label the dashboards, alerts and HPAs read, defined
  * once. Services expose these on `GET /metrics` of their `http` port (Prometheus text format);
- * the scrape adds `namespace`, `service` and `pod`. The README's metrics table is this list.
+ * the scrape adds `namespace`, `service` and `pod`. The metrics table in docs/design.md is this list.
  */
 
 export interface MetricDefinition {

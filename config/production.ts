@@ -37,7 +37,7 @@ export default {
   namespace: "agent-platform",
   cluster: { kubeconfigPath: "~/.kube/config", context: "agent-platform-production" },
   // Terraform state outlives the CI runner that deploys: S3 with DynamoDB locking. Placeholders:
-  // replace the bucket, region and table with your own (README "State backends") before the first
+  // replace the bucket, region and table with your own (docs/operations.md, "State backends") before the first
   // deploy; synth warns while they are unchanged.
   backend: {
     type: "s3",
@@ -212,7 +212,7 @@ export default {
     prometheusStorage: { size: "100Gi" },
     alerting: true,
     // Critical alerts page the on-call engineer. The Secret must exist before the first deploy
-    // (README "Before your first deploy"): Alertmanager mounts it and does not start without it.
+    // (docs/operations.md, "Before your first deploy"): Alertmanager mounts it and does not start without it.
     pagerduty: { enabled: true, routingKeySecret: { name: "pagerduty", key: "routing-key" } },
     runbookBaseUrl: "https://runbooks.berrys-agents.dev/agent-platform",
     thresholds: {

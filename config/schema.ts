@@ -705,7 +705,7 @@ export const environmentSchema = z
       ctx.addIssue({
         code: "custom",
         message:
-          'keeps Terraform state in a local file, which a CI runner discards after every job (the next deploy then tries to create everything again): declare an s3 or pg backend (README "State backends"), or set localStateIntended: true',
+          'keeps Terraform state in a local file, which a CI runner discards after every job (the next deploy then tries to create everything again): declare an s3 or pg backend (docs/operations.md, "State backends"), or set localStateIntended: true',
         path: ["backend", "type"],
       });
     if (env.rateLimiting.backend === "redis" && !env.redis.enabled)

@@ -22,7 +22,7 @@ export default {
   namespace: "agent-platform-staging",
   cluster: { kubeconfigPath: "~/.kube/config", context: "agent-platform-staging" },
   // Terraform state outlives the CI runner that deploys: S3 with DynamoDB locking. Placeholders:
-  // replace the bucket, region and table with your own (README "State backends") before the first
+  // replace the bucket, region and table with your own (docs/operations.md, "State backends") before the first
   // deploy; synth warns while they are unchanged.
   backend: {
     type: "s3",

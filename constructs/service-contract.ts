@@ -1,7 +1,7 @@
 /**
  * The runtime contract between the platform and a service's code: the settings and files each
  * pod receives for its database pool, Redis, rate limits and cache. Pure functions of config, so
- * the README's contract and the tests read the same source.
+ * docs/design.md's contract and the tests read the same source.
  */
 import { toYaml } from "./yaml";
 import type { PlatformConfig, ServiceConfig } from "../config/load";
@@ -68,7 +68,7 @@ export function contractSettings(config: PlatformConfig, service: ServiceConfig)
 /** Files mounted at /etc/platform, rendered with `yaml`. */
 export function contractFiles(config: PlatformConfig, service: ServiceConfig): Record<string, string> {
   const files: Record<string, string> = {};
-  const header = `# Rendered from config/${config.environment}.ts for ${service.name}. Contract: README, "What every pod receives".\n`;
+  const header = `# Rendered from config/${config.environment}.ts for ${service.name}. Contract: docs/design.md, "What every pod receives".\n`;
   if (service.rateLimit) {
     const backend = config.redis ? config.rateLimiting.backend : "memory";
     files[RATE_LIMIT_FILE] =

@@ -196,7 +196,7 @@ if [[ "${command}" == "namespaces" ]]; then
     exit 0
   fi
   tf apply -input=false -no-color namespaces.tfplan || fail "terraform apply failed: see above"
-  say "namespaces created; now create the Secrets (README, \"Secrets\"), then run scripts/deploy.sh"
+  say "namespaces created; now create the Secrets (docs/operations.md, \"Secrets\"), then run scripts/deploy.sh"
   exit 0
 fi
 

@@ -286,7 +286,7 @@ export class PlatformStack extends TerraformStack {
           const placeholders = (["bucket", "dynamodbTable"] as const).filter((field) => backend[field].startsWith("replace-with-"));
           if (placeholders.length > 0) {
             Annotations.of(this).addWarning(
-              `${config.environment}: ${placeholders.map((f) => `backend.${f}`).join(" and ")} in config/${config.environment}.ts still hold the shipped placeholders; terraform init fails until they name your own (README "State backends")`,
+              `${config.environment}: ${placeholders.map((f) => `backend.${f}`).join(" and ")} in config/${config.environment}.ts still hold the shipped placeholders; terraform init fails until they name your own (docs/operations.md, "State backends")`,
             );
           }
         }

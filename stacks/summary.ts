@@ -31,7 +31,7 @@ export function renderSummary(
     groups.set(key, group);
   }
   const lines = [...groups.values()].map((g) => `  ${g.rule} on ${g.where.length} resource(s) (${g.where.join(", ")}): ${terminalSafe(g.reason, 300)}`);
-  return `${text}\nPolicy suppressions (declared next to the resources; see README "Policy gate"):\n${lines.join("\n")}\n`;
+  return `${text}\nPolicy suppressions (declared next to the resources; see docs/validation.md, "Policy gate"):\n${lines.join("\n")}\n`;
 }
 
 function renderEnvironment(config: PlatformConfig): string {

@@ -219,7 +219,7 @@ describe("PlatformStack data tier", () => {
         warnings,
         env === "local"
           ? []
-          : [`${env}: backend.bucket and backend.dynamodbTable in config/${env}.ts still hold the shipped placeholders; terraform init fails until they name your own (README "State backends")`],
+          : [`${env}: backend.bucket and backend.dynamodbTable in config/${env}.ts still hold the shipped placeholders; terraform init fails until they name your own (docs/operations.md, "State backends")`],
         env,
       );
     }
