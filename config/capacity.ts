@@ -113,7 +113,11 @@ export function platformWorkloads(config: PlatformConfig): Workload[] {
   out.push(workload("postgres", "StatefulSet", "database", [{ name: "postgres", resources: pg.resources }, exporter], { off: fixed(1), on: fixed(1) }, parseMemoryBytes(pg.storage.size)!));
   if (config.redis) {
     const storage = config.redis.persistence && config.redis.storage ? parseMemoryBytes(config.redis.storage.size)! : 0;
-    out.push(workload("redis", "StatefulSet", "cache", [{ name: "redis", resources: config.redis.resources }, exporter], { off: fixed(1), on: fixed(1) }, storage));
+    out.push(
+      workload("redis", "StatefulSet", "cache", [{ name: "redis", resources: config.redis.resources }, exporter], { off: fixed(1), on: fixed(1) }, storage, [
+        { name: "acl", resources: SIZES.dataInit },
+      ]),
+    );
   }
   if (config.pgbouncer) {
     const n = config.pgbouncer.replicas;

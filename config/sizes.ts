@@ -21,6 +21,8 @@ export const SIZES = {
   migration: size("100m", "256Mi", "500m", "512Mi"),
   /** The init container that writes PgBouncer's auth file from the Secret. */
   poolerInit: size("10m", "16Mi", "50m", "32Mi"),
+  /** The init container that writes Redis' ACL file (hashes) and the exporter's password file. */
+  dataInit: size("10m", "16Mi", "50m", "32Mi"),
   /** Monitoring chart components whose size is not per environment. */
   prometheusOperator: size("50m", "128Mi", "200m", "256Mi"),
   prometheusConfigReloader: size("10m", "32Mi", "50m", "64Mi"),

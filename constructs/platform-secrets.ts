@@ -2,6 +2,7 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { objectLabels } from "./labels";
+import { REDIS_SECRET_KEYS, type RedisPurpose } from "./redis";
 
 /** A key of a Kubernetes Secret, consumed through `secretKeyRef`, never as a literal value. */
 export interface SecretKeyRef {
@@ -13,7 +14,7 @@ export interface PlatformSecretsProps {
   readonly namespace: string;
   /** `existing`: Secrets made outside Terraform. `variable`: made here from sensitive variables. */
   readonly mode: "existing" | "variable";
-  /** Whether Redis runs, and so needs a password. */
+  /** Whether Redis runs, and so needs its users' passwords. */
   readonly redis: boolean;
 }
 
@@ -26,7 +27,8 @@ export const SECRET_NAMES = { redis: "redis-auth", postgres: "postgres-auth" } a
  * from TF_VAR_<name> at plan time (and is kept in Terraform state, which must be protected).
  */
 export class PlatformSecrets extends Construct {
-  readonly redisPassword?: SecretKeyRef;
+  /** Each Redis user's password (`redis-auth`, one key per purpose), when Redis runs. */
+  readonly redisPasswords?: Readonly<Record<RedisPurpose, SecretKeyRef>>;
   readonly postgresSuperuserPassword: SecretKeyRef;
   readonly postgresAppPassword: SecretKeyRef;
   /** The monitoring role's (pg_monitor) password, for postgres_exporter and PgBouncer's stats. */
@@ -37,7 +39,8 @@ export class PlatformSecrets extends Construct {
     this.postgresSuperuserPassword = { secretName: SECRET_NAMES.postgres, key: "superuser-password" };
     this.postgresAppPassword = { secretName: SECRET_NAMES.postgres, key: "app-password" };
     this.postgresMonitoringPassword = { secretName: SECRET_NAMES.postgres, key: "monitoring-password" };
-    if (props.redis) this.redisPassword = { secretName: SECRET_NAMES.redis, key: "password" };
+    const purposes = Object.keys(REDIS_SECRET_KEYS) as RedisPurpose[];
+    if (props.redis) this.redisPasswords = Object.fromEntries(purposes.map((p) => [p, { secretName: SECRET_NAMES.redis, key: REDIS_SECRET_KEYS[p] }])) as Record<RedisPurpose, SecretKeyRef>;
     if (props.mode === "existing") return;
 
     const variable = (id: string, description: string) => {
@@ -54,19 +57,22 @@ export class PlatformSecrets extends Construct {
       data: { "superuser-password": superuser.stringValue, "app-password": app.stringValue, "monitoring-password": monitoring.stringValue },
     });
     if (props.redis) {
-      const redis = variable("redis_password", "Redis password (TF_VAR_redis_password)");
+      const data = Object.fromEntries(
+        purposes.map((p) => {
+          const name = redisPasswordVariable(p);
+          return [REDIS_SECRET_KEYS[p], variable(name, `Redis user ${p}'s password (TF_VAR_${name})`).stringValue];
+        }),
+      );
       new SecretV1(this, "redis", {
         metadata: { name: SECRET_NAMES.redis, namespace: props.namespace, labels: objectLabels("redis", "cache") },
-        data: { password: redis.stringValue },
+        data,
       });
     }
   }
 }
 
-/** An env var read from a Secret key, in the provider's shape. Prefer files (`SecretFile`). */
-export function secretEnv(name: string, ref: SecretKeyRef) {
-  return { name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } };
-}
+/** The sensitive variable holding a Redis user's password in `variable` mode: `redis_<purpose>_password`. */
+export const redisPasswordVariable = (purpose: RedisPurpose): string => `redis_${purpose}_password`;
 
 /**
  * A Secret key delivered as a file. Files, unlike environment variables, are not inherited by

@@ -5,7 +5,7 @@ import { parseMemoryBytes } from "../config/quantity";
 import { DATA_SERVICE_UID, EXPORTER_UID, IMAGES } from "../config/versions";
 import type { NamespaceRef } from "./platform-namespace";
 import type { SecretKeyRef } from "./platform-secrets";
-import { DATA_SECRETS_DIR, StatefulService } from "./stateful-service";
+import { DATA_SECRETS_DIR, type EnvVar, StatefulService } from "./stateful-service";
 
 export const POSTGRES_PORT = 5432;
 
@@ -72,7 +72,79 @@ export function renderInitScript(): string {
   ].join("\n");
 }
 
-/** Postgres from the official image (pinned major), one instance, with a postgres_exporter sidecar. */
+/** Where the official image keeps the cluster (a directory below the volume's mount point). */
+export const PGDATA = "/var/lib/postgresql/data/pgdata";
+/** The server's arguments: the image's entrypoint passes them to `postgres`. */
+export const POSTGRES_ARGS = ["-c", "config_file=/etc/postgresql/postgresql.conf"] as const;
+
+/**
+ * Authentication the image sets up on an empty data directory. Without `--auth*`, initdb writes
+ * `trust` for local (socket) and loopback connections, before the entrypoint appends
+ * `host all all all <method>`: any container of the pod could then log in as the superuser with
+ * no password (`psql -h 127.0.0.1 -U postgres`). With these, every rule initdb writes asks for
+ * scram-sha-256, and the entrypoint (which exports PGPASSWORD from POSTGRES_PASSWORD_FILE for its
+ * own psql calls) still runs the init scripts over the socket. The appended rule's method is
+ * POSTGRES_HOST_AUTH_METHOD, left unset: the entrypoint then takes `password_encryption` from
+ * postgresql.conf (`postgres -C`), which is scram-sha-256.
+ * @see https://github.com/docker-library/docs/blob/master/postgres/README.md#postgres_initdb_args
+ */
+export const INITDB_AUTH_ARGS = "--auth-local=scram-sha-256 --auth-host=scram-sha-256";
+
+/** The server container's environment: what the image's entrypoint and the init script read. */
+export function postgresEnv(settings: PostgresSettings): EnvVar[] {
+  return [
+    { name: "POSTGRES_USER", value: "postgres" },
+    { name: "POSTGRES_DB", value: settings.database },
+    { name: "PGDATA", value: PGDATA },
+    { name: "POSTGRES_INITDB_ARGS", value: INITDB_AUTH_ARGS },
+    // The official image reads *_FILE variables; the init script reads APP_DB_PASSWORD_FILE.
+    { name: "POSTGRES_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/${POSTGRES_SECRET_FILES.superuser}` },
+    { name: "APP_DB_USER", value: settings.appUser },
+    { name: "APP_DB_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/${POSTGRES_SECRET_FILES.app}` },
+    { name: "MONITORING_DB_USER", value: MONITORING_ROLE },
+    { name: "MONITORING_DB_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/${POSTGRES_SECRET_FILES.monitoring}` },
+  ];
+}
+
+/** File names of the Postgres Secret's keys inside each container that mounts them. */
+export const POSTGRES_SECRET_FILES = { superuser: "superuser-password", app: "app-password", monitoring: "monitoring-password" } as const;
+
+/** Config files by mount directory: postgresql.conf and the init script. */
+export function postgresConfigFiles(settings: PostgresSettings): Record<string, Record<string, string>> {
+  return {
+    "/etc/postgresql": { "postgresql.conf": renderPostgresConf(settings) },
+    "/docker-entrypoint-initdb.d": { "10-app-role.sh": renderInitScript() },
+  };
+}
+
+/**
+ * Readiness, liveness and startup: pg_isready sends no password. It reports the server up when
+ * the server answers, an authentication request included (libpq's PQping), so it works with
+ * scram-sha-256 on every connection.
+ */
+export const POSTGRES_PROBE = ["pg_isready", "-U", "postgres", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)] as const;
+
+/** postgres_exporter's environment: the pg_monitor role over loopback, its password from its file. */
+export function postgresExporterEnv(settings: PostgresSettings): EnvVar[] {
+  return [
+    { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/${settings.database}?sslmode=disable` },
+    { name: "DATA_SOURCE_USER", value: MONITORING_ROLE },
+    { name: "DATA_SOURCE_PASS_FILE", value: `${DATA_SECRETS_DIR}/${POSTGRES_SECRET_FILES.monitoring}` },
+  ];
+}
+
+/**
+ * For a data directory the image initialised before POSTGRES_INITDB_ARGS was set (its init runs
+ * only once, on an empty directory): turns every `trust` rule initdb wrote into scram-sha-256 and
+ * makes the server reload pg_hba.conf. Run once in the postgres container (docs/operations.md).
+ */
+export const HBA_UPGRADE_SCRIPT = `sed -i -E '/^[[:space:]]*#/!s/[[:space:]]trust[[:space:]]*$/ scram-sha-256/' "$PGDATA/pg_hba.conf" && pg_ctl reload -D "$PGDATA"`;
+
+/**
+ * Postgres from the official image (pinned major), one instance, with a postgres_exporter sidecar.
+ * Only the server's container mounts the superuser's and the application role's passwords; the
+ * exporter mounts the monitoring role's alone.
+ */
 export class Postgres extends Construct {
   readonly server: StatefulService;
   readonly port = POSTGRES_PORT;
@@ -80,49 +152,34 @@ export class Postgres extends Construct {
   constructor(scope: Construct, id: string, props: PostgresProps) {
     super(scope, id);
     const { settings } = props;
+    const monitoringFile = { file: POSTGRES_SECRET_FILES.monitoring, ref: props.monitoringPassword };
     this.server = new StatefulService(this, "server", {
       namespace: props.namespace,
       name: "postgres",
       component: "database",
       image: IMAGES.postgres,
-      args: ["-c", "config_file=/etc/postgresql/postgresql.conf"],
-      env: [
-        { name: "POSTGRES_USER", value: "postgres" },
-        { name: "POSTGRES_DB", value: settings.database },
-        { name: "PGDATA", value: "/var/lib/postgresql/data/pgdata" },
-        // The official image reads *_FILE variables; the init script reads APP_DB_PASSWORD_FILE.
-        { name: "POSTGRES_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/superuser-password` },
-        { name: "APP_DB_USER", value: settings.appUser },
-        { name: "APP_DB_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/app-password` },
-        { name: "MONITORING_DB_USER", value: MONITORING_ROLE },
-        { name: "MONITORING_DB_PASSWORD_FILE", value: `${DATA_SECRETS_DIR}/monitoring-password` },
-      ],
+      args: [...POSTGRES_ARGS],
+      env: postgresEnv(settings),
       port: { name: "postgres", number: POSTGRES_PORT },
-      probeCommand: ["pg_isready", "-U", "postgres", "-h", "127.0.0.1", "-p", String(POSTGRES_PORT)],
+      probeCommand: [...POSTGRES_PROBE],
       resources: settings.resources,
       runAsUser: DATA_SERVICE_UID,
-      configFiles: {
-        "/etc/postgresql": { "postgresql.conf": renderPostgresConf(settings) },
-        "/docker-entrypoint-initdb.d": { "10-app-role.sh": renderInitScript() },
-      },
+      configFiles: postgresConfigFiles(settings),
       dataPath: "/var/lib/postgresql/data",
       storage: settings.storage,
       scratchPaths: ["/var/run/postgresql", "/tmp"],
       exporter: {
         image: IMAGES.postgresExporter,
         port: 9187,
-        env: [
-          { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/${settings.database}?sslmode=disable` },
-          { name: "DATA_SOURCE_USER", value: MONITORING_ROLE },
-          { name: "DATA_SOURCE_PASS_FILE", value: `${DATA_SECRETS_DIR}/monitoring-password` },
-        ],
+        env: postgresExporterEnv(settings),
         runAsUser: EXPORTER_UID,
         healthPath: "/",
+        secretFiles: [monitoringFile],
       },
       secretFiles: [
-        { file: "superuser-password", ref: props.superuserPassword },
-        { file: "app-password", ref: props.appPassword },
-        { file: "monitoring-password", ref: props.monitoringPassword },
+        { file: POSTGRES_SECRET_FILES.superuser, ref: props.superuserPassword },
+        { file: POSTGRES_SECRET_FILES.app, ref: props.appPassword },
+        monitoringFile,
       ],
       clients: props.clients,
       monitoringNamespace: props.monitoringNamespace,

@@ -8,21 +8,32 @@ import type { PlatformConfig, ServiceConfig } from "../config/load";
 import { SECRETS_DIR } from "./deployment";
 import { PGBOUNCER_NAME, PGBOUNCER_PORT } from "./pgbouncer";
 import { POSTGRES_PORT } from "./postgres";
-import { REDIS_PORT } from "./redis";
+import { REDIS_PORT, REDIS_USERS } from "./redis";
 
 /** Where the service's files are mounted. */
 export const CONTRACT_DIR = "/etc/platform";
 export const RATE_LIMIT_FILE = "rate-limits.yaml";
 export const CACHE_FILE = "cache.yaml";
 export const DATABASE_PASSWORD_FILE = "database-password";
-export const REDIS_PASSWORD_FILE = "redis-password";
+/** The password files of the Redis users a service may get, by purpose. */
+export const REDIS_PASSWORD_FILES = { ratelimit: "redis-ratelimit-password", cache: "redis-cache-password" } as const;
+/** A purpose a service uses Redis for, each with its own ACL user. */
+export type ServiceRedisPurpose = keyof typeof REDIS_PASSWORD_FILES;
 
 const host = (name: string, namespace: string) => `${name}.${namespace}.svc.cluster.local`;
 
+/** What the service uses Redis for in this environment: rate limiting, caching, both or nothing. */
+export function redisPurposes(config: PlatformConfig, service: ServiceConfig): ServiceRedisPurpose[] {
+  if (!config.redis) return [];
+  return [
+    ...(service.rateLimit !== undefined && config.rateLimiting.backend === "redis" ? ["ratelimit" as const] : []),
+    ...(service.cache !== undefined ? ["cache" as const] : []),
+  ];
+}
+
 /** Whether the service talks to Redis in this environment. */
 export function usesRedis(config: PlatformConfig, service: ServiceConfig): boolean {
-  if (!config.redis) return false;
-  return service.cache !== undefined || (service.rateLimit !== undefined && config.rateLimiting.backend === "redis");
+  return redisPurposes(config, service).length > 0;
 }
 
 /** Plain (non-secret) settings for the service's environment. */
@@ -57,8 +68,13 @@ export function contractSettings(config: PlatformConfig, service: ServiceConfig)
     Object.assign(settings, {
       PLATFORM_REDIS_HOST: host("redis", config.namespace),
       PLATFORM_REDIS_PORT: String(REDIS_PORT),
-      PLATFORM_REDIS_PASSWORD_FILE: `${SECRETS_DIR}/${REDIS_PASSWORD_FILE}`,
     });
+  }
+  // One ACL user per purpose, and only for the purposes the service has.
+  for (const purpose of redisPurposes(config, service)) {
+    const key = purpose.toUpperCase();
+    settings[`PLATFORM_REDIS_${key}_USER`] = REDIS_USERS[purpose].name;
+    settings[`PLATFORM_REDIS_${key}_PASSWORD_FILE`] = `${SECRETS_DIR}/${REDIS_PASSWORD_FILES[purpose]}`;
   }
   if (service.rateLimit) settings.PLATFORM_RATE_LIMIT_CONFIG = `${CONTRACT_DIR}/${RATE_LIMIT_FILE}`;
   if (service.cache) settings.PLATFORM_CACHE_CONFIG = `${CONTRACT_DIR}/${CACHE_FILE}`;

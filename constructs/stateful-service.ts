@@ -14,10 +14,10 @@ import { DisruptionBudget } from "./pod-disruption-budget";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 import { literal, literalList, literalMap } from "./terraform-text";
 
-/** An environment variable: a plain value or a Secret key. */
-/** Where a data service's Secret files are mounted. */
+/** Where a data service's Secret files are mounted, in each container that mounts any. */
 export const DATA_SECRETS_DIR = "/run/secrets/platform";
 
+/** An environment variable: a plain value or a Secret key. */
 export interface EnvVar {
   readonly name: string;
   readonly value?: string;
@@ -31,6 +31,39 @@ export interface MetricsExporter {
   readonly runAsUser: number;
   /** HTTP path answering 200 while the exporter runs. */
   readonly healthPath: string;
+  /**
+   * Secret keys the exporter reads, mounted read-only at /run/secrets/platform/<file> in the
+   * exporter's container only.
+   * @default none
+   */
+  readonly secretFiles?: readonly SecretFile[];
+  /**
+   * Memory directories the init container wrote, mounted read-only in the exporter's container.
+   * @default none
+   */
+  readonly reads?: readonly MemoryDir[];
+}
+
+/**
+ * A directory in memory (an emptyDir of medium Memory): the init container writes it, the
+ * containers that list it read it. What it holds never touches a disk.
+ */
+export interface MemoryDir {
+  /** Volume name. */
+  readonly volume: string;
+  /** Mount path, the same in every container that mounts it. */
+  readonly path: string;
+}
+
+/** A container that runs to completion before the server and the exporter start. */
+export interface InitStep {
+  readonly name: string;
+  readonly command: readonly string[];
+  /** Secret keys it reads, mounted read-only at /run/secrets/platform/<file> in this container only. */
+  readonly secretFiles: readonly SecretFile[];
+  /** Memory directories it writes. */
+  readonly writes: readonly MemoryDir[];
+  readonly resources: ContainerResources;
 }
 
 export interface StatefulServiceProps {
@@ -58,11 +91,21 @@ export interface StatefulServiceProps {
   readonly scratchPaths?: readonly string[];
   readonly exporter: MetricsExporter;
   /**
-   * Secret keys mounted read-only as files at /run/secrets/platform/<file>, in the server and
-   * the exporter.
+   * Secret keys the server reads, mounted read-only at /run/secrets/platform/<file> in the server's
+   * container only (each container mounts exactly the keys it uses: stacks/secret-mounts.ts).
    * @default none
    */
   readonly secretFiles?: readonly SecretFile[];
+  /**
+   * Runs before the server and the exporter, in the server's image and user.
+   * @default none
+   */
+  readonly init?: InitStep;
+  /**
+   * Memory directories the init container wrote, mounted read-only in the server's container.
+   * @default none
+   */
+  readonly serverReads?: readonly MemoryDir[];
   /** Pod labels of the clients admitted to the server's port. */
   readonly clients: readonly Record<string, string>[];
   readonly monitoringNamespace: string;
@@ -98,8 +141,22 @@ export class StatefulService extends Construct {
       return { volume: `config-${i}`, path, configMap: configMap.metadata.name };
     });
     const scratch = (props.scratchPaths ?? []).map((path, i) => ({ volume: `scratch-${i}`, path }));
-    const secretFiles = props.secretFiles ?? [];
-    const secretMount = secretFiles.length > 0 ? [{ name: "secrets", mountPath: DATA_SECRETS_DIR, readOnly: true }] : [];
+    // One projected volume per container that reads Secret keys, holding only that container's
+    // keys: a volume mounted in one container is invisible to the others.
+    const secretVolumes = [
+      { volume: "secrets", files: props.secretFiles ?? [] },
+      { volume: "metrics-secrets", files: props.exporter.secretFiles ?? [] },
+      { volume: "init-secrets", files: props.init?.secretFiles ?? [] },
+    ].filter((v) => v.files.length > 0);
+    const secretMount = (volume: string) =>
+      secretVolumes.some((v) => v.volume === volume) ? [{ name: volume, mountPath: DATA_SECRETS_DIR, readOnly: true }] : [];
+    const memoryDirs = [...(props.init?.writes ?? [])];
+    for (const dir of [...(props.serverReads ?? []), ...(props.exporter.reads ?? [])]) {
+      if (!memoryDirs.some((d) => d.volume === dir.volume && d.path === dir.path)) {
+        throw new Error(`${name}: memory directory ${dir.volume} (${dir.path}) is read but no init container writes it`);
+      }
+    }
+    const readOnly = (dirs: readonly MemoryDir[] | undefined) => (dirs ?? []).map((d) => ({ name: d.volume, mountPath: d.path, readOnly: true }));
 
     const execProbe = (period: number, failures: number) => ({
       exec: { command: literalList(props.probeCommand) },
@@ -125,6 +182,19 @@ export class StatefulService extends Construct {
             enableServiceLinks: false,
             terminationGracePeriodSeconds: 60,
             securityContext: restrictedPodSecurityContext({ user: props.runAsUser }),
+            initContainer: props.init
+              ? [
+                  {
+                    name: props.init.name,
+                    image: props.image,
+                    imagePullPolicy: "IfNotPresent",
+                    command: literalList(props.init.command),
+                    resources: { requests: { ...props.init.resources.requests }, limits: { ...props.init.resources.limits } },
+                    securityContext: restrictedContainerSecurityContext({ user: props.runAsUser }),
+                    volumeMount: [...props.init.writes.map((d) => ({ name: d.volume, mountPath: d.path })), ...secretMount("init-secrets")],
+                  },
+                ]
+              : undefined,
             container: [
               {
                 name: props.name,
@@ -143,7 +213,8 @@ export class StatefulService extends Construct {
                   { name: "data", mountPath: props.dataPath },
                   ...mounts.map((m) => ({ name: m.volume, mountPath: m.path, readOnly: true })),
                   ...scratch.map((s) => ({ name: s.volume, mountPath: s.path })),
-                  ...secretMount,
+                  ...readOnly(props.serverReads),
+                  ...secretMount("secrets"),
                 ],
               },
               {
@@ -156,14 +227,15 @@ export class StatefulService extends Construct {
                 securityContext: restrictedContainerSecurityContext({ user: props.exporter.runAsUser }),
                 livenessProbe: httpProbe,
                 readinessProbe: { ...httpProbe, periodSeconds: 5 },
-                volumeMount: secretMount.length > 0 ? secretMount : undefined,
+                volumeMount: nonEmpty([...readOnly(props.exporter.reads), ...secretMount("metrics-secrets")]),
               },
             ],
             volume: [
               ...(props.storage ? [] : [{ name: "data", emptyDir: {} }]),
               ...mounts.map((m) => ({ name: m.volume, configMap: { name: m.configMap, defaultMode: "0444" } })),
               ...scratch.map((s) => ({ name: s.volume, emptyDir: { sizeLimit: "64Mi" } })),
-              ...(secretFiles.length > 0 ? [secretFilesVolume("secrets", secretFiles)] : []),
+              ...memoryDirs.map((d) => ({ name: d.volume, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } })),
+              ...secretVolumes.map((v) => secretFilesVolume(v.volume, v.files)),
             ],
           },
         },
@@ -213,6 +285,8 @@ export class StatefulService extends Construct {
     });
   }
 }
+
+const nonEmpty = <T>(list: T[]): T[] | undefined => (list.length > 0 ? list : undefined);
 
 function toProviderEnv(e: EnvVar) {
   return e.valueFrom ? { name: e.name, valueFrom: { secretKeyRef: { ...e.valueFrom.secretKeyRef } } } : { name: e.name, value: e.value === undefined ? undefined : literal(e.value) };

@@ -26,7 +26,7 @@ import { PlatformNamespace } from "../constructs/platform-namespace";
 import { PlatformSecrets, type SecretFile } from "../constructs/platform-secrets";
 import { Postgres } from "../constructs/postgres";
 import { Redis } from "../constructs/redis";
-import { contractFiles, contractSettings, DATABASE_PASSWORD_FILE, REDIS_PASSWORD_FILE, usesRedis } from "../constructs/service-contract";
+import { contractFiles, contractSettings, DATABASE_PASSWORD_FILE, REDIS_PASSWORD_FILES, redisPurposes, usesRedis } from "../constructs/service-contract";
 import { namespaceQuota, serviceWorkloads } from "../config/capacity";
 import { MONITORING_ROLE } from "../config/semantics";
 import { NamespaceQuota } from "../constructs/namespace-quota";
@@ -120,7 +120,7 @@ export class PlatformStack extends TerraformStack {
       this.redis = new Redis(this, "redis", {
         namespace: this.namespace,
         settings: config.redis,
-        password: secrets.redisPassword!,
+        passwords: secrets.redisPasswords!,
         clients: redisClients.map((s) => selectorLabels(s.name)),
         monitoringNamespace: config.monitoringNamespace,
       });
@@ -131,7 +131,8 @@ export class PlatformStack extends TerraformStack {
     const dbPassword: SecretFile = { file: DATABASE_PASSWORD_FILE, ref: secrets.postgresAppPassword };
 
     const built = config.services.map((service) => {
-      const redis = usesRedis(config, service);
+      const purposes = redisPurposes(config, service);
+      const redis = purposes.length > 0;
       return new Microservice(this, service.name, {
         namespace: this.namespace,
         environment: config.environment,
@@ -146,7 +147,7 @@ export class PlatformStack extends TerraformStack {
         files: contractFiles(config, service),
         secretFiles: [
           ...(service.usesDatabase ? [dbPassword] : []),
-          ...(redis ? [{ file: REDIS_PASSWORD_FILE, ref: secrets.redisPassword! }] : []),
+          ...purposes.map((p) => ({ file: REDIS_PASSWORD_FILES[p], ref: secrets.redisPasswords![p] })),
         ],
         standIn: config.standInImages,
         dataServices: [

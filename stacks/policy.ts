@@ -11,6 +11,7 @@
 import { parse } from "yaml";
 import { unescapeLiteral } from "../constructs/terraform-text-plain";
 import { secretLiterals } from "./secret-scan";
+import { configMapLookup, secretMountFindings } from "./secret-mounts";
 
 type Json = Record<string, any>;
 
@@ -36,6 +37,7 @@ export const POLICY_RULES = {
   "KS-SERVICE-ACCOUNT-TOKEN": { id: "KS-SERVICE-ACCOUNT-TOKEN", title: "pods must not mount a service-account token they do not use", fix: "set automountServiceAccountToken: false" },
   "KS-NAMESPACE": { id: "KS-NAMESPACE", title: "resources must live in a namespace of their own, not default", fix: "set metadata.namespace to the platform's namespace" },
   "KS-SECRET-ENV": { id: "KS-SECRET-ENV", title: "secrets must reach containers as files, never as env values or ConfigMap data", fix: "keep the value in a Secret, mount the key as a file (projected volume) and pass its path" },
+  "KS-SECRET-MOUNT": { id: "KS-SECRET-MOUNT", title: "a container mounts only the Secret keys it uses (its command, args, env or ConfigMaps name the file), never a whole Secret", fix: "give each container its own projected volume listing only the keys (items) whose files it names" },
   "KS-REPLICAS": { id: "KS-REPLICAS", title: "production Deployments need at least 2 replicas", fix: "raise replicas (or the HPA's minReplicas) to 2 or more" },
   "KS-HPA-REPLICAS": { id: "KS-HPA-REPLICAS", title: "a Deployment an HPA scales must not set replicas", fix: "omit spec.replicas when autoscaling is on" },
   "KS-SPREAD": { id: "KS-SPREAD", title: "workloads that may run several pods need topology spread or anti-affinity", fix: "add topologySpreadConstraints over kubernetes.io/hostname" },
@@ -137,6 +139,10 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
   }
 
   for (const w of workloads) checkPodTemplate(w, add);
+  for (const w of workloads) {
+    const configMaps = configMapLookup(stack, w.body.metadata?.namespace);
+    for (const detail of secretMountFindings(w.body.spec?.template?.spec ?? {}, configMaps)) add(w, "KS-SECRET-MOUNT", detail);
+  }
 
   const hpas = all.filter((r) => r.type === "kubernetes_horizontal_pod_autoscaler_v2");
   const hpaFor = (w: { type: string; id: string }) =>

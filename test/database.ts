@@ -1,46 +1,63 @@
 /**
- * The platform's database in the tests, on a server from servers.ts: made as the Postgres image
- * makes it, and loaded as the pods load it at the peak. Apart from servers.ts so that tests which
- * only start nginx or Redis do not load the constructs.
+ * The platform's database in the tests: made as the Postgres image makes it from the synthesized
+ * StatefulSet (postgres-image.ts), and loaded as the pods load it at the peak. Apart from
+ * servers.ts so that tests which only start nginx or Redis do not load the constructs.
  */
-import { join } from "node:path";
 import { Pool, type PoolClient } from "pg";
 import { peakPods, serviceWorkloads } from "../config/capacity";
 import type { PlatformConfig } from "../config/load";
-import type { PostgresSettings } from "../config/schema";
-import { MONITORING_ROLE } from "../config/semantics";
-import { renderInitScript } from "../constructs/postgres";
+import { SECRET_NAMES } from "../constructs/platform-secrets";
 import { contractSettings } from "../constructs/service-contract";
-import { asPostgres, type PostgresServer, SUPERUSER_PASSWORD, writeOwnedFile } from "./servers";
+import type { Json } from "./helpers";
+import { layOutPod, type PodLayout, postgresOwner } from "./pod";
+import { type ImagePostgres, startAsImage } from "./postgres-image";
+import { isRoot } from "./servers";
+
+/** The passwords of `postgres-auth` in the tests. */
+export interface PlatformPasswords {
+  readonly superuser: string;
+  readonly app: string;
+  readonly monitoring: string;
+}
+
+export const TEST_PASSWORDS: PlatformPasswords = { superuser: "superuser-test-password", app: "app-test-password", monitoring: "monitoring-test-password" };
+
+/** The platform's Postgres, its pod laid out on this machine (the exporter's view included). */
+export interface PlatformPostgres extends ImagePostgres {
+  readonly pod: PodLayout;
+}
 
 /**
- * The platform's database on `server`, as the image makes it on first start: the database
- * (POSTGRES_DB), then the generated init script (constructs/postgres.ts), which creates the
- * application role and the monitoring role.
+ * The StatefulSet `postgres` of a synthesized stack, started as the image starts it on an empty
+ * volume: its container's env, args, ConfigMap files and Secret files (these passwords) laid out,
+ * initdb with the image's arguments, the init script, then the server.
  */
-export async function initPlatformDatabase(server: PostgresServer, pg: PostgresSettings, passwords: { app: string; monitoring: string }): Promise<void> {
-  const setup = server.superuser();
-  await setup.connect();
+export async function startPlatformPostgres(json: Json, passwords: PlatformPasswords = TEST_PASSWORDS): Promise<PlatformPostgres> {
+  const owner = isRoot ? postgresOwner() : undefined;
+  const pod = layOutPod(
+    json,
+    "postgres",
+    {
+      [`${SECRET_NAMES.postgres}/superuser-password`]: passwords.superuser,
+      [`${SECRET_NAMES.postgres}/app-password`]: passwords.app,
+      [`${SECRET_NAMES.postgres}/monitoring-password`]: passwords.monitoring,
+    },
+    { owner },
+  );
   try {
-    await setup.query(`CREATE DATABASE ${pg.database}`);
-  } finally {
-    await setup.end();
+    const server = await startAsImage(pod, "postgres", owner);
+    const stopServer = server.stop;
+    return Object.assign(server, {
+      pod,
+      stop() {
+        stopServer();
+        pod.remove();
+      },
+    });
+  } catch (error) {
+    pod.remove();
+    throw error;
   }
-  const app = join(server.dir, "app-password");
-  const monitoring = join(server.dir, "monitoring-password");
-  writeOwnedFile(app, passwords.app);
-  writeOwnedFile(monitoring, passwords.monitoring);
-  asPostgres("sh", ["-c", renderInitScript()], {
-    POSTGRES_USER: "postgres",
-    POSTGRES_DB: pg.database,
-    APP_DB_USER: pg.appUser,
-    APP_DB_PASSWORD_FILE: app,
-    MONITORING_DB_USER: MONITORING_ROLE,
-    MONITORING_DB_PASSWORD_FILE: monitoring,
-    PGHOST: "127.0.0.1",
-    PGPORT: String(server.port),
-    PGPASSWORD: SUPERUSER_PASSWORD,
-  });
 }
 
 /**

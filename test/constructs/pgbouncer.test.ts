@@ -1,8 +1,8 @@
 /**
  * PgBouncer for real: Debian's pgbouncer started with the generated pgbouncer.ini, its auth file
- * written by the generated init script, in front of Debian's PostgreSQL 15 started with the
- * generated postgresql.conf and init script. Every client of production's peak connects with the
- * pool settings the pods get; the server side stays within the pool.
+ * written by the generated init script, in front of Debian's PostgreSQL 15 initialised and started
+ * as the official image does it from the synthesized StatefulSet. Every client of production's
+ * peak connects with the pool settings the pods get; the server side stays within the pool.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -15,11 +15,10 @@ import { connectionBudget } from "../../config/capacity";
 import { POOLER_METRICS } from "../../config/metrics";
 import { MONITORING_ROLE } from "../../config/semantics";
 import { exporterConnection, readinessCommand, renderAuthScript, renderPgbouncerHba, renderPgbouncerIni } from "../../constructs/pgbouncer";
-import { renderPostgresConf } from "../../constructs/postgres";
 import { contractSettings } from "../../constructs/service-contract";
-import { loadConfig } from "../helpers";
-import { initPlatformDatabase, openPeakPools } from "../database";
-import { freePort, isRoot, type PostgresServer, startPostgres, waitFor } from "../servers";
+import { loadConfig, synthEnvironment } from "../helpers";
+import { openPeakPools, type PlatformPostgres, startPlatformPostgres, TEST_PASSWORDS } from "../database";
+import { freePort, isRoot, waitFor } from "../servers";
 
 const PGBOUNCER = "/usr/sbin/pgbouncer";
 const APP_PASSWORD = 'app-"quoted"-password';
@@ -29,7 +28,7 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
   const config = loadConfig("production", { enableAutoscaling: true });
   const pg = config.postgres;
   const pooler = config.pgbouncer!;
-  let postgres: PostgresServer;
+  let postgres: PlatformPostgres;
   let dir: string;
   let port: number;
   const running: ChildProcess[] = [];
@@ -73,8 +72,8 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
 
   before(async () => {
     assert.ok(existsSync(PGBOUNCER), "pgbouncer is not installed (Debian package pgbouncer; .ci/run installs it)");
-    postgres = await startPostgres(renderPostgresConf(pg));
-    await initPlatformDatabase(postgres, pg, { app: APP_PASSWORD, monitoring: MONITORING_PASSWORD });
+    // Postgres as the image makes it from the same stack's StatefulSet.
+    postgres = await startPlatformPostgres(synthEnvironment("production", { enableAutoscaling: true }), { ...TEST_PASSWORDS, app: APP_PASSWORD, monitoring: MONITORING_PASSWORD });
 
     // The pod's layout: Secret files in one directory, the auth file written into another by the
     // generated init script.
@@ -226,10 +225,16 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
     // The exporter's own connection string, as the Deployment passes it.
     assert.equal(exporterConnection(MONITORING_ROLE, port), `--pgBouncer.connectionString=postgres://${MONITORING_ROLE}@127.0.0.1:${port}/pgbouncer?sslmode=disable`);
     assert.match(admin("SHOW VERSION"), /PgBouncer/);
-    // The application role gets no such pass, even over loopback.
-    const app = new Client({ host: "127.0.0.1", port, user: pg.appUser, database: pg.database });
-    await assert.rejects(app.connect(), /password|SASL|authentication/i);
-    await app.end().catch(() => undefined);
+    // The one trust rule names the admin console, the monitoring role and loopback; nothing else trusts.
+    const trusting = renderPgbouncerHba(MONITORING_ROLE).split("\n").filter((l) => /\btrust\b/.test(l) && !l.startsWith("#"));
+    assert.deepEqual(trusting, [`host pgbouncer ${MONITORING_ROLE} 127.0.0.1/32 trust`]);
+    // The application role and the superuser get no such pass, even over loopback: to the
+    // application database or to the admin console.
+    for (const [user, database] of [[pg.appUser, pg.database], [pg.appUser, "pgbouncer"], ["postgres", pg.database], ["postgres", "pgbouncer"]]) {
+      const client = new Client({ host: "127.0.0.1", port, user, database });
+      await assert.rejects(client.connect(), /password|SASL|authentication|not allowed/i, `${user}@${database}`);
+      await client.end().catch(() => undefined);
+    }
     if (!outside) return t.skip("no non-loopback IPv4 address on this machine to connect from");
     // From any other address the monitoring role needs its password.
     assert.throws(() => admin("SHOW VERSION", outside), /password|authentication/i);

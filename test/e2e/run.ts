@@ -24,6 +24,7 @@ import type { EnvironmentName } from "../../config/schema";
 import catalogData from "../../config/services";
 import { missingFromMirror, providersDir, requiredProviders, writeCliConfig } from "../../scripts/terraform-providers";
 import { synthesizePlatform } from "../../stacks/synthesize";
+import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { ControlPlane } from "./control-plane";
 
 type Json = Record<string, any>;
@@ -220,7 +221,8 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
         });
       const pw = () => randomBytes(18).toString("hex");
       await secret(platformNs, "postgres-auth", { "superuser-password": pw(), "app-password": pw(), "monitoring-password": pw() });
-      if (config.redis) await secret(platformNs, "redis-auth", { password: pw() });
+      // One key per Redis user (docs/operations.md, "Secrets").
+      if (config.redis) await secret(platformNs, "redis-auth", Object.fromEntries(Object.values(REDIS_SECRET_KEYS).map((key) => [key, pw()])));
       await secret(config.monitoringNamespace, "grafana-admin", { "admin-user": "admin", "admin-password": pw() });
       report.check(label, "README order: the Secrets are created by hand in the namespaces Terraform made", true);
     }

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { describe, it } from "node:test";
 import { Testing } from "cdktf";
 import { parse } from "yaml";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
+import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, testApp } from "../helpers";
 import { constructWarnings } from "../../stacks/synthesize";
@@ -35,6 +38,16 @@ describe("PlatformStack data tier", () => {
     assert.deepEqual(Object.keys(production.variable).sort(), ["active_track_api_gateway", "active_track_web_dashboard"]);
     assert.deepEqual(resources(production, "kubernetes_secret_v1"), {});
     assert.deepEqual(Object.keys(local.variable).sort(), ["grafana_admin_password", "postgres_app_password", "postgres_monitoring_password", "postgres_superuser_password"]);
+    // With Redis in variable mode: one sensitive variable per Redis user, one key each in redis-auth.
+    const raw = rawEnvironment("staging");
+    raw.secrets = { mode: "variable" };
+    const variable = synthEnvironment("staging", {}, raw);
+    assert.deepEqual(named(variable, "kubernetes_secret_v1", "redis-auth").data, {
+      "cache-password": "${var.redis_cache_password}",
+      "exporter-password": "${var.redis_exporter_password}",
+      "ratelimit-password": "${var.redis_ratelimit_password}",
+    });
+    for (const v of ["redis_cache_password", "redis_exporter_password", "redis_ratelimit_password"]) assert.equal(variable.variable[v].sensitive, true, v);
     for (const v of Object.values(local.variable as Record<string, Json>)) assert.equal(v.sensitive, true);
     const secret = named(local, "kubernetes_secret_v1", "postgres-auth");
     assert.deepEqual(secret.data, {
@@ -48,9 +61,9 @@ describe("PlatformStack data tier", () => {
     for (const json of [production, local]) {
       const text = JSON.stringify(json);
       for (const match of text.matchAll(/\{"name":"([A-Z_]*(PASSWORD|PASS|AUTH)[A-Z_]*)","value":"([^"]*)"/g)) {
-        // *_FILE variables name a mounted Secret file.
+        // *_FILE variables name a mounted Secret file, or the exporter's file Redis' init container writes from one.
         if (!match[1]!.endsWith("_FILE")) assert.fail(`literal value for ${match[1]}`);
-        assert.match(match[3]!, /^\/(run\/secrets\/platform|etc\/platform-secrets)\//, match[1]);
+        assert.match(match[3]!, /^\/(run\/secrets\/platform|etc\/platform-secrets|run\/redis\/exporter)\//, match[1]);
       }
     }
   });
@@ -61,16 +74,80 @@ describe("PlatformStack data tier", () => {
     assert.ok(container.volume_mount.some((m: Json) => m.name === "secrets" && m.mount_path === "/etc/platform-secrets" && m.read_only === true));
     const volume = named(production, "kubernetes_deployment_v1", "api-gateway-blue").spec.template.spec.volume.find((v: Json) => v.name === "secrets");
     assert.equal(volume.projected[0].default_mode, "0440");
+    // The gateway uses the database, rate-limits with Redis and caches: one file per purpose.
     assert.deepEqual(
       volume.projected[0].sources.map((s: Json) => [s.secret[0].name, s.secret[0].items[0].key, s.secret[0].items[0].path]),
       [
         ["postgres-auth", "app-password", "database-password"],
-        ["redis-auth", "password", "redis-password"],
+        ["redis-auth", "ratelimit-password", "redis-ratelimit-password"],
+        ["redis-auth", "cache-password", "redis-cache-password"],
       ],
     );
     const settings = named(production, "kubernetes_config_map_v1", "api-gateway-settings").data;
     assert.equal(settings.PLATFORM_DATABASE_PASSWORD_FILE, "/etc/platform-secrets/database-password");
-    assert.equal(settings.PLATFORM_REDIS_PASSWORD_FILE, "/etc/platform-secrets/redis-password");
+    assert.equal(settings.PLATFORM_REDIS_RATELIMIT_USER, "ratelimit");
+    assert.equal(settings.PLATFORM_REDIS_RATELIMIT_PASSWORD_FILE, "/etc/platform-secrets/redis-ratelimit-password");
+    assert.equal(settings.PLATFORM_REDIS_CACHE_USER, "cache");
+    assert.equal(settings.PLATFORM_REDIS_CACHE_PASSWORD_FILE, "/etc/platform-secrets/redis-cache-password");
+    assert.equal(settings.PLATFORM_REDIS_PASSWORD_FILE, undefined);
+  });
+
+  it("gives each service a Redis user per purpose it has, and only those", () => {
+    const config = loadConfig("production");
+    for (const service of config.services) {
+      const data = named(production, "kubernetes_config_map_v1", `${service.name}-settings`).data;
+      const spec = Object.values(resources(production, "kubernetes_deployment_v1")).find((d) => d.metadata.name.startsWith(service.name))!.spec.template.spec;
+      const keys = (spec.volume.find((v: Json) => v.name === "secrets")?.projected[0].sources ?? []).map((s: Json) => s.secret[0].items[0].key);
+      const rateLimits = service.rateLimit !== undefined && config.rateLimiting.backend === "redis";
+      assert.equal(data.PLATFORM_REDIS_RATELIMIT_USER, rateLimits ? "ratelimit" : undefined, service.name);
+      assert.equal(data.PLATFORM_REDIS_CACHE_USER, service.cache ? "cache" : undefined, service.name);
+      assert.equal(keys.includes("ratelimit-password"), rateLimits, service.name);
+      assert.equal(keys.includes("cache-password"), service.cache !== undefined, service.name);
+    }
+    // With the memory backend, nobody gets the rate limiter's user.
+    const raw = rawEnvironment("staging");
+    raw.rateLimiting.backend = "memory";
+    const memory = synthEnvironment("staging", {}, raw);
+    assert.ok(!JSON.stringify(memory).includes("PLATFORM_REDIS_RATELIMIT_USER"));
+    assert.ok(JSON.stringify(memory).includes("PLATFORM_REDIS_CACHE_USER"));
+  });
+
+  it("mounts in each container of the data tier only the Secret keys it uses", () => {
+    const mounted = (workload: Json, container: string) => {
+      const spec = workload.spec.template.spec;
+      const c = [...(spec.init_container ?? []), ...spec.container].find((x: Json) => x.name === container);
+      return ((c.volume_mount ?? []) as Json[])
+        .map((m) => spec.volume.find((v: Json) => v.name === m.name))
+        .flatMap((v: Json | undefined) => (v?.projected?.[0].sources ?? []).map((s: Json) => `${s.secret[0].name}/${s.secret[0].items[0].key}`))
+        .sort();
+    };
+    const postgres = named(production, "kubernetes_stateful_set_v1", "postgres");
+    assert.deepEqual(mounted(postgres, "postgres"), ["postgres-auth/app-password", "postgres-auth/monitoring-password", "postgres-auth/superuser-password"]);
+    assert.deepEqual(mounted(postgres, "metrics"), ["postgres-auth/monitoring-password"]);
+    const redis = named(production, "kubernetes_stateful_set_v1", "redis");
+    assert.deepEqual(mounted(redis, "acl"), ["redis-auth/cache-password", "redis-auth/exporter-password", "redis-auth/ratelimit-password"]);
+    assert.deepEqual(mounted(redis, "redis"), []);
+    assert.deepEqual(mounted(redis, "metrics"), []);
+    const pgbouncer = named(production, "kubernetes_deployment_v1", "pgbouncer");
+    assert.deepEqual(mounted(pgbouncer, "auth-file"), ["postgres-auth/app-password", "postgres-auth/monitoring-password"]);
+    assert.deepEqual(mounted(pgbouncer, "pgbouncer"), []);
+    assert.deepEqual(mounted(pgbouncer, "metrics"), []);
+    const migration = Object.values(resources(production, "kubernetes_job_v1"))[0]!;
+    assert.deepEqual(mounted(migration, "migrate"), ["postgres-auth/app-password"]);
+  });
+
+  it("documents redis-auth with exactly the keys the Redis users read", () => {
+    const docs = readFileSync(resolve(__dirname, "../../../docs/operations.md"), "utf8");
+    const commands = [...docs.matchAll(/create secret generic redis-auth((?:[^\n]*\\\n)*[^\n]*)/g)].map((m) => m[1]!);
+    assert.ok(commands.length >= 2, "the first deploy and the upgrade both create redis-auth");
+    for (const command of commands) {
+      assert.deepEqual([...command.matchAll(/--from-literal=([a-z-]+)=/g)].map((m) => m[1]).sort(), Object.values(REDIS_SECRET_KEYS).sort(), command);
+    }
+  });
+
+  it("initialises Postgres with scram-sha-256 for socket and loopback logins too", () => {
+    const env = named(production, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env as Json[];
+    assert.equal(env.find((e) => e.name === "POSTGRES_INITDB_ARGS")?.value, "--auth-local=scram-sha-256 --auth-host=scram-sha-256");
   });
 
   it("delivers the seed's pool to every database user, and to no other service", () => {
@@ -185,14 +262,14 @@ describe("PlatformStack data tier", () => {
     assert.deepEqual(ephemeral.spec.template.spec.volume[0], { name: "data", empty_dir: {} });
   });
 
-  it("probes Redis with authentication and Postgres with pg_isready", () => {
+  it("probes Redis as its probe user and Postgres with pg_isready", () => {
     const redis = named(production, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[0];
     assert.deepEqual(redis.readiness_probe.exec.command, [
       "sh",
       "-c",
-      'REDISCLI_AUTH="$(cat /run/secrets/platform/redis-password)" redis-cli -h 127.0.0.1 ping | grep -q PONG',
+      'REDISCLI_AUTH="$(cat /run/redis/acl/probe-password)" redis-cli --user probe -h 127.0.0.1 -p 6379 ping | grep -q PONG',
     ]);
-    assert.match(redis.command[2], /--requirepass "\$\(cat \/run\/secrets\/platform\/redis-password\)"/);
+    assert.deepEqual(redis.command, ["redis-server", "/etc/redis/redis.conf", "--dir", "/data"]);
     const pg = named(production, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0];
     assert.equal(pg.readiness_probe.exec.command[0], "pg_isready");
   });

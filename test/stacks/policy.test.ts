@@ -37,6 +37,11 @@ const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void;
   { rule: "KS-SERVICE-ACCOUNT-TOKEN", on: "redis", mutate: (j) => delete find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.automount_service_account_token },
   { rule: "KS-NAMESPACE", on: "api-gateway-settings", mutate: (j) => (find(j, "kubernetes_config_map_v1", "api-gateway-settings").metadata.namespace = "default") },
   { rule: "KS-SECRET-ENV", on: "postgres", mutate: (j) => find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env.push({ name: "POSTGRES_PASSWORD", value: "hunter2hunter2" }) },
+  { rule: "KS-SECRET-MOUNT", on: "postgres", mutate: (j) => {
+    // The exporter's own volume gains the superuser's password, which nothing in its container names.
+    const volume = find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.volume.find((v: Json) => v.name === "metrics-secrets");
+    volume.projected[0].sources.push({ secret: [{ name: "postgres-auth", items: [{ key: "superuser-password", path: "superuser-password" }] }] });
+  } },
   { rule: "KS-REPLICAS", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_horizontal_pod_autoscaler_v2", "tool-integration").spec.min_replicas = 1) },
   { rule: "KS-HPA-REPLICAS", on: "model-orchestration", mutate: (j) => (find(j, "kubernetes_deployment_v1", "model-orchestration").spec.replicas = "3") },
   { rule: "KS-SPREAD", on: "agent-orchestrator", mutate: (j) => delete find(j, "kubernetes_deployment_v1", "agent-orchestrator").spec.template.spec.topology_spread_constraint },
@@ -84,7 +89,7 @@ describe("policy gate", () => {
         assert.deepEqual(result.violations.map(describeFinding), []);
         assert.deepEqual(
           result.suppressed.map((s) => `${s.rule} ${s.path}`),
-          env === "local" ? [] : [`KS-SECRET-ENV ${env}/redis/server/stateful-set`],
+          [],
         );
       });
     }
