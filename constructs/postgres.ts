@@ -85,7 +85,9 @@ export const POSTGRES_ARGS = ["-c", "config_file=/etc/postgresql/postgresql.conf
  * scram-sha-256, and the entrypoint (which exports PGPASSWORD from POSTGRES_PASSWORD_FILE for its
  * own psql calls) still runs the init scripts over the socket. The appended rule's method is
  * POSTGRES_HOST_AUTH_METHOD, left unset: the entrypoint then takes `password_encryption` from
- * postgresql.conf (`postgres -C`), which is scram-sha-256.
+ * postgresql.conf (`postgres -C`), which is scram-sha-256. Read in docker-library/postgres,
+ * `17/bookworm/docker-entrypoint.sh` at 042d8d043fed (the script of 17.2): docker_init_database_dir,
+ * pg_setup_hba_conf, docker_process_init_files; test/postgres-image.ts follows it step by step.
  * @see https://github.com/docker-library/docs/blob/master/postgres/README.md#postgres_initdb_args
  */
 export const INITDB_AUTH_ARGS = "--auth-local=scram-sha-256 --auth-host=scram-sha-256";
