@@ -13,7 +13,7 @@
  * output (`stacks/<env>/.terraform/`, `.terraform.lock.hcl`) move over to the new one, so a swap
  * never costs a `terraform init`. No scratch directory outlives the run, on success or failure.
  */
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, parse, relative, resolve, sep } from "node:path";
 import { ConfigError } from "../config/errors";
 import { renderValue } from "../config/text";
@@ -90,6 +90,7 @@ export function checkOutputDirectory(value: string | undefined, ctx: OutputDirec
   }
   const target = realPath(named);
   if (parse(target).root === target) refuse(raw, "must not be the filesystem root: synth replaces the whole directory");
+  checkParent(raw, target);
   for (const [name, dir] of [
     ["the home directory", ctx.home],
     ["the project root", ctx.projectRoot],
@@ -113,6 +114,28 @@ export function checkOutputDirectory(value: string | undefined, ctx: OutputDirec
 }
 
 /**
+ * The nearest part of `target`'s path that exists must be a directory this process may write
+ * into: synth creates the missing rest and its scratch directory there. Refused otherwise, before
+ * mkdir would fail with a bare EEXIST/ENOTDIR/EACCES that names no variable.
+ */
+function checkParent(raw: string, target: string): void {
+  let existing = dirname(target);
+  while (!existsSync(existing) && dirname(existing) !== existing) existing = dirname(existing);
+  let stats;
+  try {
+    stats = statSync(existing);
+  } catch {
+    refuse(raw, `cannot be created: ${renderValue(existing)} cannot be read`);
+  }
+  if (!stats.isDirectory()) refuse(raw, `cannot be created: ${renderValue(existing)} is a file, not a directory`);
+  try {
+    accessSync(existing, constants.W_OK | constants.X_OK);
+  } catch {
+    refuse(raw, `cannot be created: ${renderValue(existing)} is not writable by this user`);
+  }
+}
+
+/**
  * A scratch directory beside `outdir` (same filesystem, so the swap is a rename), removed by
  * `discard` unless `commit` moved it into place. Created only after the checks passed.
  */
@@ -131,16 +154,15 @@ export class ScratchOutput {
   commit(): void {
     writeFileSync(join(this.path, OUTPUT_STAMP), STAMP_CONTENT);
     let previous: string | undefined;
-    if (existsSync(this.outdir)) {
-      if (readdirSync(this.outdir).length === 0) rmSync(this.outdir, { recursive: false, force: true, maxRetries: 0 });
-      else if (isPreviousOutput(this.outdir)) {
-        carryOverWorkingFiles(this.outdir, this.path);
-        previous = mkdtempSync(join(dirname(this.outdir), `.${basename(this.outdir)}.previous-`));
-        renameSync(this.outdir, join(previous, "output"));
-      } else {
-        throw new Error(`${this.outdir} changed during synthesis and is no longer a previous output; nothing was replaced`);
-      }
+    if (existsSync(this.outdir) && readdirSync(this.outdir).length > 0) {
+      if (!isPreviousOutput(this.outdir)) throw new Error(`${this.outdir} changed during synthesis and is no longer a previous output; nothing was replaced`);
+      carryOverWorkingFiles(this.outdir, this.path);
+      previous = mkdtempSync(join(dirname(this.outdir), `.${basename(this.outdir)}.previous-`));
+      renameSync(this.outdir, join(previous, "output"));
     }
+    // An absent outdir, or an empty one (`cdktf synth --output "$(mktemp -d)"`), is taken by the
+    // rename itself: rename(2) replaces an empty directory atomically, and fails if something
+    // appeared in it meanwhile.
     renameSync(this.path, this.outdir);
     this.done = true;
     process.removeListener("exit", this.onExit);

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../config/errors";
@@ -102,6 +102,19 @@ describe("checkOutputDirectory", () => {
     writeFileSync(join(other, "manifest.json"), "{}");
     refused(other, c, /did not write/);
   });
+  it("refuses a path below a file, naming the file", () => {
+    const c = ctx();
+    writeFileSync(join(c.projectRoot, "README.md"), "# readme");
+    refused("README.md/out", c, /cannot be created: ".*\/README\.md" is a file, not a directory/);
+    refused("README.md/a/b", c, /cannot be created: ".*\/README\.md" is a file, not a directory/);
+  });
+  it("refuses a directory it cannot write into", (t) => {
+    if (process.getuid?.() === 0) return t.skip("runs as root, for whom every directory is writable");
+    const c = ctx();
+    const locked = join(c.base, "locked");
+    mkdirSync(locked, { mode: 0o500 });
+    refused(join(locked, "out"), c, /is not writable by this user/);
+  });
   it("accepts an absent directory, an empty one, and a previous output", () => {
     const c = ctx();
     assert.equal(checkOutputDirectory(join(c.base, "new", "out"), c), join(c.base, "new", "out"));
@@ -182,6 +195,28 @@ describe("the app and CDKTF_OUTDIR", () => {
     for (const [dir, tree] of trees) assert.deepEqual(readTree(dir), tree, `${dir} changed`);
     assert.deepEqual(leftovers(outside), []);
     assert.deepEqual(leftovers(dirname(root)), []);
+  });
+
+  it("writes into an existing empty directory, as cdktf synth --output \"$(mktemp -d)\" names it", () => {
+    const { main, home } = tempProject();
+    const work = temp();
+    const out = mkdtempSync(join(work, "tmp."));
+    const result = run(main, work, home, out);
+    assert.equal(result.status, 0, result.stderr);
+    assert.ok(isPreviousOutput(out));
+    assert.ok(existsSync(join(out, "stacks", "local", "cdk.tf.json")));
+    assert.deepEqual(leftovers(work), []);
+  });
+
+  it("refuses CDKTF_OUTDIR below a file with the variable's message, and writes nothing", () => {
+    const { root, main, home } = tempProject();
+    writeFileSync(join(root, "README.md"), "# readme\n");
+    const before = readTree(root);
+    const result = run(main, root, home, "README.md/out");
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /environment variable: CDKTF_OUTDIR = "README\.md\/out": cannot be created: ".*\/README\.md" is a file, not a directory/);
+    assert.doesNotMatch(result.stderr, /EEXIST|ENOTDIR|\n\s+at /);
+    assert.deepEqual(readTree(root), before);
   });
 
   it("writes into an absent directory, then replaces its own output, and leaves no scratch", () => {
