@@ -9,6 +9,7 @@
  * Every object is strict: a mistyped key is an error, never silently dropped.
  */
 import { z } from "zod";
+import { kubeconfigPathProblem } from "./kubeconfig-path";
 import { CPU_RULE, MEMORY_RULE, parseCpuMillis, parseMemoryBytes } from "./quantity";
 import { secretReason } from "./secrets";
 
@@ -643,11 +644,14 @@ const dnsSchema = z.strictObject({
 });
 
 const clusterSchema = z.strictObject({
-  /** Path to a kubeconfig; `~` is expanded by the provider. Credentials never live in this repo. */
+  /** Path to a kubeconfig, `~/…` only (config/kubeconfig-path.ts says why). Credentials never live in this repo. */
   kubeconfigPath: z
     .string()
     .min(1)
-    .refine((p) => !p.startsWith("/"), "must be relative or start with ~/: absolute paths make the output machine-specific"),
+    .superRefine((p, ctx) => {
+      const problem = kubeconfigPathProblem(p);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
   /** The kubeconfig context the stack deploys to. */
   context: z
     .string()

@@ -49,7 +49,7 @@ const cases: Case[] = [
   { name: "autoscaling flag is a string", mutate: (r) => (r.autoscaling = { enabled: "true" }), field: "autoscaling.enabled", value: '"true"', rule: /type boolean/ },
   { name: "namespace is default", mutate: (r) => (r.namespace = "default"), field: "namespace", value: '"default"', rule: /not be 'default'/ },
   { name: "namespace is not a DNS label", mutate: (r) => (r.namespace = "Agent_Platform"), field: "namespace", value: '"Agent_Platform"', rule: /DNS label/ },
-  { name: "kubeconfig path is absolute", mutate: (r) => (r.cluster.kubeconfigPath = "/home/alice/.kube/config"), field: "cluster.kubeconfigPath", value: '"/home/alice/.kube/config"', rule: /absolute paths/ },
+  { name: "kubeconfig path is absolute", mutate: (r) => (r.cluster.kubeconfigPath = "/home/alice/.kube/config"), field: "cluster.kubeconfigPath", value: '"/home/alice/.kube/config"', rule: /must not be absolute/ },
   { name: "cluster context missing", mutate: (r) => delete r.cluster.context, field: "cluster.context", value: "(missing)", rule: /required/ },
   { name: "image pull policy unknown", mutate: (r) => (r.imagePullPolicy = "Never"), field: "imagePullPolicy", value: '"Never"', rule: /"Always", "IfNotPresent"/ },
   { name: "name does not match the file", mutate: (r) => (r.name = "staging"), field: "name", value: '"staging"', rule: /must be "production"/ },

@@ -168,7 +168,8 @@ describe("escaping at every boundary where config text enters a stack", () => {
     raw.services["api-gateway"].env = { GREETING: hostile };
     raw.migrations.command = ["sh", "-c", `echo '${hostile}'`];
     raw.cluster.context = `ctx-${hostile}`;
-    raw.cluster.kubeconfigPath = "~/.kube/${x}";
+    // `${…}` is refused in a kubeconfigPath at load (config/kubeconfig-path.ts); a directive is text.
+    raw.cluster.kubeconfigPath = "~/.kube/%{x}";
     const json = synthEnvironment("staging", {}, raw);
     assert.deepEqual(messages(json), []);
     assert.equal(unescapeLiteral(named(json, "kubernetes_config_map_v1", "api-gateway-settings").data.GREETING), hostile);
@@ -176,7 +177,7 @@ describe("escaping at every boundary where config text enters a stack", () => {
     assert.equal(unescapeLiteral(job.spec.template.spec.container[0].command[2]), `echo '${hostile}'`);
     assert.equal(unescapeLiteral(json.provider.kubernetes[0].config_context), `ctx-${hostile}`);
     assert.equal(unescapeLiteral(json.provider.helm[0].kubernetes.config_context), `ctx-${hostile}`);
-    assert.equal(unescapeLiteral(json.provider.kubernetes[0].config_path), "~/.kube/${x}");
+    assert.equal(unescapeLiteral(json.provider.kubernetes[0].config_path), "~/.kube/%{x}");
   });
 
   it("escapes Grafana's ${datasource} in every dashboard and nothing else changes in the file", () => {
