@@ -24,7 +24,8 @@ function main(): number {
     const outdir = checkOutputDirectory(process.env.CDKTF_OUTDIR, { projectRoot: PROJECT_ROOT, cwd: process.cwd(), home: homedir() });
     if (process.env.PLATFORM_DEBUG !== "1") require("./stacks/cdktf-runtime").disableTokenStackTraces();
     const { synthesizePlatform } = require("./stacks/synthesize") as typeof import("./stacks/synthesize");
-    const report = synthesizePlatform(configs, outdir);
+    for (const note of options.notes ?? []) process.stderr.write(`Note: ${terminalSafe(note, 2000)}\n`);
+    const report = synthesizePlatform(configs, outdir, { projectRoot: PROJECT_ROOT, allowDestroy: options.allowDestroy });
     for (const warning of report.warnings) process.stderr.write(`Warning: ${terminalSafe(warning, 2000)}\n`);
     if (process.env.PLATFORM_SUMMARY !== "off") {
       const { renderSummary } = require("./stacks/summary") as typeof import("./stacks/summary");

@@ -6,7 +6,8 @@
  * output of this program, recognised by cdktf's `manifest.json` together with this program's own
  * stamp file. Anything else is refused before anything is written: the filesystem root, the home
  * directory, the project or the working directory or any ancestor of them, an existing file, a
- * directory holding anything else, an empty value.
+ * directory holding anything else, an empty value, a path below a file or in a directory this
+ * user cannot write.
  *
  * Writing is all or nothing: the stacks are synthesized into a scratch directory beside the
  * output and swapped in only when every check passed. Terraform's working files in a previous

@@ -36,9 +36,16 @@ import { STAND_IN_MIGRATION_COMMAND } from "../constructs/stand-in";
 import { IMAGES } from "../config/versions";
 import { Pgbouncer, PGBOUNCER_NAME } from "../constructs/pgbouncer";
 import { literal } from "../constructs/terraform-text";
+import { LOCAL_BACKEND } from "./local-state";
 
 export interface PlatformStackProps {
   readonly config: PlatformConfig;
+  /**
+   * Data-bearing resources (constructs/data-bearing.ts) whose `prevent_destroy` this synth lifts,
+   * by Terraform address: `scripts/deploy.sh --allow-destroy`.
+   * @default none
+   */
+  readonly allowDestroy?: readonly string[];
 }
 
 /**
@@ -277,10 +284,10 @@ export class PlatformStack extends TerraformStack {
     const backend = config.backend;
     switch (backend.type) {
       case "local":
-        // Relative to the stack's working directory (cdktf.out/stacks/<env>): state lives next to
-        // the project, outside cdktf.out, which synth rewrites. A relative path keeps the JSON
-        // identical on every machine.
-        new LocalBackend(this, { path: `../../../terraform.${config.environment}.tfstate` });
+        // Relative to the stack's folder, where Terraform runs: `state` there is synth's link to
+        // the project's private .state/<env>/ (stacks/local-state.ts). The same path for every
+        // output directory, machine and clone.
+        new LocalBackend(this, { path: literal(LOCAL_BACKEND.path), workspaceDir: literal(LOCAL_BACKEND.workspaceDir) });
         return;
       case "s3":
         {

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { App } from "cdktf";
 import type { PlatformConfig } from "../config/load";
 import { checkStack, SynthesisError } from "./checks";
+import { checkLegacyState, linkStateDirectory, prepareStateDirectory } from "./local-state";
 import { ScratchOutput } from "./output-directory";
 import { PlatformStack } from "./platform-stack";
 import type { SuppressedFinding } from "./policy";
@@ -16,21 +17,42 @@ export interface SynthesisReport {
   readonly suppressions: readonly { readonly environment: string; readonly finding: SuppressedFinding }[];
 }
 
+/** What synthesizePlatform needs beyond the configs and the output directory. */
+export interface SynthesisOptions {
+  /**
+   * The project's root: local backends keep state in its `.state/<env>/` (stacks/local-state.ts),
+   * which synth creates private and links from each such stack's folder.
+   * @default none: no state directory, no link (tests and the e2e, which bring their own backend)
+   */
+  readonly projectRoot?: string;
+  /**
+   * Addresses of data-bearing resources whose `prevent_destroy` is lifted for this synth
+   * (`scripts/deploy.sh --allow-destroy`).
+   * @default none
+   */
+  readonly allowDestroy?: readonly string[];
+}
+
 /**
  * Builds one stack per environment and synthesizes them, all or nothing, into `outdir` (already
  * checked by `checkOutputDirectory`): the stacks are written into a scratch directory beside it,
  * resolved once each; the interpolation guard and the policy gate then read that very JSON, and
  * only when every stack passed is the scratch directory swapped in. Beside the stacks it writes
  * each environment's alert rules, Alertmanager config and dashboards as plain files
- * (`monitoring/<env>/`), for promtool, amtool and reviewers.
- * @throws SynthesisError listing every problem of every stack; nothing is written then.
+ * (`monitoring/<env>/`), for promtool, amtool and reviewers. With `projectRoot`, each stack with
+ * a local backend gets its private state directory and the `state` link to it.
+ * @throws LegacyStateError when a local state sits at the old location; SynthesisError listing
+ * every problem of every stack. Nothing is written then.
  */
-export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: string): SynthesisReport {
+export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: string, options: SynthesisOptions = {}): SynthesisReport {
+  const { projectRoot } = options;
+  const localState = configs.filter((c) => c.backend.type === "local").map((c) => c.environment);
+  if (projectRoot) checkLegacyState(projectRoot, localState);
   const scratch = new ScratchOutput(outdir);
   try {
     // Stack traces in metadata would carry this machine's absolute paths into cdk.tf.json.
     const app = new App({ outdir: scratch.path, stackTraces: false });
-    const stacks = configs.map((config) => new PlatformStack(app, { config }));
+    const stacks = configs.map((config) => new PlatformStack(app, { config, allowDestroy: options.allowDestroy }));
     synthesizeOnce(app, stacks);
     const problems: string[] = [];
     const suppressions: SynthesisReport["suppressions"][number][] = [];
@@ -45,6 +67,12 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
         const path = join(scratch.path, "monitoring", stack.config.environment, file);
         mkdirSync(dirname(path), { recursive: true });
         writeFileSync(path, content);
+      }
+    }
+    if (projectRoot) {
+      for (const env of localState) {
+        prepareStateDirectory(projectRoot, env);
+        linkStateDirectory(join(scratch.path, "stacks", env), join(outdir, "stacks", env), projectRoot, env);
       }
     }
     const warnings = constructWarnings(app);

@@ -19,6 +19,8 @@ export const OWN_PROCESS: readonly string[] = [
   "scripts/deploy.test.js", // deploy.sh with stand-ins
   "scripts/compile.test.js", // tsc
   "stacks/output-directory.test.js", // the app, as a process
+  "stacks/local-state.test.js", // the app and terraform, as processes
+  "stacks/cdktf-cli.test.js", // the cdktf CLI, the app and terraform, as processes
   "constructs/pgbouncer.test.js", // PostgreSQL and PgBouncer
   "constructs/data-servers.test.js", // PostgreSQL and redis-server
   "constructs/stand-in.test.js", // nginx

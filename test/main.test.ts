@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
@@ -57,11 +57,30 @@ describe("main", () => {
     const left = readTree(join(a, "cdktf.out"));
     const right = readTree(join(b, "cdktf.out"));
     assert.deepEqual([...left.keys()].sort(), [...right.keys()].sort());
+    // The one entry that says where the output sits: the link from the local stack's folder to
+    // the project's state (test/stacks/local-state.test.ts). Outside the project it is a relative
+    // path up to it; it must lead to the same directory from both outputs.
+    const link = join("stacks", "local", "state");
+    assert.equal(realpathSync(join(a, "cdktf.out", link)), realpathSync(join(b, "cdktf.out", link)));
     for (const [name, content] of left) {
+      if (name === link) continue;
       assert.ok(content.equals(right.get(name)!), `${name} differs between directories`);
       const text = content.toString("utf8");
       for (const needle of [a, b, PROJECT, join(tmpdir(), "platform-app-"), "/home/", "/root/", "/work/"]) assert.ok(!text.includes(needle), `${name} contains ${needle}`);
     }
+  });
+
+  it("writes byte-identical output in any clone of the project, the state link included", () => {
+    // Two clones at different depths, each synthesized from its own root (as cdktf and npm do).
+    const clones = [join(workdir(), "a"), join(workdir(), "one", "two", "b")].map((root) => {
+      copyApp(join(root, "dist"));
+      const result = run(root, {}, join(root, "dist", "main.js"));
+      assert.equal(result.status, 0, result.stderr);
+      return readTree(join(root, "cdktf.out"));
+    });
+    assert.deepEqual([...clones[0]!.keys()].sort(), [...clones[1]!.keys()].sort());
+    for (const [name, content] of clones[0]!) assert.ok(content.equals(clones[1]!.get(name)!), `${name} differs between clones`);
+    assert.equal(clones[0]!.get(join("stacks", "local", "state"))!.toString(), "-> ../../../.state/local");
   });
 
   it("synthesizes only DEPLOYMENT_ENV, with HPAs when ENABLE_AUTOSCALING=true", () => {

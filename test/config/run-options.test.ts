@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError } from "../../config/errors";
-import { parseRunOptions } from "../../config/run-options";
+import { parseRunOptions, runsUnderCdktfCli } from "../../config/run-options";
 
 describe("parseRunOptions", () => {
   it("synthesizes every environment and leaves autoscaling to the config when nothing is set", () => {
@@ -50,6 +50,46 @@ describe("parseRunOptions", () => {
     assert.throws(
       () => parseRunOptions({ DEPLOYMENT_ENV: "qa", ENABLE_AUTOSCALING: "on" }),
       (error: unknown) => error instanceof ConfigError && error.problems.length === 2,
+    );
+  });
+  describe("under the cdktf CLI", () => {
+    // What @cdktf/cli-core's SynthStack.synth sets for the app (node_modules/@cdktf/cli-core/src/lib/synth-stack.js).
+    const cli = { CDKTF_OUTDIR: "cdktf.out", CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS: "true", CDKTF_CONTEXT_JSON: '{"cdktfRelativeModules":[]}', SYNTH_HCL_OUTPUT: "false" };
+
+    it("recognises the CLI by its own context key, not by CDKTF_OUTDIR", () => {
+      assert.equal(runsUnderCdktfCli(cli), true);
+      assert.equal(runsUnderCdktfCli({ CDKTF_OUTDIR: "out" }), false);
+      assert.equal(runsUnderCdktfCli({ CDKTF_CONTEXT_JSON: '{"someKey":1}' }), false);
+      assert.equal(runsUnderCdktfCli({ CDKTF_CONTEXT_JSON: "not json" }), false);
+    });
+
+    for (const value of ["local", "production", "prod"]) {
+      it(`synthesizes every environment whatever DEPLOYMENT_ENV holds (${value}), and says it ignored it`, () => {
+        const options = parseRunOptions({ ...cli, DEPLOYMENT_ENV: value });
+        assert.deepEqual(options.environments, ["local", "staging", "production"]);
+        assert.equal(options.cdktfCli, true);
+        assert.deepEqual(options.notes, [
+          `DEPLOYMENT_ENV=${JSON.stringify(value)} is ignored under the cdktf CLI, which picks the stack from its command line (cdktf diff|deploy <env>): every environment was synthesized`,
+        ]);
+      });
+    }
+
+    it("says nothing when DEPLOYMENT_ENV is unset, and still checks ENABLE_AUTOSCALING", () => {
+      assert.equal(parseRunOptions(cli).notes, undefined);
+      assert.throws(() => parseRunOptions({ ...cli, ENABLE_AUTOSCALING: "yes" }), ConfigError);
+    });
+  });
+
+  it("reads PLATFORM_ALLOW_DESTROY as resource addresses, and refuses anything else", () => {
+    const address = "kubernetes_stateful_set_v1.postgres_server_stateful-set_41B50D02";
+    assert.deepEqual(parseRunOptions({ PLATFORM_ALLOW_DESTROY: ` ${address}  helm_release.monitoring_kube-prometheus-stack_A33E1781 ` }).allowDestroy, [
+      address,
+      "helm_release.monitoring_kube-prometheus-stack_A33E1781",
+    ]);
+    assert.equal(parseRunOptions({ PLATFORM_ALLOW_DESTROY: "" }).allowDestroy, undefined);
+    assert.throws(
+      () => parseRunOptions({ PLATFORM_ALLOW_DESTROY: "postgres" }),
+      (e: unknown) => e instanceof ConfigError && e.problems[0]!.field === "PLATFORM_ALLOW_DESTROY" && /<type>\.<name>/.test(e.problems[0]!.rule),
     );
   });
 });

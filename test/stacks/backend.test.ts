@@ -26,9 +26,10 @@ function problem(backend: Json, field: string, value?: string, overrides: LoadOv
 }
 
 describe("state backends", () => {
-  it("keeps local's state at a relative path by default, in CI too", () => {
-    assert.deepEqual(synthEnvironment("local").terraform.backend, { local: { path: "../../../terraform.local.tfstate" } });
-    assert.deepEqual(synthEnvironment("local", { ci: true }).terraform.backend, { local: { path: "../../../terraform.local.tfstate" } });
+  it("keeps local's state behind the stack folder's state link, the same path everywhere, in CI too", () => {
+    const expected = { local: { path: "state/terraform.tfstate", workspace_dir: "state/workspaces" } };
+    assert.deepEqual(synthEnvironment("local").terraform.backend, expected);
+    assert.deepEqual(synthEnvironment("local", { ci: true }).terraform.backend, expected);
   });
 
   it("ships staging and production with a remote, locked backend", () => {
@@ -43,7 +44,7 @@ describe("state backends", () => {
   it("refuses local state outside the local environment unless the config says it is intended", () => {
     assert.match(problem({ type: "local" }, "backend.type"), /keeps Terraform state in a local file, which a CI runner discards after every job.*declare an s3 or pg backend.*or set localStateIntended: true/);
     assert.deepEqual(synthEnvironment("production", {}, withBackend({ type: "local", localStateIntended: true })).terraform.backend, {
-      local: { path: "../../../terraform.production.tfstate" },
+      local: { path: "state/terraform.tfstate", workspace_dir: "state/workspaces" },
     });
   });
 
