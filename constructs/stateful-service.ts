@@ -10,6 +10,7 @@ import { objectLabels, selectorLabels } from "./labels";
 import { monitoringPeers } from "./network";
 import type { NamespaceRef } from "./platform-namespace";
 import { type SecretFile, secretFilesVolume } from "./platform-secrets";
+import { markDataBearing } from "./data-bearing";
 import { DisruptionBudget } from "./pod-disruption-budget";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 import { literal, literalList, literalMap } from "./terraform-text";
@@ -172,6 +173,9 @@ export class StatefulService extends Construct {
       spec: {
         replicas: "1",
         serviceName: name,
+        // Claims outlive their StatefulSet: deleting or scaling it down never deletes the data
+        // (Kubernetes' default too, stated so that a changed default cannot reach us).
+        persistentVolumeClaimRetentionPolicy: [{ whenDeleted: "Retain", whenScaled: "Retain" }],
         selector: { matchLabels: selector },
         updateStrategy: [{ type: "RollingUpdate" }],
         template: {
@@ -253,6 +257,8 @@ export class StatefulService extends Construct {
           : undefined,
       },
     });
+
+    if (props.storage) markDataBearing(this.statefulSet, `StatefulSet ${name}: its volume claim data-${name}-0 holds the data`);
 
     this.service = new ServiceV1(this, "service", {
       metadata: { name, namespace, labels },

@@ -8,6 +8,7 @@
 #   ./scripts/deploy.sh rollback SERVICE    # switch a blue-green service back to its other track
 #   ./scripts/deploy.sh namespaces          # create only the namespaces (before hand-made Secrets)
 #   ./scripts/deploy.sh --yes ...           # do not ask before applying to production
+#   ./scripts/deploy.sh --allow-destroy=ADDRESS ...  # let this plan delete or replace ADDRESS (repeatable)
 #
 # Order: validate the variables and tools, synthesize, run the project's checks, check the kube
 # context, `terraform plan` (the diff), then apply. Nothing reaches a cluster before the diff, and
@@ -21,6 +22,12 @@
 # Terraform's plan files and a local state hold the TF_VAR_* passwords in clear: everything this
 # script writes is created under umask 077 (mode 0600), and the plan files are removed when the
 # script exits.
+#
+# Destroy guard: every saved plan is read (`terraform show -json`) by dist/scripts/plan-guard.js
+# before it is applied, or before a dry run stops; a plan that deletes or replaces a namespace, a
+# StatefulSet, a volume claim, a Secret the platform owns or a resource the stack marks as
+# data-bearing is refused, each address listed, unless --allow-destroy names that address. The
+# same flag lifts that resource's prevent_destroy (staging, production) for this synth only.
 set -euo pipefail
 umask 077
 
@@ -56,7 +63,7 @@ fail() {
 }
 
 usage() {
-  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # The output directory: the app's (CDKTF_OUTDIR, else cdktf.out in the project), made absolute
@@ -76,12 +83,25 @@ trap cleanup EXIT
 
 dry_run=false
 assume_yes=false
+allow_destroy=()
 command="deploy"
 rollback_service=""
 while (($#)); do
   case "$1" in
     --dry-run) dry_run=true ;;
     --yes | -y) assume_yes=true ;;
+    --allow-destroy=* | --allow-destroy)
+      if [[ "$1" == --allow-destroy ]]; then
+        address="${2:-}"
+        shift
+      else
+        address="${1#--allow-destroy=}"
+      fi
+      # A resource address as Terraform prints it: <type>.<name>.
+      [[ "${address}" =~ ^[a-z][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_-]*$ ]] ||
+        fail "--allow-destroy needs a resource address (<type>.<name>, as the refusal lists it), not '$(shown "${address}")'"
+      allow_destroy+=("${address}")
+      ;;
     -h | --help)
       usage
       exit 0
@@ -131,9 +151,11 @@ fi
 # --- 3. Synthesize and check (local files only) -------------------------------------------------
 say "synthesizing ${env_name} (autoscaling ${autoscaling})"
 cd "${ROOT}"
-node scripts/compile.cjs tsconfig.deploy.json dist/main.js dist/scripts/check.js dist/scripts/stack-info.js ||
+node scripts/compile.cjs tsconfig.deploy.json dist/main.js dist/scripts/check.js dist/scripts/stack-info.js dist/scripts/plan-guard.js ||
   fail "the TypeScript does not compile: fix the errors above"
-node dist/main.js || fail "synth failed: fix the configuration errors above (config/${env_name}.ts); nothing was deployed"
+# Only the addresses named here lift prevent_destroy; one inherited from the shell never does.
+PLATFORM_ALLOW_DESTROY="${allow_destroy[*]}" node dist/main.js ||
+  fail "synth failed: fix the configuration errors above (config/${env_name}.ts); nothing was deployed"
 
 say "running the project's checks"
 node dist/scripts/check.js "${OUTDIR}" "${env_name}" || fail "checks failed: fix the problems above; nothing was deployed"
@@ -177,6 +199,16 @@ live_track() {
 }
 
 tf() { terraform -chdir="${OUTDIR}/stacks/${env_name}" "$@"; }
+# The destroy guard on a saved plan (see the top of this file). The plan's JSON holds the TF_VAR_*
+# values in clear: it goes through a pipe, never to a file. Extra arguments: --allow-unused.
+guard_args=()
+for address in "${allow_destroy[@]}"; do guard_args+=("--allow-destroy=${address}"); done
+guard() {
+  local plan="$1"
+  shift
+  tf show -json "${plan}" | node "${ROOT}/dist/scripts/plan-guard.js" "${guard_args[@]}" "$@" ||
+    fail "the destroy guard refused the plan (above); nothing was applied"
+}
 # Plan files live in the stack's directory and are removed when the script exits.
 plan_files=(namespaces.tfplan rollback.tfplan release.tfplan switch.tfplan)
 plan_files=("${plan_files[@]/#/${OUTDIR}/stacks/${env_name}/}")
@@ -191,6 +223,7 @@ if [[ "${command}" == "namespaces" ]]; then
   for t in "${namespace_targets[@]}"; do targets+=("-target=${t}"); done
   say "plan: the namespaces only (${#targets[@]}), so Secrets made outside Terraform have somewhere to live"
   tf plan -input=false -no-color -out=namespaces.tfplan "${targets[@]}" || fail "terraform plan failed: see above"
+  guard namespaces.tfplan
   if [[ "${dry_run}" == true ]]; then
     say "dry run: stopping before the apply"
     exit 0
@@ -245,6 +278,7 @@ if [[ "${command}" == "rollback" ]]; then
   tf plan -input=false -no-color -out=rollback.tfplan -target="${target}" "${vars[@]}" >/dev/null ||
     fail "terraform plan for the rollback failed"
   tf show -no-color rollback.tfplan
+  guard rollback.tfplan
   if [[ "${dry_run}" == true ]]; then
     say "dry run: stopping before the switch"
     exit 0
@@ -258,6 +292,7 @@ fi
 say "plan (the diff)"
 tf plan -input=false -no-color -out=release.tfplan "${hold_vars[@]}" ||
   fail "terraform plan failed: see above; nothing was deployed"
+guard release.tfplan
 
 if [[ "${dry_run}" == true ]]; then
   say "dry run: stopping after the diff"
@@ -283,6 +318,8 @@ if ((${#switches[@]})); then
   done
   say "switching Services to their new track"
   tf plan -input=false -no-color -out=switch.tfplan >/dev/null || fail "terraform plan for the switch failed"
+  # The release plan already used the allowances; this one may hold none of them.
+  guard switch.tfplan --allow-unused
   tf apply -input=false -no-color switch.tfplan || fail "the switch failed: see above"
   for entry in "${switches[@]}"; do
     read -r service variable live wanted <<<"${entry}"

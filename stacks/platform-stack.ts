@@ -36,6 +36,7 @@ import { STAND_IN_MIGRATION_COMMAND } from "../constructs/stand-in";
 import { IMAGES } from "../config/versions";
 import { Pgbouncer, PGBOUNCER_NAME } from "../constructs/pgbouncer";
 import { literal } from "../constructs/terraform-text";
+import { markDataBearing, protectDataBearing } from "../constructs/data-bearing";
 import { LOCAL_BACKEND } from "./local-state";
 
 export interface PlatformStackProps {
@@ -230,6 +231,16 @@ export class PlatformStack extends TerraformStack {
       });
     }
     this.warnAboutPerPodRateLimits();
+
+    // What a deletion or re-creation loses. The StatefulSets with volumes mark themselves
+    // (constructs/stateful-service.ts); deleting a namespace deletes every volume claim and
+    // hand-made Secret in it; the monitoring release owns Prometheus' volume claim.
+    markDataBearing(this.namespace.resource, `namespace ${config.namespace}: the database's and Redis' volume claims, and the Secrets made by hand`);
+    markDataBearing(this.monitoring.namespaceResource, `namespace ${config.monitoringNamespace}: Prometheus' volume claim and the Secrets made by hand (grafana-admin, pagerduty)`);
+    markDataBearing(this.monitoring.stack, "kube-prometheus-stack: Prometheus' metrics history (its volume claim)");
+    // A laptop's cluster is rebuilt at will and `terraform destroy` must just work there; staging
+    // and production refuse, in Terraform itself, any plan that deletes these.
+    protectDataBearing(this, { preventDestroy: config.environment !== "local", allowDestroy: props.allowDestroy });
   }
 
   /** Resolves the stack (once per synth) and keeps the result for the checks that follow. */

@@ -17,6 +17,7 @@ export const OWN_PROCESS: readonly string[] = [
   "main.test.js", // the app, as a process
   "robustness/corpus.test.js", // the app, 75 times
   "scripts/deploy.test.js", // deploy.sh with stand-ins
+  "scripts/plan-guard-cluster.test.js", // a control plane and terraform
   "scripts/compile.test.js", // tsc
   "stacks/output-directory.test.js", // the app, as a process
   "stacks/local-state.test.js", // the app and terraform, as processes

@@ -26,6 +26,7 @@ import { missingFromMirror, providersDir, requiredProviders, writeCliConfig } fr
 import { synthesizePlatform } from "../../stacks/synthesize";
 import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { ControlPlane } from "./control-plane";
+import { checkDestroyGuard, dropPreventDestroy, forgetLeftOut, guardScenarios, unprotected } from "./data-protection";
 
 type Json = Record<string, any>;
 
@@ -146,6 +147,9 @@ function applicableCopy(stack: Json): { json: Json; leftOut: string[] } {
   const releases = (json.resource.helm_release ?? {}) as Record<string, Json>;
   const leftOut = Object.entries(releases).map(([id, r]) => `helm_release.${id} (${r.chart} ${r.version})`);
   delete json.resource.helm_release;
+  forgetLeftOut(json, "helm_release");
+  // The run destroys what it made; runStack checks first that the stack carried prevent_destroy.
+  dropPreventDestroy(json);
   return { json, leftOut };
 }
 
@@ -191,6 +195,10 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
   const validate = vinit.status === 0 ? vtf.run(["validate", "-no-color"]) : vinit;
   report.check(label, "terraform validate with provider schemas (helm_release included)", validate.status === 0, validate.status === 0 ? "" : tail(validate));
 
+  if (env !== "local") {
+    const missing = unprotected(stack);
+    report.check(label, "every data-bearing resource is prevent_destroy (dropped in the applied copy, so the run can destroy)", missing.length === 0, missing.join(", "));
+  }
   const { json, leftOut } = applicableCopy(stack);
   report.note(`left out of the apply (charts need the internet; validated above): ${leftOut.join(", ") || "none"}`);
   if (!report.check(label, "no applied resource refers to a left-out release", !JSON.stringify(json).includes("helm_release."))) return;
@@ -250,6 +258,12 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
     const drift = second.status === 2 ? planChanges(tf, "second.tfplan").map((c) => `${c.address} ${c.actions.join("+")}`) : [];
     row.secondPlan = second.status === 0 ? "No changes" : second.status === 2 ? `${drift.length} change(s)` : "error";
     report.check(label, "a second plan shows no changes (-detailed-exitcode 0)", second.status === 0, second.status === 2 ? drift.join(", ") : second.status === 0 ? "" : tail(second));
+
+    // 4b. Destructive changes are stopped before apply: real plans, never applied.
+    if (!autoscaling) {
+      const variant = (mutate: (raw: Json) => void, name: string) => synthesize(loadVariant(env, autoscaling, mutate), join(base, `out-${name}`));
+      for (const r of checkDestroyGuard(tf, work, guardScenarios(stack, variant), env !== "local")) report.check(label, r.name, r.ok, r.detail);
+    }
 
     // 5. Pod Security: nothing the stack created violated its namespace's audit level.
     const violations = cp.podSecurityViolations(namespaces.map((n) => n.name));

@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { gunzipSync } from "node:zlib";
 import { describe, it } from "node:test";
 import { runAsync } from "../tools";
 import { tempDir } from "../helpers";
@@ -33,6 +34,7 @@ for arg in "$@"; do
           echo "Plan: 0 to add, 1 to change, 0 to destroy."; exit "\${FAKE_PLAN_STATUS:-0}" ;;
     apply) printf 'state' >"$chdir/fake.tfstate"; printf 'terraform-state-mode %s\\n' "$(stat -c %a "$chdir/fake.tfstate")" >>"$DEPLOY_RECORD"
            exit "\${FAKE_APPLY_STATUS:-0}" ;;
+    -json) cat "$FAKE_PLAN_JSON"; exit 0 ;;
   esac
 done
 exit 0
@@ -60,6 +62,19 @@ interface Run {
   readonly calls: string[];
   readonly dir: string;
 }
+
+/**
+ * Saved plans as `terraform show -json` printed them: real plans of the real stacks, made by
+ * test/scripts/plan-guard-cluster.test.ts against a real API server (test/fixtures/plans/README.md).
+ * The stand-in terraform prints one of them for `show -json`.
+ */
+const PLANS = resolve(PROJECT, "test", "fixtures", "plans");
+const planFile = (name: string): string => {
+  const file = join(tempDir("deploy-plan-"), `${name}.json`);
+  writeFileSync(file, gunzipSync(readFileSync(join(PLANS, `${name}.json.gz`))));
+  return file;
+};
+let createPlan: string | undefined;
 
 /**
  * The project as deploy.sh sees it (sources, tsconfigs, node_modules linked), with stand-in tools,
@@ -119,6 +134,7 @@ async function deploy(dir: string, args: string[], env: Record<string, string>):
       HOME: dir,
       DEPLOY_RECORD: record,
       FAKE_CONTEXTS: "kind-agent-platform agent-platform-staging agent-platform-production",
+      FAKE_PLAN_JSON: (createPlan ??= planFile("local-create")),
       ...env,
     },
   });
@@ -224,6 +240,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
       "kubectl get-service api-gateway",
       "kubectl get-service web-dashboard",
       "terraform plan release",
+      "terraform show release",
     ]);
     // The synth honoured ENABLE_AUTOSCALING.
     const stack = JSON.parse(readFileSync(join(run.dir, "cdktf.out", "stacks", "production", "cdk.tf.json"), "utf8"));
@@ -233,7 +250,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   it("deploys local with generated passwords kept out of git and the logs", async () => {
     const run = await deployLocal();
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan release", "terraform apply release"]);
+    assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan release", "terraform show release", "terraform apply release"]);
     assert.ok(run.calls.includes("terraform-env TF_VAR_postgres_app_password=set"));
     const secrets = join(run.dir, ".secrets", "local.env");
     assert.equal(statSync(secrets).mode & 0o777, 0o600);
@@ -271,9 +288,11 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
       "kubectl get-service api-gateway",
       "kubectl get-service web-dashboard",
       "terraform plan release",
+      "terraform show release",
       "terraform apply release",
       "kubectl rollout api-gateway-green",
       "terraform plan switch",
+      "terraform show switch",
       "terraform apply switch",
     ]);
     // First apply pins the live track; the switch plan uses the config's default (green).
@@ -309,6 +328,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
       "kubectl rollout api-gateway-blue",
       "kubectl get-service web-dashboard",
       "terraform plan rollback",
+      "terraform show rollback",
       "terraform show rollback",
       "terraform apply rollback",
     ]);
@@ -378,7 +398,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   it("`namespaces` applies only the namespaces, so hand-made Secrets have somewhere to live", async () => {
     const run = await deploy(project(), ["namespaces"], { DEPLOYMENT_ENV: "staging" });
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan namespaces", "terraform apply namespaces"]);
+    assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan namespaces", "terraform show namespaces", "terraform apply namespaces"]);
     const plan = run.calls.find((c) => c.includes("-out=namespaces.tfplan"))!;
     const stack = JSON.parse(readFileSync(join(run.dir, "cdktf.out", "stacks", "staging", "cdk.tf.json"), "utf8"));
     const namespaces = Object.keys(stack.resource.kubernetes_namespace_v1).map((id) => `-target=kubernetes_namespace_v1.${id}`);
@@ -397,5 +417,80 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
       assert.ok(run.stderr.length < 400, `${run.stderr.length} characters`);
       assert.deepEqual(run.calls, []);
     }
+  });
+  describe("the destroy guard", () => {
+    const STATEFUL_SET = "kubernetes_stateful_set_v1.postgres_server_stateful-set_41B50D02";
+    const NAMESPACE = "kubernetes_namespace_v1.namespace_67941C3A";
+    const SECRET = "kubernetes_secret_v1.secrets_postgres_3F82B1CE";
+    const REDIS = "kubernetes_stateful_set_v1.redis_server_stateful-set_B60DBCF4";
+    const lifecycleOf = (dir: string, env: string, type: string, id: string) =>
+      JSON.parse(readFileSync(join(dir, "cdktf.out", "stacks", env, "cdk.tf.json"), "utf8")).resource[type][id].lifecycle;
+
+    it("refuses a plan that replaces the namespace, the StatefulSet and the Secret, listing each address and action; nothing is applied", async () => {
+      const run = await deploy(project(), [], { DEPLOYMENT_ENV: "local", FAKE_PLAN_JSON: planFile("local-rename-namespace") });
+      assert.equal(run.status, 1);
+      for (const address of [NAMESPACE, STATEFUL_SET, SECRET]) assert.match(run.stderr, new RegExp(`^  ${address.replace(/\./g, "\\.")} \\([^)]+\\): replace \\(delete, then create\\) — `, "m"));
+      assert.match(run.stderr, /the destroy guard refused the plan \(above\); nothing was applied/);
+      assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan release", "terraform show release"]);
+      assert.ok(run.calls.some((c) => c.includes("show -json release.tfplan")));
+    });
+
+    it("applies that plan when --allow-destroy names every one of them (both spellings)", async () => {
+      const args = [`--allow-destroy=${NAMESPACE}`, "--allow-destroy", STATEFUL_SET, `--allow-destroy=${SECRET}`];
+      const run = await deploy(project(), args, { DEPLOYMENT_ENV: "local", FAKE_PLAN_JSON: planFile("local-rename-namespace") });
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stdout, /destroy guard: the plan deletes or replaces, as --allow-destroy allows:/);
+      assert.ok(steps(run.calls).includes("terraform apply release"));
+    });
+
+    it("refuses an allowance that names nothing the plan deletes (a typo), and applies nothing", async () => {
+      const run = await deploy(project(), [`--allow-destroy=${STATEFUL_SET}x`], { DEPLOYMENT_ENV: "local" });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /--allow-destroy names what this plan neither deletes nor replaces \(check the address\):\n  kubernetes_stateful_set_v1\.postgres_server_stateful-set_41B50D02x/);
+      assert.ok(!steps(run.calls).includes("terraform apply release"));
+    });
+
+    it("--dry-run runs the guard too: a refused plan fails the dry run", async () => {
+      const run = await deploy(project(), ["--dry-run"], { DEPLOYMENT_ENV: "local", FAKE_PLAN_JSON: planFile("local-rename-namespace") });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /destroy guard: the plan deletes or replaces what holds data/);
+    });
+
+    it("--allow-destroy lifts prevent_destroy in production for exactly that address, and lets its replacement through", async () => {
+      const dir = project();
+      const run = await deploy(dir, ["--yes", `--allow-destroy=${REDIS}`], {
+        DEPLOYMENT_ENV: "production",
+        FAKE_PLAN_JSON: planFile("staging-replace-statefulset"),
+        FAKE_LIVE_API_GATEWAY: "blue",
+        FAKE_LIVE_WEB_DASHBOARD: "blue",
+      });
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(lifecycleOf(dir, "production", "kubernetes_stateful_set_v1", REDIS.split(".")[1]!), undefined);
+      assert.deepEqual(lifecycleOf(dir, "production", "kubernetes_namespace_v1", NAMESPACE.split(".")[1]!), { prevent_destroy: true });
+      assert.deepEqual(lifecycleOf(dir, "production", "kubernetes_stateful_set_v1", STATEFUL_SET.split(".")[1]!), { prevent_destroy: true });
+    });
+
+    it("ignores a PLATFORM_ALLOW_DESTROY inherited from the shell: only the flag lifts anything", async () => {
+      const dir = project();
+      const run = await deploy(dir, ["--yes"], {
+        DEPLOYMENT_ENV: "production",
+        PLATFORM_ALLOW_DESTROY: REDIS,
+        FAKE_PLAN_JSON: planFile("staging-replace-statefulset"),
+        FAKE_LIVE_API_GATEWAY: "blue",
+        FAKE_LIVE_WEB_DASHBOARD: "blue",
+      });
+      assert.equal(run.status, 1);
+      assert.deepEqual(lifecycleOf(dir, "production", "kubernetes_stateful_set_v1", REDIS.split(".")[1]!), { prevent_destroy: true });
+      assert.match(run.stderr, /kubernetes_stateful_set_v1\.redis_server_stateful-set_B60DBCF4 \(agent-platform-staging\/redis\): replace \(delete, then create\) — a StatefulSet/);
+    });
+
+    it("refuses a malformed --allow-destroy before doing anything", async () => {
+      for (const args of [["--allow-destroy="], ["--allow-destroy"], ["--allow-destroy=postgres"], ["--allow-destroy=a.b;rm -rf /"]]) {
+        const run = await deploy(project(), args, { DEPLOYMENT_ENV: "local" });
+        assert.equal(run.status, 1, args.join(" "));
+        assert.match(run.stderr, /--allow-destroy needs a resource address \(<type>\.<name>, as the refusal lists it\)/);
+        assert.deepEqual(run.calls, []);
+      }
+    });
   });
 });
