@@ -25,7 +25,15 @@ const small = { requests: { cpu: "100m", memory: "192Mi" }, limits: { cpu: "500m
 export default {
   name: "local",
   namespace: "agent-platform",
-  cluster: { kubeconfigPath: "~/.kube/config", context: "kind-agent-platform" },
+  cluster: {
+    kubeconfigPath: "~/.kube/config",
+    context: "kind-agent-platform",
+    // kind and k3d run the control plane in a container on a Docker network (172.17-31.x from
+    // Docker's default pools) and listen on 6443; minikube's docker driver uses 192.168.49.0/24
+    // and 8443. The pods (10.244.0.0/16 on kind) are in neither range.
+    apiServer: { cidrs: ["172.16.0.0/12", "192.168.0.0/16"], ports: [6443, 8443] },
+    nodeCidrs: ["172.16.0.0/12", "192.168.0.0/16"],
+  },
   autoscaling: { enabled: false },
   imagePullPolicy: "IfNotPresent",
   ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },

@@ -10,6 +10,7 @@
  */
 import { z } from "zod";
 import { kubeconfigPathProblem } from "./kubeconfig-path";
+import { parseCidr } from "./network";
 import { CPU_RULE, MEMORY_RULE, parseCpuMillis, parseMemoryBytes } from "./quantity";
 import { secretReason } from "./secrets";
 
@@ -643,6 +644,17 @@ const dnsSchema = z.strictObject({
   nodeLocalAddress: z.ipv4().optional(),
 });
 
+/**
+ * An address range a NetworkPolicy's ipBlock names: a canonical CIDR, never every address (a
+ * policy that opens 0.0.0.0/0 must be declared in code, with its reason; see stacks/policy.ts).
+ */
+const cidr = z.string().superRefine((text, ctx) => {
+  const parsed = parseCidr(text);
+  if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+  else if (parsed.prefix === 0) ctx.addIssue({ code: "custom", message: "must not be every address (/0): name the range these addresses are in" });
+});
+const port = z.number().int().min(1).max(65535);
+
 const clusterSchema = z.strictObject({
   /** Path to a kubeconfig, `~/…` only (config/kubeconfig-path.ts says why). Credentials never live in this repo. */
   kubeconfigPath: z
@@ -658,6 +670,21 @@ const clusterSchema = z.strictObject({
     .min(1)
     .max(253)
     .regex(/^[^\u0000-\u001f\u007f]+$/, "must not contain control characters"),
+  /**
+   * The Kubernetes API server as pods reach it: the addresses and ports of its endpoints
+   * (`kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`), which
+   * NetworkPolicy sees after the `kubernetes` Service's address is translated. The monitoring
+   * namespace may reach exactly these, and admits exactly these to the aggregated APIs and the
+   * operator's webhook.
+   * @default every private IPv4 range on 443 and 6443 (config/network.ts); synth warns outside local
+   */
+  apiServer: z.strictObject({ cidrs: z.array(cidr).min(1).max(16), ports: z.array(port).min(1).max(4) }).optional(),
+  /**
+   * The nodes' addresses (`kubectl get nodes -o wide`, INTERNAL-IP): Prometheus scrapes the
+   * kubelets and the host-network exporters there, metrics-server reads the kubelets.
+   * @default every private IPv4 range (config/network.ts); synth warns outside local
+   */
+  nodeCidrs: z.array(cidr).min(1).max(16).optional(),
 });
 
 export const environmentSchema = z

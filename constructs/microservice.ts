@@ -17,7 +17,7 @@ import type { NamespaceRef } from "./platform-namespace";
 import { DisruptionBudget } from "./pod-disruption-budget";
 import type { SecretFile } from "./platform-secrets";
 import { versionLabel } from "../config/names";
-import { monitoringPeers } from "./network";
+import { declareInternetEgress, internetPeer, monitoringPeers } from "./network";
 import { IMAGES } from "../config/versions";
 import { renderStandInConf, STAND_IN_COMMAND, STAND_IN_DIR } from "./stand-in";
 import { suppress, suppressSideLoadedPullPolicy } from "./suppressions";
@@ -110,8 +110,6 @@ interface TrackProps {
   readonly standInConfigMapName?: string;
 }
 
-/** Private and link-local ranges: internet egress must not reach the cluster or cloud metadata. */
-const NON_INTERNET_CIDRS = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"];
 
 /** `agent-orchestrator` → `AGENT_ORCHESTRATOR`. */
 export const envKey = (name: string): string => name.toUpperCase().replace(/-/g, "_");
@@ -213,6 +211,12 @@ export class Microservice extends Construct {
       metadata: { name, namespace, labels },
       spec: networkPolicySpec(props, selector),
     });
+    if (service.internetEgress) {
+      declareInternetEgress(
+        this.networkPolicy,
+        `the catalogue declares internetEgress for ${name} (third-party APIs): 443 only, private, shared and link-local ranges excepted`,
+      );
+    }
   }
 
   /**
@@ -358,7 +362,7 @@ function networkPolicySpec(props: MicroserviceProps, selector: Record<string, st
     egress.push({ to: [{ podSelector: { matchLabels: data.labels } }], ports: port(data.port) });
   }
   if (props.service.internetEgress) {
-    egress.push({ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: NON_INTERNET_CIDRS } }], ports: port(443) });
+    egress.push({ to: [internetPeer()], ports: port(443) });
   }
   return {
     podSelector: { matchLabels: selector },

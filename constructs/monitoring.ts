@@ -12,23 +12,14 @@ import type { MonitoringSettings } from "../config/schema";
 import { CHARTS } from "../config/versions";
 import { toGrafanaJson } from "../dashboards/common";
 import { platformDashboards } from "../dashboards/dashboards";
-import { namespaceSelector, objectLabels, PART_OF } from "./labels";
+import { objectLabels, PART_OF } from "./labels";
 import { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, monitoringValues, STACK_RELEASE } from "./monitoring-values";
-import { PROMETHEUS_POD_LABELS } from "./network";
+import { monitoringNetworkPolicies } from "./monitoring-network";
 import type { NamespaceRef } from "./platform-namespace";
 import { literal, literalMap } from "./terraform-text";
 import { toYaml } from "./yaml";
 
 export { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, PROMETHEUS_URL, STACK_RELEASE } from "./monitoring-values";
-
-/** Pod labels of the chart components the monitoring namespace's policies name. */
-const POD = {
-  prometheus: PROMETHEUS_POD_LABELS,
-  grafana: { "app.kubernetes.io/name": "grafana" },
-  alertmanager: { "app.kubernetes.io/name": "alertmanager" },
-  adapter: { "app.kubernetes.io/name": "prometheus-adapter" },
-  metricsServer: { "app.kubernetes.io/name": "metrics-server" },
-} as const;
 
 export interface MonitoringProps {
   /** The platform's namespace: queries and ServiceMonitors are scoped to it. */
@@ -63,6 +54,13 @@ export interface MonitoringProps {
   readonly grafanaIngressFrom?: { readonly namespace: string; readonly podLabels: Record<string, string> };
   /** DNS egress target, as the platform namespace's. */
   readonly dns: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
+  /**
+   * The API server's endpoint addresses and ports: the only API server the namespace reaches,
+   * and the only caller admitted to the aggregated APIs and the operator's webhook.
+   */
+  readonly apiServer: { readonly cidrs: readonly string[]; readonly ports: readonly number[] };
+  /** The nodes' addresses: the kubelets and host-network exporters Prometheus and metrics-server read. */
+  readonly nodeCidrs: readonly string[];
 }
 
 /**
@@ -201,7 +199,21 @@ export class Monitoring extends Construct {
     if (this.adapterValues) this.adapter = release("prometheus-adapter", "prometheus-adapter", CHARTS.prometheusAdapter, this.adapterValues, [this.stack]);
     if (this.metricsServerValues) this.metricsServer = release("metrics-server", "metrics-server", CHARTS.metricsServer, this.metricsServerValues);
 
-    this.networkPolicies(props, namespace, labels);
+    monitoringNetworkPolicies(this, {
+      namespace,
+      labels,
+      release: STACK_RELEASE,
+      platformNamespace: props.platformNamespace.literalName,
+      dns: props.dns,
+      apiServer: props.apiServer,
+      nodeCidrs: props.nodeCidrs,
+      stackValues: this.stackValues,
+      alertmanager: settings.alerting,
+      pagerduty: settings.alerting && settings.pagerduty.enabled,
+      adapter: !!this.adapter,
+      metricsServer: !!this.metricsServer,
+      grafanaIngressFrom: props.grafanaIngressFrom,
+    });
 
     const files: Record<string, string> = {};
     const stackValues = this.stackValues as { alertmanager: { config?: unknown }; additionalPrometheusRulesMap?: Record<string, unknown> };
@@ -228,68 +240,5 @@ export class Monitoring extends Construct {
       ...(this.adapterValues ? { "prometheus-adapter": this.adapterValues } : {}),
       ...(this.metricsServerValues ? { "metrics-server": this.metricsServerValues } : {}),
     };
-  }
-
-  /**
-   * Default deny in the monitoring namespace, then exactly what each component needs:
-   * Prometheus scrapes anything (its targets admit it by label) and is read by Grafana and the
-   * adapter; Alertmanager takes alerts from Prometheus only; Grafana is reached by the ingress
-   * controller where it is exposed; the API server (whose address no label selects) reaches the
-   * operator's webhook and the aggregated metrics APIs; every pod resolves names and may call the
-   * API server.
-   */
-  private networkPolicies(props: MonitoringProps, namespace: string, labels: Record<string, string>): void {
-    const policy = (id: string, spec: Record<string, unknown>) =>
-      new NetworkPolicyV1(this, `network-policy-${id}`, { metadata: { name: id, namespace, labels }, spec: spec as any });
-    const tcp = (...ports: number[]) => ports.map((port) => ({ port: String(port), protocol: "TCP" }));
-    const pods = (matchLabels: Record<string, string>) => ({ podSelector: { matchLabels: { ...matchLabels } } });
-    const anywhere = [{ ipBlock: { cidr: "0.0.0.0/0" } }];
-
-    policy("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
-    policy("allow-dns-egress", {
-      podSelector: {},
-      policyTypes: ["Egress"],
-      egress: [
-        {
-          to: [
-            { namespaceSelector: namespaceSelector(props.dns.namespace), podSelector: { matchLabels: { ...props.dns.podLabels } } },
-            ...(props.dns.nodeLocalAddress ? [{ ipBlock: { cidr: `${props.dns.nodeLocalAddress}/32` } }] : []),
-          ],
-          ports: [
-            { port: "53", protocol: "UDP" },
-            { port: "53", protocol: "TCP" },
-          ],
-        },
-      ],
-    });
-    // The API server's address is the cluster's (a node, or a managed endpoint): not selectable.
-    policy("allow-apiserver-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: anywhere, ports: tcp(443, 6443) }] });
-    // Prometheus scrapes every component here (metrics ports differ per chart).
-    policy("allow-scrapes-from-prometheus", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [pods(POD.prometheus)] }] });
-    policy("prometheus", {
-      ...pods(POD.prometheus),
-      policyTypes: ["Ingress", "Egress"],
-      ingress: [{ from: [pods(POD.grafana), pods(POD.adapter)], ports: tcp(9090) }],
-      // Scrape targets anywhere: pods (which admit Prometheus by label), kubelets, node-exporter on
-      // the host network, and Alertmanager.
-      egress: [{}],
-    });
-    policy("grafana", {
-      ...pods(POD.grafana),
-      policyTypes: ["Ingress", "Egress"],
-      ingress: props.grafanaIngressFrom
-        ? [{ from: [{ namespaceSelector: namespaceSelector(props.grafanaIngressFrom.namespace), podSelector: { matchLabels: { ...props.grafanaIngressFrom.podLabels } } }], ports: tcp(3000) }]
-        : [],
-      egress: [{ to: [pods(POD.prometheus)], ports: tcp(9090) }],
-    });
-    if (props.settings.alerting) {
-      // Notifications leave the cluster (PagerDuty's API); nothing but Prometheus gets in.
-      policy("alertmanager", { ...pods(POD.alertmanager), policyTypes: ["Egress"], egress: [{ to: anywhere, ports: tcp(443) }] });
-    }
-    // Aggregated APIs and the operator's admission webhook are called by the API server.
-    policy("allow-apiserver-to-aggregated-apis", { podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: anywhere, ports: tcp(443, 6443, 10250) }] });
-    if (this.adapter) policy("prometheus-adapter", { ...pods(POD.adapter), policyTypes: ["Egress"], egress: [{ to: [pods(POD.prometheus)], ports: tcp(9090) }] });
-    // metrics-server reads every kubelet's summary API.
-    if (this.metricsServer) policy("metrics-server", { ...pods(POD.metricsServer), policyTypes: ["Egress"], egress: [{ to: anywhere, ports: tcp(10250) }] });
   }
 }

@@ -38,6 +38,7 @@ import { Pgbouncer, PGBOUNCER_NAME } from "../constructs/pgbouncer";
 import { literal } from "../constructs/terraform-text";
 import { markDataBearing, protectDataBearing } from "../constructs/data-bearing";
 import { LOCAL_BACKEND } from "./local-state";
+import { DEFAULT_API_SERVER, DEFAULT_NODE_CIDRS } from "../config/network";
 
 export interface PlatformStackProps {
   readonly config: PlatformConfig;
@@ -216,6 +217,8 @@ export class PlatformStack extends TerraformStack {
       pooler: !!config.pgbouncer,
       autoscaling: config.autoscalingEnabled,
       dns: config.dns,
+      apiServer: config.cluster.apiServer ?? DEFAULT_API_SERVER,
+      nodeCidrs: config.cluster.nodeCidrs ?? DEFAULT_NODE_CIDRS,
       grafanaIngressFrom: config.ingress.grafanaHost ? config.ingressController : undefined,
     });
     if (config.ingress.grafanaHost) {
@@ -241,6 +244,7 @@ export class PlatformStack extends TerraformStack {
     // A laptop's cluster is rebuilt at will and `terraform destroy` must just work there; staging
     // and production refuse, in Terraform itself, any plan that deletes these.
     protectDataBearing(this, { preventDestroy: config.environment !== "local", allowDestroy: props.allowDestroy });
+    this.warnAboutDefaultClusterAddresses();
   }
 
   /** Resolves the stack (once per synth) and keeps the result for the checks that follow. */
@@ -333,6 +337,21 @@ export class PlatformStack extends TerraformStack {
         .flatMap((t) => t.autoscaler?.customMetricNames ?? [])
         .filter((metric) => !served.has(metric))
         .map((metric) => `${m.name}: its HPA reads '${metric}', which no prometheus-adapter rule serves`),
+    );
+  }
+
+  /**
+   * Outside local, the API server's and the nodes' addresses cannot be guessed: the defaults
+   * (every private range) work on most clusters but are wider than the cluster. Say so at synth.
+   */
+  private warnAboutDefaultClusterAddresses(): void {
+    const { config } = this;
+    if (config.environment === "local") return;
+    const unset = [...(config.cluster.apiServer ? [] : ["cluster.apiServer"]), ...(config.cluster.nodeCidrs ? [] : ["cluster.nodeCidrs"])];
+    if (unset.length === 0) return;
+    Annotations.of(this).addWarning(
+      `${config.environment}: ${unset.join(" and ")} ${unset.length === 1 ? "is" : "are"} not set in config/${config.environment}.ts, so the monitoring namespace's policies take every private range ` +
+        `(${DEFAULT_NODE_CIDRS.join(", ")}) for the API server (ports ${DEFAULT_API_SERVER.ports.join(", ")}) and the nodes; set them to your cluster's addresses (docs/configuration.md, "Cluster addresses")`,
     );
   }
 

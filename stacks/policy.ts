@@ -9,6 +9,7 @@
  * function checks a stack being synthesized and one already written.
  */
 import { parse } from "yaml";
+import { parseCidr } from "../config/network";
 import { unescapeLiteral } from "../constructs/terraform-text-plain";
 import { secretLiterals } from "./secret-scan";
 import { configMapLookup, secretMountFindings } from "./secret-mounts";
@@ -43,6 +44,11 @@ export const POLICY_RULES = {
   "KS-SPREAD": { id: "KS-SPREAD", title: "workloads that may run several pods need topology spread or anti-affinity", fix: "add topologySpreadConstraints over kubernetes.io/hostname" },
   "KS-PDB": { id: "KS-PDB", title: "every Deployment and StatefulSet needs a PodDisruptionBudget that allows a drain", fix: "add a PDB selecting its pods with maxUnavailable >= 1" },
   "KS-NETWORK-POLICY": { id: "KS-NETWORK-POLICY", title: "every pod must be selected by NetworkPolicies for both ingress and egress", fix: "add a NetworkPolicy selecting the pods with policyTypes Ingress and Egress" },
+  "KS-NETWORK-POLICY-ANY-ADDRESS": {
+    id: "KS-NETWORK-POLICY-ANY-ADDRESS",
+    title: "a NetworkPolicy must not admit or reach every address (0.0.0.0/0, ::/0, or a rule that names no peer) unless it declares why",
+    fix: "name the peers (pods, namespaces, the cluster's addresses from config), or declare the reason with declareInternetEgress (constructs/network.ts)",
+  },
   "KS-SERVICE-SELECTOR": { id: "KS-SERVICE-SELECTOR", title: "a Service's selector must match some workload's pod labels", fix: "align the Service selector with the pod template labels" },
   "KS-ROLLING-UPDATE": { id: "KS-ROLLING-UPDATE", title: "Deployments must roll with an explicit RollingUpdate strategy", fix: "set strategy.type: RollingUpdate" },
   "KS-STABLE-API": { id: "KS-STABLE-API", title: "Kubernetes resources must use the stable, versioned resource types", fix: "use the *_v1 / *_v2 resource of the provider" },
@@ -183,6 +189,8 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
     if (!types.has("Ingress") || !types.has("Egress")) add(w, "KS-NETWORK-POLICY", `NetworkPolicies cover ${[...types].join(" and ") || "nothing"}`);
   }
 
+  for (const p of policies) checkOpenPeers(p, add);
+
   for (const s of all.filter((r) => r.type === "kubernetes_service_v1")) {
     if (!workloads.some((w) => sameNamespace(s, w) && selects(s.body.spec?.selector, podLabels(w)))) add(s, "KS-SERVICE-SELECTOR", `selector ${JSON.stringify(s.body.spec?.selector)} matches no pod template`);
   }
@@ -317,6 +325,29 @@ function checkPodTemplate(w: { type: string; id: string; body: Json }, add: Add)
       if (e.value_from?.secret_key_ref) add(w, "KS-SECRET-ENV", `${where}: ${e.name} reads Secret ${e.value_from.secret_key_ref.name} as an env var`);
 
     }
+  }
+}
+
+/**
+ * A rule that names no peer admits (or reaches) every address and every pod; an ipBlock of prefix
+ * 0 every address. Either must be declared (KS-NETWORK-POLICY-ANY-ADDRESS), whatever its ports.
+ */
+function checkOpenPeers(p: { type: string; id: string; body: Json }, add: Add): void {
+  for (const [direction, key] of [
+    ["ingress", "from"],
+    ["egress", "to"],
+  ] as const) {
+    ((p.body.spec?.[direction] ?? []) as Json[]).forEach((rule, i) => {
+      const ports = (rule?.ports ?? []).map((x: Json) => `${x.port ?? "any"}/${x.protocol ?? "TCP"}`).join(", ") || "every port";
+      const peers = (rule?.[key] ?? []) as Json[];
+      if (peers.length === 0) add(p, "KS-NETWORK-POLICY-ANY-ADDRESS", `${direction}[${i}] names no peer: it ${direction === "ingress" ? "admits" : "reaches"} every address and pod on ${ports}`);
+      for (const peer of peers) {
+        const cidr = peer?.ip_block?.cidr;
+        if (typeof cidr !== "string") continue;
+        const parsed = parseCidr(cidr);
+        if (!("error" in parsed) && parsed.prefix === 0) add(p, "KS-NETWORK-POLICY-ANY-ADDRESS", `${direction}[${i}] ${direction === "ingress" ? "admits" : "reaches"} ${cidr}${peer.ip_block.except?.length ? ` except ${peer.ip_block.except.join(", ")}` : ""} on ${ports}`);
+      }
+    });
   }
 }
 

@@ -25,6 +25,7 @@ export const OWN_PROCESS: readonly string[] = [
   "constructs/pgbouncer.test.js", // PostgreSQL and PgBouncer
   "constructs/data-servers.test.js", // PostgreSQL and redis-server
   "constructs/stand-in.test.js", // nginx
+  "network/matrix.test.js", // cyclonus, the NetworkPolicy engine
 ];
 
 /** Every compiled test file under dist/test, relative, sorted. */

@@ -46,7 +46,11 @@ describe("Ingress", () => {
     assert.equal(grafana.spec.rule[0].host, "grafana.localhost");
     const policy = (json: Json) => Object.values(resources(json, "kubernetes_network_policy_v1")).find((p) => p.metadata.name === "grafana")!.spec.ingress;
     assert.equal(policy(local)[0].from[0].namespace_selector.match_labels["kubernetes.io/metadata.name"], "ingress-nginx");
-    assert.deepEqual(policy(synthEnvironment("production")), []);
+    // Without a host, Grafana admits Prometheus' scrapes and nothing from the ingress controller.
+    assert.deepEqual(
+      policy(synthEnvironment("production")).flatMap((rule: Json) => rule.from.map((f: Json) => f.namespace_selector ?? f.pod_selector.match_labels)),
+      [{ "app.kubernetes.io/name": "prometheus" }],
+    );
   });
 
   it("takes TLS from an existing Secret when the config says so", () => {

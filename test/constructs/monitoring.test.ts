@@ -1,3 +1,4 @@
+import { DEFAULT_API_SERVER, DEFAULT_NODE_CIDRS } from "../../config/network";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
@@ -234,6 +235,8 @@ describe("Monitoring", () => {
             hpaMetrics: ["queue_length", "gpu_utilization"],
             secretsMode: "existing",
             dns: config.dns,
+            apiServer: DEFAULT_API_SERVER,
+            nodeCidrs: DEFAULT_NODE_CIDRS,
           });
         }),
       /no prometheus-adapter rule serves gpu_utilization/,

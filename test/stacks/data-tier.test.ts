@@ -287,7 +287,7 @@ describe("PlatformStack data tier", () => {
     );
   });
 
-  it("warns about nothing in the shipped configs but the state-backend placeholders", () => {
+  it("warns about nothing in the shipped configs but the state-backend placeholders and the cluster's unknown addresses", () => {
     for (const env of ENVIRONMENT_NAMES) {
       const app = testApp();
       const stack = new PlatformStack(app, { config: loadConfig(env) });
@@ -296,7 +296,10 @@ describe("PlatformStack data tier", () => {
         warnings,
         env === "local"
           ? []
-          : [`${env}: backend.bucket and backend.dynamodbTable in config/${env}.ts still hold the shipped placeholders; terraform init fails until they name your own (docs/operations.md, "State backends")`],
+          : [
+              `${env}: backend.bucket and backend.dynamodbTable in config/${env}.ts still hold the shipped placeholders; terraform init fails until they name your own (docs/operations.md, "State backends")`,
+              `${env}: cluster.apiServer and cluster.nodeCidrs are not set in config/${env}.ts, so the monitoring namespace's policies take every private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) for the API server (ports 443, 6443) and the nodes; set them to your cluster's addresses (docs/configuration.md, "Cluster addresses")`,
+            ],
         env,
       );
     }
