@@ -4,7 +4,7 @@
  * labels, namespace labels and address, port number and name, protocol) against a set of
  * NetworkPolicies with the matcher its conformance probes check real CNIs against. No cluster.
  *
- * Found as $CYCLONUS, else the CI cache (`${XDG_CACHE_HOME:-~/.cache}/agent-platform/bin/cyclonus-v0.5.6`,
+ * Found as $CYCLONUS (then nothing else is tried), else the CI cache (`${XDG_CACHE_HOME:-~/.cache}/agent-platform/bin/cyclonus-v0.5.6`,
  * which .ci/run fills with `go install`), else `cyclonus` on PATH.
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -33,7 +33,8 @@ let found: string | null | undefined;
 /** The engine's binary, or undefined (with the places looked) when there is none. */
 export function cyclonusBinary(): { path?: string; looked: string[] } {
   const cache = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "agent-platform", "bin", `cyclonus-${CYCLONUS_VERSION}`);
-  const candidates = [...(process.env.CYCLONUS ? [process.env.CYCLONUS] : []), cache, "cyclonus"];
+  // CYCLONUS, where set, is the only candidate: CI must run the binary it built, no other.
+  const candidates = process.env.CYCLONUS ? [process.env.CYCLONUS] : [cache, "cyclonus"];
   if (found === undefined) {
     found = candidates.find((c) => spawnSync(c, ["version"], { encoding: "utf8" }).status === 0) ?? null;
   }
