@@ -27,6 +27,7 @@ import { synthesizePlatform } from "../../stacks/synthesize";
 import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { ControlPlane } from "./control-plane";
 import { checkDestroyGuard, dropPreventDestroy, forgetLeftOut, guardScenarios, unprotected } from "./data-protection";
+import { checkNetworkModel } from "./network";
 
 type Json = Record<string, any>;
 
@@ -269,6 +270,9 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
     const violations = cp.podSecurityViolations(namespaces.map((n) => n.name));
     row.violations = violations.length;
     report.check(label, "no PodSecurity violation in the audit log", violations.length === 0, violations.slice(0, 5).map((v) => `${v.namespace} ${v.object}: ${v.violation}`).join("; "));
+
+    // 5b. The traffic matrix's input is what the cluster holds (test/e2e/network.ts).
+    await checkNetworkModel(cp, report, label, stack, config);
 
     // 6. Literal text reached the cluster literally (the escaping, end to end).
     const dashboards = (await cp.list(`/api/v1/namespaces/${config.monitoringNamespace}/configmaps`)).filter((m) => m.metadata.name.startsWith("dashboard-"));
