@@ -113,7 +113,11 @@ export const CHART_PODS: Readonly<Record<string, ChartPods>> = {
         name: `${fullname}-operator`,
         namespace,
         labels: { ...kpsLabels(release), app: "kube-prometheus-stack-operator", "app.kubernetes.io/name": "kube-prometheus-stack-prometheus-operator", "app.kubernetes.io/component": "prometheus-operator" },
-        ports: [tcp("https", 10250, { scraped: true, calledByApiServer: true })],
+        // deployment.yaml: `https` on tls.internalPort, or `http` 8080 with TLS off (then no webhook).
+        ports:
+          values.prometheusOperator?.tls?.enabled === false
+            ? [tcp("http", 8080, { scraped: true })]
+            : [tcp("https", values.prometheusOperator?.tls?.internalPort ?? 10250, { scraped: true, calledByApiServer: true })],
         usesApiServer: true,
         source: `${KPS}: templates/prometheus-operator/_prometheus-operator.tpl, deployment.yaml, servicemonitor.yaml (https)`,
       },
@@ -166,25 +170,25 @@ export const CHART_PODS: Readonly<Record<string, ChartPods>> = {
     }
     return pods;
   },
-  "prometheus-adapter": ({ name: release, namespace }) => [
+  "prometheus-adapter": ({ name: release, namespace, values }) => [
     {
       role: "prometheus-adapter",
       name: release,
       namespace,
       labels: { "app.kubernetes.io/name": "prometheus-adapter", "app.kubernetes.io/instance": release, "app.kubernetes.io/component": "metrics", "app.kubernetes.io/part-of": "prometheus-adapter", "app.kubernetes.io/managed-by": "Helm" },
-      ports: [tcp("https", 6443, { calledByApiServer: true })],
+      ports: [tcp("https", values.listenPort ?? 6443, { calledByApiServer: true })],
       usesApiServer: true,
       talksTo: [{ role: "prometheus", port: "http-web" }],
       source: "prometheus-adapter 4.13.0: templates/_helpers.tpl (labels, selectorLabels), templates/deployment.yaml (https on listenPort)",
     },
   ],
-  "metrics-server": ({ name: release, namespace }) => [
+  "metrics-server": ({ name: release, namespace, values }) => [
     {
       role: "metrics-server",
       name: release,
       namespace,
       labels: { "app.kubernetes.io/name": "metrics-server", "app.kubernetes.io/instance": release },
-      ports: [tcp("https", 10250, { calledByApiServer: true })],
+      ports: [tcp("https", values.containerPort ?? 10250, { calledByApiServer: true })],
       usesApiServer: true,
       talksTo: [{ role: "node", port: 10250 }],
       source: "metrics-server 3.13.0: templates/_helpers.tpl (selectorLabels), values.yaml (containerPort)",
