@@ -110,7 +110,6 @@ interface TrackProps {
   readonly standInConfigMapName?: string;
 }
 
-
 /** `agent-orchestrator` → `AGENT_ORCHESTRATOR`. */
 export const envKey = (name: string): string => name.toUpperCase().replace(/-/g, "_");
 

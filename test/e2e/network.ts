@@ -18,8 +18,14 @@ export interface NetworkReport {
   note(text: string): void;
 }
 
-/** Labels the controllers add to the pods they create, which no pod template carries. */
-const CONTROLLER_LABELS = new Set([
+/**
+ * Labels the cluster adds to the pods, which no pod template carries: the controllers' own, and the
+ * node's zone and region (the PodTopologyLabelsAdmission plugin, beta and on since 1.35, copies
+ * them at binding). No policy here selects on them.
+ */
+const CLUSTER_ADDED_LABELS = new Set([
+  "topology.kubernetes.io/zone",
+  "topology.kubernetes.io/region",
   "pod-template-hash",
   "controller-revision-hash",
   "statefulset.kubernetes.io/pod-name",
@@ -77,7 +83,8 @@ export async function checkNetworkModel(cp: ControlPlane, report: NetworkReport,
   }
   report.check(label, "the engine's namespace labels are the cluster's (kubernetes.io/metadata.name included)", nsProblems.length === 0, nsProblems.join("; ") || managed.join(", "));
 
-  // Pods: every workload's pods carry the model's labels and ports; no pod is unknown to the model.
+  // Pods: every workload's pods carry the model's labels and ports (less what the cluster adds);
+  // no pod is unknown to the model.
   const workloads = model.pods.filter((p) => !p.standIn);
   const podProblems: string[] = [];
   const claimed = new Set<string>();
@@ -90,7 +97,7 @@ export async function checkNetworkModel(cp: ControlPlane, report: NetworkReport,
       for (const pod of mine) {
         claimed.add(`${ns}/${pod.metadata.name}`);
         compared++;
-        const labels = Object.fromEntries(Object.entries((pod.metadata.labels ?? {}) as Record<string, string>).filter(([k]) => !CONTROLLER_LABELS.has(k)));
+        const labels = Object.fromEntries(Object.entries((pod.metadata.labels ?? {}) as Record<string, string>).filter(([k]) => !CLUSTER_ADDED_LABELS.has(k)));
         if (!same(labels, w.labels)) podProblems.push(`${ns}/${pod.metadata.name}: labels ${JSON.stringify(labels)}, model ${JSON.stringify(w.labels)}`);
         const modelPorts = w.ports.map((p) => `${p.name ?? ""}:${p.port}/${p.protocol}`).sort();
         if (!same(portsOf(pod), modelPorts)) podProblems.push(`${ns}/${pod.metadata.name}: ports ${portsOf(pod).join(" ")}, model ${modelPorts.join(" ")}`);

@@ -28,8 +28,8 @@ function requireEngine(t: TestContext): string | undefined {
   return undefined;
 }
 
-async function matrixOf(binary: string, config: ReturnType<typeof loadConfig>, json: Json, mutateModel?: (m: NetworkModel) => NetworkModel): Promise<MatrixRow[]> {
-  const model = buildModel(json, config);
+async function matrixOf(binary: string, config: ReturnType<typeof loadConfig>, json: Json, mutateModel?: (m: NetworkModel) => NetworkModel, podCidr?: string): Promise<MatrixRow[]> {
+  const model = buildModel(json, config, podCidr);
   return computeMatrix(binary, tempDir("traffic-matrix-"), config, mutateModel ? mutateModel(model) : model);
 }
 
@@ -63,6 +63,25 @@ describe("network policies: the traffic matrix, by an independent engine", () =>
       });
     }
   }
+
+  it("shows why synth warns about the default cluster addresses: pods inside them reach what only the API server should", async (t) => {
+    const binary = requireEngine(t);
+    if (!binary) return;
+    // Production leaves cluster.apiServer unset: every private range stands for the API server.
+    // Where the pod network is in one of them and the CNI matches pod addresses against ipBlocks,
+    // any pod whose own egress is open reaches the aggregated APIs.
+    const config = loadConfig("production", { enableAutoscaling: true });
+    const json = synthEnvironment("production", { enableAutoscaling: true });
+    const wrong = mismatches(await matrixOf(binary, config, json, undefined, "10.244.0.0/16"));
+    assert.ok(wrong.some((r) => r.from.role === "ingress-controller" && r.to.role === "prometheus-adapter" && r.allowed), renderRows(wrong));
+    // Named addresses keep them out.
+    const raw = rawEnvironment("production");
+    raw.cluster.apiServer = { cidrs: ["172.20.0.10/32"], ports: [443] };
+    raw.cluster.nodeCidrs = ["172.20.0.0/24"];
+    const named = loadConfig("production", { enableAutoscaling: true }, raw);
+    const rows = await matrixOf(binary, named, synthEnvironment("production", { enableAutoscaling: true }, raw), undefined, "10.244.0.0/16");
+    assert.deepEqual(mismatches(rows), [], renderRows(mismatches(rows)));
+  });
 
   describe("mutations: each kind of policy mistake fails the matrix", () => {
     it("fails when the stack drops a call the catalogue declares", async (t) => {

@@ -219,8 +219,12 @@ const hostOf = (range: string, n: number) => {
   return addressInCidr(c, c.prefix >= (c.family === 4 ? 31 : 127) ? 0 : n);
 };
 
-/** Builds the model of one synthesized stack. */
-export function buildModel(stack: Json, config: PlatformConfig): NetworkModel {
+/**
+ * Builds the model of one synthesized stack.
+ * @param podCidr where pods get their addresses; by default the first of POD_CIDR_CHOICES that
+ *   overlaps none of the cluster's configured ranges
+ */
+export function buildModel(stack: Json, config: PlatformConfig, podCidr?: string): NetworkModel {
   const resolve = resolver(stack);
   const resources = (type: string) => Object.entries((stack.resource?.[type] ?? {}) as Record<string, Json>);
 
@@ -277,10 +281,10 @@ export function buildModel(stack: Json, config: PlatformConfig): NetworkModel {
   // Addresses: pods in a range disjoint from the cluster's own.
   const ranges = clusterRanges(config);
   const taken = [...ranges.apiServer.cidrs, ...ranges.nodeCidrs].map(cidr);
-  const podCidr = POD_CIDR_CHOICES.find((c) => !taken.some((t) => cidrContains(t, cidr(c)) || cidrContains(cidr(c), t)));
-  if (!podCidr) throw new Error(`no pod range disjoint from ${taken.map((t) => t.text).join(", ")}`);
+  const podRange = podCidr ?? POD_CIDR_CHOICES.find((c) => !taken.some((t) => cidrContains(t, cidr(c)) || cidrContains(cidr(c), t)));
+  if (!podRange) throw new Error(`no pod range disjoint from ${taken.map((t) => t.text).join(", ")}`);
   pods.sort((a, b) => a.id.localeCompare(b.id));
-  const placed: Endpoint[] = pods.map((p, i) => ({ ...p, roles: [p.role], ip: hostOf(podCidr, i + 10) }));
+  const placed: Endpoint[] = pods.map((p, i) => ({ ...p, roles: [p.role], ip: hostOf(podRange, i + 10) }));
 
   const policies = resources("kubernetes_network_policy_v1").map(([, body]) => kubernetesPolicy(body, resolve));
 
@@ -308,5 +312,5 @@ export function buildModel(stack: Json, config: PlatformConfig): NetworkModel {
     address("(metadata)", "metadata", METADATA_ADDRESS, "the cloud metadata endpoint"),
     ...(config.dns.nodeLocalAddress ? [address("(node-local-dns)", "node-local-dns", config.dns.nodeLocalAddress, "dns.nodeLocalAddress")] : []),
   ];
-  return { environment: config.environment, namespaces, managedNamespaces: managed, pods: placed, addresses, policies, helmValues, podCidr };
+  return { environment: config.environment, namespaces, managedNamespaces: managed, pods: placed, addresses, policies, helmValues, podCidr: podRange };
 }
