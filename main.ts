@@ -11,6 +11,7 @@ import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { loadEnvironments } from "./config/load";
 import { parseRunOptions } from "./config/run-options";
+import { redactText } from "./config/secrets";
 import { terminalSafe } from "./config/text";
 import { checkOutputDirectory } from "./stacks/output-directory";
 
@@ -26,10 +27,10 @@ function main(): number {
     const { synthesizePlatform } = require("./stacks/synthesize") as typeof import("./stacks/synthesize");
     for (const note of options.notes ?? []) process.stderr.write(`Note: ${terminalSafe(note, 2000)}\n`);
     const report = synthesizePlatform(configs, outdir, { projectRoot: PROJECT_ROOT, allowDestroy: options.allowDestroy });
-    for (const warning of report.warnings) process.stderr.write(`Warning: ${terminalSafe(warning, 2000)}\n`);
+    for (const warning of report.warnings) process.stderr.write(`Warning: ${terminalSafe(redactText(warning), 2000)}\n`);
     if (process.env.PLATFORM_SUMMARY !== "off") {
       const { renderSummary } = require("./stacks/summary") as typeof import("./stacks/summary");
-      process.stdout.write(renderSummary(configs, report.suppressions));
+      process.stdout.write(redactText(renderSummary(configs, report.suppressions)));
     }
     return 0;
   } catch (error) {

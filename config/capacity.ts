@@ -204,6 +204,8 @@ export interface BudgetLayer {
   readonly arithmetic: string;
   /** Config field a reader raises to make it fit. */
   readonly field: string;
+  /** That field's value, where it is not the capacity itself (session mode: "session"). */
+  readonly value?: unknown;
 }
 
 export interface ConnectionBudget {
@@ -262,6 +264,23 @@ export function connectionBudget(config: PlatformConfig): ConnectionBudget {
         "pgbouncer.maxClientConn",
       ),
     );
+    if (b.poolMode === "session") {
+      // Session pooling pins a server connection to each client for as long as it is connected,
+      // and the services' pools stay connected: every client needs a server connection of its
+      // own. A Service spreads connections over PgBouncer pods at random (and a drain moves them
+      // all to the pods left), so one pod's pool must hold every client.
+      layers.push({
+        ...layer(
+          "clients -> PgBouncer server pool (session mode: one server connection per client)",
+          clientSum,
+          b.defaultPoolSize + b.reservePoolSize,
+          terms || "no database users",
+          `default_pool_size ${b.defaultPoolSize} + reserve_pool_size ${b.reservePoolSize} of one PgBouncer pod (clients land on pods at random; a drain moves them all)`,
+          "pgbouncer.poolMode",
+        ),
+        value: b.poolMode,
+      });
+    }
     const poolerPods = b.replicas + surgeOf(b.replicas);
     const server = poolerPods * (b.defaultPoolSize + b.reservePoolSize);
     layers.push(

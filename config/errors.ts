@@ -3,7 +3,7 @@
  * field path, the offending value and the rule it broke. Thrown before anything is synthesized.
  */
 import type { z } from "zod";
-import { redacted } from "./secrets";
+import { looksLikeKey, redacted, redactText, secretShape } from "./secrets";
 import { renderValue } from "./text";
 
 export { renderValue };
@@ -26,10 +26,21 @@ export class ConfigError extends Error {
   }
 }
 
+/** How many problems a message lists before it says how many more there are. */
+export const MAX_PROBLEMS_SHOWN = 50;
+
+/** `… and 19,950 more problems`, after the first `max` lines: a message stays readable whatever the input. */
+export function boundedLines(lines: readonly string[], max = MAX_PROBLEMS_SHOWN, indent = "  "): string[] {
+  if (lines.length <= max) return [...lines];
+  const more = lines.length - max;
+  return [...lines.slice(0, max), `${indent}… and ${more.toLocaleString("en-US")} more ${more === 1 ? "problem" : "problems"}`];
+}
+
 export function formatProblems(problems: readonly ConfigProblem[]): string {
-  const lines = problems.map((p) => `  ${p.source}: ${p.field} = ${p.value}: ${p.rule}`);
+  // redactText: the last line of defence, whatever assembled a value or a rule.
+  const lines = problems.map((p) => `  ${p.source}: ${p.field} = ${redactText(p.value)}: ${redactText(p.rule)}`);
   const noun = problems.length === 1 ? "problem" : "problems";
-  return `Invalid configuration (${problems.length} ${noun}); nothing was synthesized:\n${lines.join("\n")}`;
+  return `Invalid configuration (${problems.length.toLocaleString("en-US")} ${noun}); nothing was synthesized:\n${boundedLines(lines).join("\n")}`;
 }
 
 /** Fields named like secrets that hold names (of an S3 object, of a Secret's key), not secrets. */
@@ -52,7 +63,9 @@ export function renderPath(path: readonly PropertyKey[]): string {
   return path
     .map((key, i) => {
       if (typeof key === "number") return `[${key}]`;
+      // A key that is a credential (pasted as a field name) is never printed.
       const text = String(key);
+      if (secretShape(text) !== undefined || looksLikeKey(text)) return i === 0 ? "(redacted key)" : ".(redacted key)";
       const plain = /^[A-Za-z_][A-Za-z0-9_-]*$/.test(text);
       const rendered = plain ? text : renderValue(text);
       return i === 0 ? rendered : `.${rendered}`;
@@ -128,4 +141,9 @@ function ruleOf(issue: z.core.$ZodIssue, value: unknown): string {
     default:
       return issue.message;
   }
+}
+
+/** A problem at `field`, its value rendered for a message (and redacted where it looks secret). */
+export function problemAt(source: string, field: string, value: unknown, rule: string): ConfigProblem {
+  return { source, field, value: shownValue(field.split("."), value), rule };
 }

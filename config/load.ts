@@ -4,10 +4,13 @@
  */
 import { HPA_METRIC_RULES, SERVED_HPA_METRICS } from "./metrics";
 import { semanticProblems } from "./semantics";
+import { secretFieldProblems } from "./secret-fields";
 import { ConfigError, type ConfigProblem, problemsFromZod, renderValue } from "./errors";
 import localConfig from "./local";
 import productionConfig from "./production";
-import { type Catalog, catalogSchema, type EnvironmentName, environmentSchema } from "./schema";
+import { catalogNameProblems } from "./name-rules";
+import { crossEnvironmentProblems, type LoadedEnvironment } from "./environment-rules";
+import { type Catalog, catalogSchema, ENVIRONMENT_NAMES, type EnvironmentName, environmentSchema } from "./schema";
 import type { PlatformConfig, ServiceConfig } from "./types";
 import catalogData from "./services";
 import stagingConfig from "./staging";
@@ -31,9 +34,34 @@ export interface LoadOverrides {
   readonly ci?: boolean;
 }
 
+/**
+ * The schema's problems and the secret walk's (config/secret-fields.ts), one per field: a field
+ * the schema refuses and that also looks like a secret is reported once, with its value redacted.
+ */
+function shapeProblems(source: string, raw: unknown, error: import("zod").ZodError | undefined): ConfigProblem[] {
+  const secrets = secretFieldProblems(raw, source);
+  const schema = error ? problemsFromZod(source, error, raw) : [];
+  const secretFields = new Set(secrets.map((p) => p.field));
+  // A connection string under the pg backend: say where it belongs instead.
+  const backendType = (raw as { backend?: { type?: unknown } } | null)?.backend?.type;
+  for (const [i, p] of schema.entries()) {
+    if (backendType === "pg" && /^backend\.[^.]*(conn|dsn|url|password|host)/i.test(p.field) && p.rule.startsWith("is not a known field"))
+      schema[i] = { ...p, value: "(redacted)", rule: "is not a known field: Terraform's pg backend reads its connection string from PG_CONN_STR at terraform init, so no password is ever in the configuration, cdk.tf.json or a message" };
+  }
+  // Secrets first: a message lists a bounded number of problems, and these matter most.
+  const schemaFields = new Set(schema.map((p) => p.field));
+  return [
+    ...secrets.filter((p) => !schemaFields.has(p.field)),
+    ...schema.map((p) => (secretFields.has(p.field) ? { ...p, value: "(redacted)" } : p)),
+  ];
+}
+
 export function validateCatalog(raw: unknown, source = CATALOG_FILE): Catalog {
   const parsed = catalogSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(problemsFromZod(source, parsed.error, raw));
+  const problems = shapeProblems(source, raw, parsed.success ? undefined : parsed.error);
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const reserved = catalogNameProblems(Object.keys(parsed.data), source);
+  if (reserved.length > 0) throw new ConfigError(reserved);
   return parsed.data;
 }
 
@@ -49,7 +77,8 @@ export function validateEnvironment(
   source = environmentFile(expected),
 ): PlatformConfig {
   const parsed = environmentSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(problemsFromZod(source, parsed.error, raw));
+  const shape = shapeProblems(source, raw, parsed.success ? undefined : parsed.error);
+  if (shape.length > 0 || !parsed.success) throw new ConfigError(shape);
   const settings = parsed.data;
 
   const problems: ConfigProblem[] = [];
@@ -134,19 +163,39 @@ export function validateEnvironment(
   return config;
 }
 
-/** Loads the named environments; every file is checked before any error is thrown. */
-export function loadEnvironments(names: readonly EnvironmentName[], overrides: LoadOverrides = {}): PlatformConfig[] {
-  const catalog = validateCatalog(catalogData);
+/**
+ * Loads the named environments; every file is checked before any error is thrown. The rules
+ * across files (config/environment-rules.ts) see every environment file that is valid, selected
+ * or not: synthesizing staging alone must still refuse a staging that would overwrite production.
+ */
+export function loadEnvironments(
+  names: readonly EnvironmentName[],
+  overrides: LoadOverrides = {},
+  sources: Readonly<Record<EnvironmentName, unknown>> = ENVIRONMENT_SOURCES,
+  catalogRaw: unknown = catalogData,
+): PlatformConfig[] {
+  const catalog = validateCatalog(catalogRaw);
   const problems: ConfigProblem[] = [];
   const configs: PlatformConfig[] = [];
   for (const name of names) {
     try {
-      configs.push(validateEnvironment(ENVIRONMENT_SOURCES[name], name, catalog, overrides));
+      configs.push(validateEnvironment(sources[name], name, catalog, overrides));
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       problems.push(...error.problems);
     }
   }
+  const loaded: LoadedEnvironment[] = configs.map((config) => ({ config, source: environmentFile(config.environment) }));
+  for (const name of ENVIRONMENT_NAMES) {
+    if (names.includes(name)) continue;
+    try {
+      loaded.push({ config: validateEnvironment(sources[name], name, catalog, overrides), source: environmentFile(name) });
+    } catch (error) {
+      // An environment not synthesized in this run reports its own problems when it is.
+      if (!(error instanceof ConfigError)) throw error;
+    }
+  }
+  problems.push(...crossEnvironmentProblems(loaded, new Set(names)));
   if (problems.length > 0) throw new ConfigError(problems);
   return configs;
 }

@@ -36,15 +36,14 @@ export default {
   name: "production",
   namespace: "agent-platform",
   cluster: { kubeconfigPath: "~/.kube/config", context: "agent-platform-production" },
-  // Terraform state outlives the CI runner that deploys: S3 with DynamoDB locking. Placeholders:
-  // replace the bucket, region and table with your own (docs/operations.md, "State backends") before the first
-  // deploy; synth warns while they are unchanged.
+  // Terraform state outlives the CI runner that deploys: S3, locked by S3-native locking
+  // (use_lockfile). Placeholder: replace the bucket and region with your own (docs/operations.md,
+  // "State backends") before the first deploy; synth warns while the bucket is unchanged.
   backend: {
     type: "s3",
     bucket: "replace-with-your-state-bucket",
     key: "agent-platform/production.tfstate",
     region: "eu-west-1",
-    dynamodbTable: "replace-with-your-lock-table",
   },
   autoscaling: { enabled: false },
   imagePullPolicy: "Always",

@@ -470,6 +470,23 @@ const monitoringSchema = z
      * critical alerts must reach someone, or the config must say that they do not.
      */
     criticalAlertsUnrouted: z.string().trim().min(20, "must give a reason of at least 20 characters").max(300).optional(),
+    /**
+     * Where warning alerts go. PagerDuty: the same service as critical alerts, sent with severity
+     * `warning` (PagerDuty's event rules can make them low-urgency). Slack: an incoming webhook
+     * whose URL is read from this Secret key, mounted into Alertmanager (`api_url_file`).
+     * @default nowhere (the summary says so: they show only in Alertmanager and Grafana)
+     */
+    warnings: z
+      .discriminatedUnion("to", [
+        z.strictObject({ to: z.literal("pagerduty") }),
+        z.strictObject({
+          to: z.literal("slack"),
+          webhookSecret: z.strictObject({ name: dnsLabel(63), key: z.string().regex(/^[-._a-zA-Z0-9]+$/, "must be a Secret key") }),
+          /** The channel the webhook posts to, as Slack spells it (`#platform-alerts`). */
+          channel: z.string().regex(/^#[a-z0-9][a-z0-9._-]{0,79}$/, "must be a Slack channel such as #platform-alerts (lower case, at most 80 characters)"),
+        }),
+      ])
+      .optional(),
     /** Base of every alert's runbook_url: <base>/<AlertName>. */
     runbookBaseUrl: z.url({ protocol: /^https$/, error: "must be an https URL" }),
     thresholds: alertThresholdsSchema,
@@ -530,8 +547,13 @@ const backendSchema = z.discriminatedUnion("type", [
     /** @default agent-platform/<environment>.tfstate */
     key: z.string().regex(/^[A-Za-z0-9!_.*'()/-]+$/, "must be an S3 object key").optional(),
     region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1"),
-    /** DynamoDB table for state locking (a LockID string partition key); locking is not optional. */
-    dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, "must be a DynamoDB table name"),
+    /**
+     * A DynamoDB table (LockID string partition key) that locks the state as well as S3-native
+     * locking (`use_lockfile`, always on): only to migrate from an older setup, since Terraform
+     * 1.11 deprecates DynamoDB locking.
+     * @default none: S3-native locking alone
+     */
+    dynamodbTable: z.string().regex(/^[A-Za-z0-9_.-]{3,255}$/, "must be a DynamoDB table name").optional(),
     /** @default true: state holds secrets of `variable`-mode environments */
     encrypt: z.boolean().default(true),
   }),

@@ -1,9 +1,12 @@
 /**
- * One rule set for what looks like a secret, used everywhere a value could leak: the schema
- * (refuses secrets in plain settings), error messages (redact what they show), the synth-time
- * policy gate (no secret-looking literal in an env value or a settings ConfigMap) and
- * scripts/check.ts (the same, on a written stack). A value is secret-looking by its name or by
- * its shape, whichever says so first.
+ * One rule set for what looks like a secret, used everywhere a value could leak: the walk over
+ * every string of a raw configuration file (config/secret-fields.ts), error messages and the
+ * summary (they redact what they show), the synth-time policy gate and scripts/check.ts (the walk
+ * over every string of a synthesized stack, stacks/secret-scan.ts). A value is secret-looking by
+ * its name or by its shape, whichever says so first.
+ *
+ * Every shape below is in the shared table of secret and harmless values
+ * (test/secret-values.ts) that each consumer is tested against.
  */
 
 /**
@@ -12,14 +15,20 @@
  */
 const SECRET_WORDS = new Set([
   "password", "passwd", "pass", "pwd", "secret", "secrets", "token", "tokens", "credential", "credentials", "auth", "key", "apikey",
-  "privatekey", "connstr", "dsn", "passphrase",
+  "privatekey", "connstr", "dsn", "passphrase", "pgpassword",
 ]);
 
 /**
- * Names that contain such a word but hold no secret: where a secret file is, a key's identifier or
- * prefix, a public key, a URL (checked by its shape instead).
+ * Last words of names that contain such a word but hold no secret: where a secret file is, a
+ * key's identifier or prefix, a URL (checked by its shape instead), or a setting *about* the
+ * secret — its type, algorithm, length, lifetime or who it is for (`password_encryption`,
+ * `auth_type`, `auth_user`, `TOKEN_TTL`).
  */
-const NOT_SECRET_SUFFIXES = ["file", "path", "dir", "prefix", "url", "uri", "endpoint", "header", "version", "class", "ttl", "name", "id"];
+const NOT_SECRET_SUFFIXES = [
+  "file", "path", "dir", "prefix", "url", "uri", "endpoint", "header", "version", "class", "ttl", "name", "id",
+  "type", "mode", "method", "algorithm", "encryption", "policy", "length", "size", "timeout", "expiry", "age", "enabled",
+  "required", "user", "username", "issuer", "audience", "scope", "scopes", "query", "format", "kind", "count",
+];
 const NOT_SECRET_NAMES = new Set(["public key", "key version", "routing key secret"]);
 
 /** The words of a name: `OPENAI_API_KEY` → openai api key; `clientKey` → client key. */
@@ -31,15 +40,19 @@ export function nameWords(name: string): string[] {
     .map((w) => w.toLowerCase());
 }
 
-/** Whether a name (env var, config field, ConfigMap key) says its value is a secret. */
+/** Whether a name (env var, config field, ConfigMap key, query parameter) says its value is a secret. */
 export function looksSecretName(name: string): boolean {
   const words = nameWords(name);
   if (words.length === 0) return false;
   const phrase = words.join(" ");
   if ([...NOT_SECRET_NAMES].some((n) => phrase.includes(n))) return false;
   if (NOT_SECRET_SUFFIXES.includes(words[words.length - 1]!) && words.length > 1) return false;
-  return words.some((w) => SECRET_WORDS.has(w)) || words.join("").includes("apikey") || words.join("").includes("privatekey");
+  const joined = words.join("");
+  return words.some((w) => SECRET_WORDS.has(w)) || ["apikey", "privatekey", "connstr", "accesstoken", "clientsecret"].some((w) => joined.includes(w));
 }
+
+/** Query parameters that carry a credential although their name is no secret word (signed URLs). */
+const SECRET_QUERY_PARAMETERS = new Set(["sig", "signature", "x-amz-signature", "x-goog-signature", "x-amz-security-token", "code", "hmac"]);
 
 /** Shannon entropy of a string, in bits per character. */
 function entropy(text: string): number {
@@ -53,24 +66,119 @@ function entropy(text: string): number {
   return h;
 }
 
+/** How often a run of letters turns into a run of digits or back: random keys switch often, words rarely. */
+function classSwitches(text: string): number {
+  let switches = 0;
+  for (let i = 1; i < text.length; i++) {
+    const a = /\d/.test(text[i - 1]!);
+    const b = /\d/.test(text[i]!);
+    if (a !== b) switches++;
+  }
+  return switches;
+}
+
+/**
+ * A token that is random rather than written: long, mixed letters and digits, high entropy. One
+ * that mixes `/` with `-` or `_` is no base64 (whose alphabets have `+/` or `-_`) but a path such
+ * as `agent-platform/AgentPlatformHighLatencyP95`: its segments are judged one by one.
+ */
+function randomToken(t: string): boolean {
+  if (t.includes("/") && /[-_]/.test(t)) return t.split("/").some(randomToken);
+  return t.length >= 32 && /^[A-Za-z0-9+/_-]+=*$/.test(t) && /\d/.test(t) && /[A-Za-z]/.test(t) && entropy(t) >= (/^[0-9a-f]+$/i.test(t) ? 3.5 : 4.2);
+}
+
+/**
+ * A value that is a literal, not a reference to one: `$(cat /run/secrets/pw)`, `${VAR}`, `$VAR`,
+ * a path to a file, an `<placeholder>` and an empty value say where the secret is, not what it is.
+ */
+function literalSecretValue(value: string): boolean {
+  const v = value.replace(/^["']|["']$/g, "");
+  return v.length > 0 && !/^(\$|<.*>$|\/|~\/|\(redacted\)$|\*+$)/.test(v);
+}
+
+/** Whether `Basic <x>`'s credential is base64 of `user:password`, as RFC 7617 defines it. */
+function basicCredential(encoded: string): boolean {
+  if (encoded.length % 4 === 1) return false;
+  const decoded = Buffer.from(encoded, "base64").toString("utf8");
+  return /^[\x20-\x7e]+:[\x20-\x7e]+$/.test(decoded);
+}
+
+interface Shape {
+  /** What it is called in a message: "its value looks like <what>". */
+  readonly what: string;
+  /** Global pattern; a match is a secret when `accept` says so (or there is no `accept`). */
+  readonly pattern: RegExp;
+  readonly accept?: (match: RegExpExecArray) => boolean;
+  /** The capture group that holds the secret itself (redaction keeps what introduces it); 0: all of it. */
+  readonly secret?: number;
+}
+
 /** Shapes of secret values, each with what it is called in a message. */
-const SHAPES: { readonly what: string; readonly test: (v: string) => boolean }[] = [
-  { what: "a URL with a password in it", test: (v) => /\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:[^/\s@]+@/i.test(v) },
-  { what: "a PEM private key", test: (v) => /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(v) },
-  { what: "a JSON Web Token", test: (v) => /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/.test(v) },
-  { what: "a provider's API key", test: (v) => /\b(sk-[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35})\b/.test(v) },
+const SHAPES: readonly Shape[] = [
+  // scheme://user:password@host, also with an empty user (redis://:pw@host, as redis-cli accepts).
+  { what: "a URL with a password in it", pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/gi },
+  { what: "a PEM private key", pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/g },
+  { what: "a JSON Web Token", pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
   {
-    what: "a long random string",
-    test: (v) =>
-      v
-        .split(/[\s,;"'=]+/)
-        .some((t) => t.length >= 32 && /^[A-Za-z0-9+/_-]+=*$/.test(t) && /\d/.test(t) && /[A-Za-z]/.test(t) && entropy(t) >= (/^[0-9a-f]+$/i.test(t) ? 3.5 : 4.2)),
+    what: "a provider's API key",
+    pattern:
+      /\b(sk-[A-Za-z0-9_-]{20,}|sk_(live|test)_[A-Za-z0-9]{16,}|rk_live_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}|glpat-[A-Za-z0-9_-]{20,}|xox[abeprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|(AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|hvs\.[A-Za-z0-9_-]{20,})/g,
   },
+  // Incoming-webhook URLs carry their credential in the path: whoever has the URL can post.
+  {
+    what: "a webhook URL with its token",
+    pattern:
+      /\bhttps?:\/\/(hooks\.slack\.com\/(services|workflows|triggers)\/[A-Za-z0-9/_-]+|(ptb\.|canary\.)?discord(app)?\.com\/api\/webhooks\/\d+\/[A-Za-z0-9_-]+|[A-Za-z0-9.-]*\.webhook\.office\.com\/webhookb2\/\S+|outlook\.office(365)?\.com\/webhook\/\S+|api\.telegram\.org\/bot\d+:[A-Za-z0-9_-]+)/gi,
+  },
+  // ?token=…, &sig=…, ?api_key=…: a credential in a query string (Teams workflows, SAS URLs, generic hooks).
+  {
+    what: "a URL with a credential in its query string",
+    pattern: /[?&;]([A-Za-z0-9_.-]+)=([^&#\s"']+)/g,
+    accept: (m) => (looksSecretName(m[1]!) || SECRET_QUERY_PARAMETERS.has(m[1]!.toLowerCase())) && literalSecretValue(m[2]!),
+    secret: 2,
+  },
+  // PGPASSWORD=…, password=… and password = … (libpq key/value strings), --token=…, ?password=….
+  {
+    what: "a secret assigned to a name that says so",
+    pattern: /(?:^|[\s,;{(&?]|--?)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1[ \t]*=[ \t]*("[^"]*"|'[^']*'|[^\s,;}"'&]+)/g,
+    accept: (m) => looksSecretName(m[2]!) && literalSecretValue(m[3]!),
+    secret: 3,
+  },
+  // {"password": "…"}: JSON with a field named like a secret.
+  {
+    what: "JSON with a secret field",
+    pattern: /"([A-Za-z_][A-Za-z0-9_.-]*)"\s*:\s*"((?:[^"\\]|\\.)*)"/g,
+    accept: (m) => looksSecretName(m[1]!) && literalSecretValue(m[2]!),
+    secret: 2,
+  },
+  { what: "an HTTP Basic credential", pattern: /\bBasic\s+([A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])/g, accept: (m) => basicCredential(m[1]!), secret: 1 },
+  { what: "an HTTP Bearer token", pattern: /\bBearer\s+([A-Za-z0-9._~+/-]{16,}=*)/g, accept: (m) => /[\d._~+/-]/.test(m[1]!) || /[a-z]/.test(m[1]!) === /[A-Z]/.test(m[1]!), secret: 1 },
+  { what: "a long random string", pattern: /[A-Za-z0-9+/_-]{32,}=*/g, accept: (m) => randomToken(m[0]) },
 ];
+
+function matches(shape: Shape, value: string): RegExpExecArray[] {
+  const found: RegExpExecArray[] = [];
+  // `d`: match indices, so redaction can cut out exactly the secret group.
+  const re = new RegExp(shape.pattern.source, `${shape.pattern.flags}d`);
+  for (let m = re.exec(value); m !== null; m = re.exec(value)) {
+    if (!shape.accept || shape.accept(m)) found.push(m);
+    if (m[0].length === 0) re.lastIndex++;
+  }
+  return found;
+}
 
 /** What a value looks like, when it looks like a secret; undefined otherwise. */
 export function secretShape(value: string): string | undefined {
-  return SHAPES.find((s) => s.test(value))?.what;
+  return SHAPES.find((s) => matches(s, value).length > 0)?.what;
+}
+
+/**
+ * Whether a value meant as a name (of a Secret, a key, a table) is a credential pasted in the
+ * wrong field: a secret shape, or one unbroken run of 20+ letters and digits that switches between
+ * the two as random keys do (a PagerDuty routing key is 32 such characters; a name has words).
+ */
+export function looksLikeKey(value: string): boolean {
+  return secretShape(value) !== undefined || (/^[A-Za-z0-9]{20,}$/.test(value) && classSwitches(value) >= 6);
 }
 
 /** Why a name/value pair is secret-looking, or undefined. */
@@ -83,21 +191,40 @@ export function secretReason(name: string, value: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * `text` with every secret-shaped span replaced by `(redacted)`: the last line of defence for
+ * text that reaches a terminal (messages, warnings, the summary), whatever assembled it.
+ */
+export function redactText(text: string): string {
+  let out = text;
+  for (const shape of SHAPES) {
+    for (const m of matches(shape, out).reverse()) {
+      // Keep what introduces the secret (`password=`, `Bearer `), redact the secret itself.
+      const [start, end] = m.indices![shape.secret ?? 0]!;
+      out = `${out.slice(0, start)}(redacted)${out.slice(end)}`;
+    }
+  }
+  return out;
+}
+
 /** A value as a message may show it: "(redacted)" when its name or shape says secret. */
 export function redacted(name: string, value: unknown, render: (v: unknown) => string): string {
   if (value === undefined) return render(value);
   if (looksSecretName(name)) return "(redacted)";
-  const texts: string[] = [];
-  const collect = (v: unknown) => {
-    if (typeof v === "string") texts.push(v);
-    else if (Array.isArray(v)) v.forEach(collect);
-    else if (v && typeof v === "object") {
+  let secret = false;
+  const collect = (v: unknown, key: string) => {
+    if (secret) return;
+    if (typeof v === "string") secret = secretShape(v) !== undefined || looksLikeKey(v);
+    else if (Array.isArray(v)) {
+      v.forEach((x) => collect(x, key));
+      if (!secret && v.every((x) => typeof x === "string")) secret = secretShape(v.join(" ")) !== undefined;
+    } else if (v && typeof v === "object") {
       for (const [k, x] of Object.entries(v)) {
-        if (looksSecretName(k)) texts.push("__secret__");
-        else collect(x);
+        if (looksSecretName(k) || secretShape(k) !== undefined || looksLikeKey(k)) secret = true;
+        else collect(x, k);
       }
     }
   };
-  collect(value);
-  return texts.some((t) => t === "__secret__" || secretShape(t)) ? "(redacted)" : render(value);
+  collect(value, name);
+  return secret ? "(redacted)" : render(value);
 }

@@ -12,6 +12,11 @@ import type { DisruptionSettings } from "./schema";
 import { REDIS_BYTES_PER_COUNTER } from "./redis-sizing";
 import { renderValue } from "./text";
 import type { PlatformConfig } from "./types";
+import { backendProblems } from "./backend-rules";
+import { ingressRouteProblems } from "./ingress-rules";
+import { limitProblems } from "./limit-rules";
+import { derivedNameProblems } from "./name-rules";
+import { pagingProblems } from "./paging-rules";
 
 /** Role names Postgres reserves or this platform uses for itself. */
 export const RESERVED_ROLES = ["postgres", "public", "none", "current_user", "current_role", "session_user", "user", "all", "pgbouncer"] as const;
@@ -119,25 +124,20 @@ export function semanticProblems(config: PlatformConfig, source: string): Config
   for (const name of Object.keys(routes)) {
     if (!config.services.some((s) => s.name === name)) add(`ingress.routes.${name}`, routes[name], "names no service in the catalogue (config/services.ts)");
   }
-  const seen = new Map<string, string>();
-  for (const [name, r] of Object.entries(routes)) {
-    for (const path of r.paths) {
-      const key = `${r.host}${path}`;
-      if (seen.has(key)) add(`ingress.routes.${name}.paths`, r.paths, `routes ${key}, which ${seen.get(key)} already routes`);
-      seen.set(key, name);
-    }
-  }
+  // One message per field: a rule below stays quiet about a field an earlier one refused.
+  const fresh = (more: ConfigProblem[]) => {
+    for (const p of more) if (!problems.some((q) => q.field === p.field)) problems.push(p);
+  };
+  // Hosts, paths and collisions, as the API server and ingress-nginx check them.
+  fresh(ingressRouteProblems(config, source));
   if (config.environment !== "local" && config.ingress.tls.mode === "none")
     add("ingress.tls.mode", "none", "must be secret or cert-manager outside local: the public services carry credentials and sessions");
   if (config.standInImages && config.environment !== "local")
     add("standInImages", true, "is for local clusters only: staging and production run the services' own images");
 
-  // Namespaces: the platform's own, distinct from the others it works with.
-  if (config.monitoringNamespace === config.namespace) add("monitoringNamespace", config.monitoringNamespace, "must differ from namespace: monitoring runs under its own Pod Security level and policies");
-  if (config.monitoringNamespace === "default" || config.monitoringNamespace.startsWith("kube-"))
-    add("monitoringNamespace", config.monitoringNamespace, "must not be 'default' or a kube-* namespace");
-  if (config.ingressController.namespace === config.namespace)
-    add("ingressController.namespace", config.ingressController.namespace, "must differ from namespace: the ingress controller does not run under the platform's restricted Pod Security level");
+  // Namespaces (the platform's own, distinct from the others it works with), derived names and
+  // service names the stack reserves.
+  fresh(derivedNameProblems(config, source));
 
   // Postgres: reserved names, memory.
   const pg = config.postgres;
@@ -172,7 +172,8 @@ export function semanticProblems(config: PlatformConfig, source: string): Config
 
   // Connections at the peak, in both autoscaling modes at once, through PgBouncer where it runs.
   for (const l of connectionBudget(config).layers) {
-    if (!l.fits) add(l.field, l.field === "postgres.maxConnections" ? pg.maxConnections : config.pgbouncer?.maxClientConn, `is too small for the connection budget (${l.label}, at the peak: HPA maximums or replicas, both blue-green tracks, rollout surge): ${l.arithmetic}`);
+    if (!l.fits && l.value !== undefined) add(l.field, l.value, `cannot serve these clients: ${l.arithmetic}; use transaction pooling (docs/capacity.md, "PgBouncer"), or raise defaultPoolSize and postgres.maxConnections to hold one server connection per client`);
+    else if (!l.fits) add(l.field, l.field === "postgres.maxConnections" ? pg.maxConnections : config.pgbouncer?.maxClientConn, `is too small for the connection budget (${l.label}, at the peak: HPA maximums or replicas, both blue-green tracks, rollout surge): ${l.arithmetic}`);
   }
 
   // Metrics APIs: with autoscaling on (ENABLE_AUTOSCALING may turn it on at deploy time), every
@@ -210,5 +211,7 @@ export function semanticProblems(config: PlatformConfig, source: string): Config
     check("limitsMemory", peak.resources.memoryLimitBytes, ceiling.limitsMemory ? parseMemoryBytes(ceiling.limitsMemory) : undefined, formatMemory);
     check("pods", peak.pods, ceiling.pods, String);
   }
+  // Limits against the LimitRange and the node, Redis' disk; the state backend; who is paged.
+  fresh([...limitProblems(config, source), ...backendProblems(config, source), ...pagingProblems(config, source)]);
   return problems;
 }

@@ -8,7 +8,7 @@ import { HPA_METRIC_RULES, type MetricsApi, type MetricsApiPlan, metricsApiPlan 
 import type { MonitoringSettings } from "../config/schema";
 import { METRICS_API_REPLICAS, SIZES, type ContainerResources } from "../config/sizes";
 import type { PlatformConfig } from "../config/types";
-import { alertmanagerConfig } from "../dashboards/alertmanager";
+import { alertmanagerConfig, alertmanagerSecrets } from "../dashboards/alertmanager";
 import { alertRuleGroups } from "../dashboards/alerts";
 import { PART_OF } from "./labels";
 
@@ -87,7 +87,6 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
     namespaceSelector: { matchNames: [m.platformNamespace] },
     endpoints: [{ port, path: "/metrics", interval: "30s", scrapeTimeout: "10s" }],
   });
-  const pd = settings.pagerduty.enabled ? settings.pagerduty.routingKeySecret : undefined;
   return {
     fullnameOverride: STACK_RELEASE,
     crds: { enabled: true },
@@ -106,7 +105,7 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
           enabled: true,
           config: alertmanagerConfig(settings),
           alertmanagerSpec: {
-            ...(pd ? { secrets: [pd.name] } : {}),
+            ...(alertmanagerSecrets(settings).length > 0 ? { secrets: alertmanagerSecrets(settings) } : {}),
             resources: SIZES.alertmanager,
           },
         }

@@ -1,18 +1,18 @@
 /**
  * The project's pre-deploy checks on a synthesized environment (scripts/deploy.sh runs them after
  * the synth, before anything reaches a cluster):
- * - no secret-looking literal in an env value or a ConfigMap (config/secrets.ts, the same rule set
- *   synth's policy gate applies);
+ * - no secret-looking literal in an env value or a ConfigMap, nor anywhere else in the stack or
+ *   its monitoring files (config/secrets.ts, the same rule set synth's policy gate applies);
  * - no unescaped template sequence (stacks/interpolation-guard.ts, as synth checks it);
  * - the alert rules pass `promtool check rules` and the Alertmanager config `amtool check-config`
  *   (Debian packages prometheus and prometheus-alertmanager), where the environment alerts.
  * Usage: node dist/scripts/check.js <cdktf.out> <environment>
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describeTemplateFinding, findTemplateInjections } from "../stacks/interpolation-guard";
-import { secretLiterals } from "../stacks/secret-scan";
+import { secretLiterals, secretStrings } from "../stacks/secret-scan";
 
 function runTool(tool: string, args: string[], problems: string[]): void {
   const result = spawnSync(tool, args, { encoding: "utf8" });
@@ -40,6 +40,11 @@ function main(outdir: string | undefined, environment: string | undefined): numb
   const secrets = secretLiterals(stack);
   for (const f of secrets) problems.push(`${f.path} (${f.resource}): ${f.where} has a literal value and ${f.reason}: keep it in a Secret and mount it as a file`);
   if (secrets.length === 0) process.stdout.write("ok: no secret-looking literal in env values or ConfigMaps\n");
+  const monitoringDir = join(outdir, "monitoring", environment);
+  const files = existsSync(monitoringDir) ? Object.fromEntries(readdirSync(monitoringDir).map((f) => [f, readFileSync(join(monitoringDir, f), "utf8")])) : {};
+  const strings = secretStrings(stack, files);
+  for (const f of strings) problems.push(`${f.where} ${f.reason}: keep it in a Secret and read it from a mounted file`);
+  if (strings.length === 0) process.stdout.write("ok: no secret-looking string anywhere else in the stack or its monitoring files\n");
   const templates = findTemplateInjections(stack);
   for (const f of templates) problems.push(describeTemplateFinding(f));
   if (templates.length === 0) process.stdout.write("ok: every ${…} in the stack is a reference Terraform can resolve\n");

@@ -5,6 +5,10 @@
  * cross-construct rules of the stack itself.
  */
 import { describeTemplateFinding, findTemplateInjections } from "./interpolation-guard";
+import { duplicateObjects } from "./object-names";
+import { secretStrings } from "./secret-scan";
+import { boundedLines } from "../config/errors";
+import { redactText } from "../config/secrets";
 import type { PlatformStack } from "./platform-stack";
 import { describeFinding, evaluatePolicy, type PolicyResult } from "./policy";
 
@@ -21,6 +25,9 @@ export function checkStack(stack: PlatformStack, json: Record<string, any> = sta
     ...findTemplateInjections(json).map(describeTemplateFinding),
     ...policy.violations.map(describeFinding),
     ...stack.unservedHpaMetrics(),
+    ...duplicateObjects(json),
+    // The plain files written beside the stack (rules, Alertmanager config, dashboards).
+    ...secretStrings({}, stack.monitoring.files).map((f) => `${f.where} ${f.reason}: it would be written to cdktf.out; keep it in a Secret`),
   ].map((p) => `[${environment}] ${p}`);
   return { problems, policy };
 }
@@ -28,7 +35,9 @@ export function checkStack(stack: PlatformStack, json: Record<string, any> = sta
 /** Synthesis refused by a check: every problem of every stack, nothing written. */
 export class SynthesisError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`Synthesis refused (${problems.length} ${problems.length === 1 ? "problem" : "problems"}); nothing was written:\n${problems.map((p) => `  ${p}`).join("\n")}`);
+    super(
+      `Synthesis refused (${problems.length.toLocaleString("en-US")} ${problems.length === 1 ? "problem" : "problems"}); nothing was written:\n${boundedLines(problems.map((p) => `  ${redactText(p)}`)).join("\n")}`,
+    );
     this.name = "SynthesisError";
   }
 }

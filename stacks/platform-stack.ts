@@ -306,10 +306,10 @@ export class PlatformStack extends TerraformStack {
         return;
       case "s3":
         {
-          const placeholders = (["bucket", "dynamodbTable"] as const).filter((field) => backend[field].startsWith("replace-with-"));
+          const placeholders = (["bucket", "dynamodbTable"] as const).filter((field) => backend[field]?.startsWith("replace-with-"));
           if (placeholders.length > 0) {
             Annotations.of(this).addWarning(
-              `${config.environment}: ${placeholders.map((f) => `backend.${f}`).join(" and ")} in config/${config.environment}.ts still hold the shipped placeholders; terraform init fails until they name your own (docs/operations.md, "State backends")`,
+              `${config.environment}: ${placeholders.map((f) => `backend.${f}`).join(" and ")} in config/${config.environment}.ts still ${placeholders.length === 1 ? "holds the shipped placeholder" : "hold the shipped placeholders"}; terraform init fails until ${placeholders.length === 1 ? "it names" : "they name"} your own (docs/operations.md, "State backends")`,
             );
           }
         }
@@ -318,8 +318,11 @@ export class PlatformStack extends TerraformStack {
           key: backend.key ?? `agent-platform/${config.environment}.tfstate`,
           region: backend.region,
           encrypt: backend.encrypt,
-          dynamodbTable: backend.dynamodbTable,
+          ...(backend.dynamodbTable ? { dynamodbTable: backend.dynamodbTable } : {}),
         });
+        // S3-native state locking (Terraform >= 1.10; the DynamoDB table is deprecated since
+        // 1.11). cdktf 0.21's S3Backend has no field for it, so it is set as an override.
+        this.addOverride("terraform.backend.s3.use_lockfile", true);
         return;
       case "pg":
         // conn_str is left out on purpose: Terraform reads it from PG_CONN_STR at init, so the

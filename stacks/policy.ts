@@ -11,7 +11,7 @@
 import { parse } from "yaml";
 import { parseCidr } from "../config/network";
 import { unescapeLiteral } from "../constructs/terraform-text-plain";
-import { secretLiterals } from "./secret-scan";
+import { secretLiterals, secretStrings } from "./secret-scan";
 import { configMapLookup, secretMountFindings } from "./secret-mounts";
 
 type Json = Record<string, any>;
@@ -39,6 +39,7 @@ export const POLICY_RULES = {
   "KS-NAMESPACE": { id: "KS-NAMESPACE", title: "resources must live in a namespace of their own, not default", fix: "set metadata.namespace to the platform's namespace" },
   "KS-SECRET-ENV": { id: "KS-SECRET-ENV", title: "secrets must reach containers as files, never as env values or ConfigMap data", fix: "keep the value in a Secret, mount the key as a file (projected volume) and pass its path" },
   "KS-SECRET-MOUNT": { id: "KS-SECRET-MOUNT", title: "a container mounts only the Secret keys it uses (its command, args, env or ConfigMaps name the file), never a whole Secret", fix: "give each container its own projected volume listing only the keys (items) whose files it names" },
+  "KS-SECRET-LITERAL": { id: "KS-SECRET-LITERAL", title: "no secret-looking literal anywhere in the stack: commands, args, annotations, chart values, provider and backend settings", fix: "keep the value in a Secret and have the program read it from a mounted file; the configuration never holds it" },
   "KS-REPLICAS": { id: "KS-REPLICAS", title: "production Deployments need at least 2 replicas", fix: "raise replicas (or the HPA's minReplicas) to 2 or more" },
   "KS-HPA-REPLICAS": { id: "KS-HPA-REPLICAS", title: "a Deployment an HPA scales must not set replicas", fix: "omit spec.replicas when autoscaling is on" },
   "KS-SPREAD": { id: "KS-SPREAD", title: "workloads that may run several pods need topology spread or anti-affinity", fix: "add topologySpreadConstraints over kubernetes.io/hostname" },
@@ -258,6 +259,14 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
   for (const f of secretLiterals(stack)) {
     const [type, id] = [f.resource.slice(0, f.resource.indexOf(".")), f.resource.slice(f.resource.indexOf(".") + 1)];
     add({ type, id, body: resources[type]![id]! }, "KS-SECRET-ENV", `${f.where} has a literal value that ${f.reason.replace(/^its /, "is secret-looking: its ")}`);
+  }
+
+  // Every other string of the stack, by shape (the same rule set).
+  for (const f of secretStrings(stack)) {
+    const at = /^stack\.resource\.([^.]+)\.([^.]+)\./.exec(f.where);
+    const where = f.where.replace(/^stack\./, "");
+    if (at && resources[at[1]!]?.[at[2]!]) add({ type: at[1]!, id: at[2]!, body: resources[at[1]!]![at[2]!]! }, "KS-SECRET-LITERAL", `${where} ${f.reason}`);
+    else findings.push({ rule: "KS-SECRET-LITERAL", resource: where.split(/[.[]/)[0]!, path: where, detail: `${where} ${f.reason}` });
   }
 
   // Apply suppressions declared in each resource's `//` block.

@@ -1,8 +1,10 @@
 /**
  * Secret-looking literals in a synthesized stack, by the one rule set of config/secrets.ts: env
- * values of every container (by name or shape), and ConfigMap data (by key and shape where the
- * ConfigMap becomes a container's environment, by shape where it is mounted as files). The policy
- * gate fails synth on these; scripts/check.ts runs the same scan on a written stack.
+ * values of every container (by name or shape), ConfigMap data (by key and shape where the
+ * ConfigMap becomes a container's environment, by shape where it is mounted as files), and every
+ * other string of the stack by shape — commands and args, annotations, chart values, provider and
+ * backend settings, outputs (`secretStrings`). The policy gate fails synth on these;
+ * scripts/check.ts runs the same scan on a written stack.
  */
 import { secretReason, secretShape } from "../config/secrets";
 import { unescapeLiteral } from "../constructs/terraform-text-plain";
@@ -47,4 +49,56 @@ export function secretLiterals(stack: Json): SecretFinding[] {
     }
   }
   return findings;
+}
+
+/** A string of the stack that looks like a secret, outside env values and ConfigMap data. */
+export interface SecretString {
+  /** JSON path in the stack, such as `resource.kubernetes_job_v1.x.spec.template.spec.container[0].command[2]`. */
+  readonly where: string;
+  readonly reason: string;
+}
+
+/**
+ * Every string value of the stack, by shape, except where a reason says otherwise (keys are
+ * construct ids, resource types and field names, never configuration text, except ConfigMap data
+ * and env names, which `secretLiterals` reads):
+ * - `//` blocks hold cdktf's construct paths and the policy's suppression reasons (prose);
+ * - container env values and ConfigMap data are `secretLiterals`' (by name too);
+ * - an image's `@sha256:<digest>` and a `*sha256*`/`*checksum*` annotation are content hashes;
+ * - a `${…}` reference and a `depends_on` entry are addresses Terraform resolves, not text.
+ * Command arrays are also read joined, so `["sh", "-c", "PGPASSWORD=… psql"]` is found.
+ */
+export function secretStrings(stack: Json, files: Readonly<Record<string, string>> = {}): SecretString[] {
+  const found: SecretString[] = [];
+  const check = (where: string, text: string) => {
+    const shape = secretShape(text);
+    if (shape) found.push({ where, reason: `looks like ${shape}` });
+  };
+  const visit = (node: unknown, where: string, key: string) => {
+    if (typeof node === "string") {
+      if (/sha256|checksum/i.test(key) || key === "depends_on") return;
+      check(where, textOf(key === "image" ? node.replace(/@sha256:[0-9a-f]{64}$/, "") : node));
+      return;
+    }
+    if (Array.isArray(node)) {
+      node.forEach((v, i) => visit(v, `${where}[${i}]`, key));
+      if (node.length > 1 && node.every((v) => typeof v === "string") && !found.some((f) => f.where.startsWith(`${where}[`))) check(where, node.map((v) => textOf(v as string)).join(" "));
+      return;
+    }
+    if (node === null || typeof node !== "object") return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === "//") continue;
+      if ((k === "env" && Array.isArray(v)) || (k === "data" && where.includes(".kubernetes_config_map_v1."))) continue;
+      visit(v, `${where}.${k}`, k);
+    }
+  };
+  const { "//": _comments, ...rest } = stack;
+  visit(rest, "stack", "");
+  for (const [file, content] of Object.entries(files)) check(`monitoring file ${file}`, content);
+  return found;
+}
+
+/** A Terraform string as text: literal escapes undone, `${…}` references (addresses) left out. */
+function textOf(value: string): string {
+  return unescapeLiteral(value).replace(/(?<!\$)\$\{[^}]*\}/g, "");
 }

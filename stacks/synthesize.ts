@@ -1,4 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
+import { ConfigError } from "../config/errors";
+import { environmentFile } from "../config/load";
+import { redactText } from "../config/secrets";
+import { terminalSafe } from "../config/text";
 import { dirname, join } from "node:path";
 import { App } from "cdktf";
 import type { PlatformConfig } from "../config/load";
@@ -52,7 +56,7 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
   try {
     // Stack traces in metadata would carry this machine's absolute paths into cdk.tf.json.
     const app = new App({ outdir: scratch.path, stackTraces: false });
-    const stacks = configs.map((config) => new PlatformStack(app, { config, allowDestroy: options.allowDestroy }));
+    const stacks = configs.map((config) => asConfigError(config, () => new PlatformStack(app, { config, allowDestroy: options.allowDestroy })));
     synthesizeOnce(app, stacks);
     const problems: string[] = [];
     const suppressions: SynthesisReport["suppressions"][number][] = [];
@@ -104,6 +108,29 @@ function synthesizeOnce(app: App, stacks: readonly PlatformStack[]): void {
     return;
   }
   const session = { outdir: app.outdir, skipValidation: false, manifest: app.manifest };
-  for (const stack of stacks) stack.synthesizer.synthesize(session);
+  for (const stack of stacks) asConfigError(stack.config, () => stack.synthesizer.synthesize(session));
   app.manifest.writeToFile();
+}
+
+/**
+ * Runs `build` for one environment; an error a construct or cdktf throws (a name two constructs
+ * share, a validation) becomes a configuration error in the documented shape, naming the
+ * environment's file: config/semantics.ts should have refused the config first, so the message
+ * also says that this is a gap in the checks. Its text is cut and redacted like any value.
+ */
+function asConfigError<T>(config: PlatformConfig, build: () => T): T {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const text = terminalSafe(redactText(error instanceof Error ? error.message : String(error)), 400);
+    throw new ConfigError([
+      {
+        source: environmentFile(config.environment),
+        field: "(the whole file)",
+        value: "(not shown)",
+        rule: `the ${config.environment} stack cannot be built from it: ${text}. The configuration checks (config/semantics.ts) should have named the field; please report this message`,
+      },
+    ]);
+  }
 }

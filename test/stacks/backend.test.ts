@@ -37,7 +37,8 @@ describe("state backends", () => {
       const backend = synthEnvironment(env).terraform.backend;
       assert.deepEqual(Object.keys(backend), ["s3"], env);
       assert.equal(backend.s3.key, `agent-platform/${env}.tfstate`);
-      assert.ok(backend.s3.dynamodb_table && backend.s3.encrypt === true, env);
+      assert.ok(backend.s3.use_lockfile === true && backend.s3.encrypt === true, env);
+      assert.equal(backend.s3.dynamodb_table, undefined, `${env}: S3-native locking alone, no DynamoDB table`);
     }
   });
 
@@ -52,10 +53,17 @@ describe("state backends", () => {
     assert.match(problem({ type: "local", localStateIntended: true }, "backend.localStateIntended", "true", { ci: true }), /is refused when CI=true: a CI runner discards local Terraform state/);
   });
 
-  it("renders S3 with DynamoDB locking and encryption, and no credentials", () => {
+  it("renders S3 with S3-native locking and encryption, and no credentials", () => {
+    const json = synthEnvironment("production", {}, withBackend({ type: "s3", bucket: "berrys-tfstate", region: "eu-west-1" }));
+    assert.deepEqual(json.terraform.backend, {
+      s3: { bucket: "berrys-tfstate", key: "agent-platform/production.tfstate", region: "eu-west-1", encrypt: true, use_lockfile: true },
+    });
+  });
+
+  it("adds a DynamoDB table where the config names one (migrating from the older locking), S3-native locking still on", () => {
     const json = synthEnvironment("production", {}, withBackend({ type: "s3", bucket: "berrys-tfstate", region: "eu-west-1", dynamodbTable: "tf-locks" }));
     assert.deepEqual(json.terraform.backend, {
-      s3: { bucket: "berrys-tfstate", key: "agent-platform/production.tfstate", region: "eu-west-1", encrypt: true, dynamodb_table: "tf-locks" },
+      s3: { bucket: "berrys-tfstate", key: "agent-platform/production.tfstate", region: "eu-west-1", encrypt: true, dynamodb_table: "tf-locks", use_lockfile: true },
     });
   });
 
@@ -64,9 +72,6 @@ describe("state backends", () => {
     assert.deepEqual(json.terraform.backend, { pg: { schema_name: "agent_platform_production" } });
   });
 
-  it("fails when S3 has no lock table", () => {
-    assert.match(problem({ type: "s3", bucket: "b-state", region: "eu-west-1" }, "backend.dynamodbTable"), /required/);
-  });
 
   it("fails when a credential is written into the config", () => {
     assert.match(
