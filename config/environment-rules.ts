@@ -53,12 +53,13 @@ function pairProblems(low: LoadedEnvironment, high: LoadedEnvironment): ConfigPr
   const b = high.config;
   const add = (field: string, value: unknown, rule: string) => problems.push(problemAt(low.source, field, value, rule));
   const other = `${b.environment} (${high.source})`;
+  const also = (what: string) => `is also ${what} of ${other}`;
 
   // One state for two environments: each apply would plan to destroy the other's resources.
   if (a.backend.type === "s3" && b.backend.type === "s3" && a.backend.bucket === b.backend.bucket && stateKey(a) === stateKey(b))
-    add("backend.key", stateKey(a), `is ${other}'s state too (same bucket ${a.backend.bucket} and key): each environment's apply would overwrite the other's state and plan to destroy its resources; give each environment its own key`);
+    add("backend.key", stateKey(a), `${also("the state")} (same bucket ${a.backend.bucket} and key): each environment's apply would overwrite the other's state and plan to destroy its resources; give each environment its own key`);
   if (a.backend.type === "pg" && b.backend.type === "pg" && a.backend.schemaName === b.backend.schemaName)
-    add("backend.schemaName", a.backend.schemaName, `is ${other}'s state schema too: against one database (PG_CONN_STR) each environment's apply would overwrite the other's state; give each environment its own schema`);
+    add("backend.schemaName", a.backend.schemaName, `${also("the state schema")}: against one database (PG_CONN_STR) each environment's apply would overwrite the other's state; give each environment its own schema`);
 
   // One cluster for two environments.
   if (a.cluster.context === b.cluster.context && kubeconfig(a.cluster.kubeconfigPath) === kubeconfig(b.cluster.kubeconfigPath)) {
@@ -68,9 +69,9 @@ function pairProblems(low: LoadedEnvironment, high: LoadedEnvironment): ConfigPr
     add(
       "cluster.context",
       a.cluster.context,
-      `is ${other}'s cluster too (same kubeconfig and context): ${
+      `${also("the cluster")} (same kubeconfig and context): ${
         clash ? `both stacks create namespace ${clash[1]} (${clash[0]}), so one environment's apply would change or delete the other's objects, and ` : ""
-      }both install the monitoring Helm release "kps", whose cluster-wide objects (CRDs, ClusterRoles, admission webhooks, APIServices) one release owns: the second install fails. Point each environment at its own cluster`,
+      }both install the monitoring Helm release "kps", whose cluster-wide objects (ClusterRoles kps-operator and kps-prometheus, webhook configurations kps-admission; the metrics APIServices) one release owns: the second install fails. Point each environment at its own cluster`,
     );
   }
 
@@ -82,7 +83,7 @@ function pairProblems(low: LoadedEnvironment, high: LoadedEnvironment): ConfigPr
     if (!theirs || reported.has(r.host)) continue;
     reported.add(r.host);
     const field = r.field === "ingress.grafanaHost" ? r.field : r.field.replace(/\.paths\[\d+\]$/, ".host");
-    add(field, r.host, `is routed by ${other} too (${theirs.owner}): a host's DNS record points at one ingress controller, so one environment would never receive this traffic (and both would request its certificate); give each environment its own host`);
+    add(field, r.host, `${also("a host")} (${theirs.owner}): a host's DNS record points at one ingress controller, so one environment would never receive this traffic (and both would request its certificate); give each environment its own host`);
   }
   return problems;
 }

@@ -13,6 +13,7 @@ import { REDIS_BYTES_PER_COUNTER } from "./redis-sizing";
 import { renderValue } from "./text";
 import type { PlatformConfig } from "./types";
 import { backendProblems } from "./backend-rules";
+import { extremeValueProblems } from "./extreme-rules";
 import { ingressRouteProblems } from "./ingress-rules";
 import { limitProblems } from "./limit-rules";
 import { derivedNameProblems } from "./name-rules";
@@ -211,7 +212,8 @@ export function semanticProblems(config: PlatformConfig, source: string): Config
     check("limitsMemory", peak.resources.memoryLimitBytes, ceiling.limitsMemory ? parseMemoryBytes(ceiling.limitsMemory) : undefined, formatMemory);
     check("pods", peak.pods, ceiling.pods, String);
   }
-  // Limits against the LimitRange and the node, Redis' disk; the state backend; who is paged.
-  fresh([...limitProblems(config, source), ...backendProblems(config, source), ...pagingProblems(config, source)]);
+  // Limits against the LimitRange and the node, Redis' disk; the state backend; who is paged;
+  // what the consumers refuse at the extremes.
+  fresh([...limitProblems(config, source), ...backendProblems(config, source), ...pagingProblems(config, source), ...extremeValueProblems(config, source)]);
   return problems;
 }
