@@ -91,6 +91,13 @@ function renderEnvironment(config: PlatformConfig): string {
     : m.pagerduty.enabled
       ? `PagerDuty (routing key from Secret ${config.monitoringNamespace}/${m.pagerduty.routingKeySecret!.name}, key ${m.pagerduty.routingKeySecret!.key})`
       : `nobody is paged: ${terminalSafe(m.criticalAlertsUnrouted ?? "", 300)}`;
+  const warnings = !m.alerting
+    ? "alerting is off (no Alertmanager)"
+    : m.warnings?.to === "pagerduty"
+      ? "PagerDuty, with severity warning (the same routing key)"
+      : m.warnings?.to === "slack"
+        ? `Slack ${m.warnings.channel} (webhook URL from Secret ${config.monitoringNamespace}/${m.warnings.webhookSecret.name}, key ${m.warnings.webhookSecret.key})`
+        : "NOWHERE: no receiver with an integration takes them; they show only in Alertmanager and Grafana (set monitoring.warnings to route them)";
   const apis = Object.entries(values.plan.needs)
     .filter(([, needs]) => needs.length > 0)
     .map(([api, needs]) => `${api} (${needs.join(", ")}) by ${values.plan.providers[api as keyof typeof values.plan.providers].join(" and ") || "nobody"}`);
@@ -108,6 +115,7 @@ function renderEnvironment(config: PlatformConfig): string {
     `  monitoring total: ${chartTotal.pods} pods, ${res(chartTotal.resources)}${perNode}`,
     ...budget.layers.map((l) => `  database connections, ${l.label}: ${l.arithmetic}`),
     `  critical alerts: ${critical}`,
+    `  warning alerts: ${warnings}`,
     `  HPA metrics: ${apis.length > 0 ? apis.join("; ") : "none (no HPAs)"}`,
     "",
   ].join("\n");

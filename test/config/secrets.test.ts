@@ -8,11 +8,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
-import { ConfigError } from "../../config/errors";
+import { ConfigError, MAX_PROBLEMS_SHOWN } from "../../config/errors";
 import { validateCatalog, validateEnvironment } from "../../config/load";
-import { looksSecretName, secretShape } from "../../config/secrets";
+import { looksLikeKey, looksSecretName, redactText, secretShape } from "../../config/secrets";
 import { evaluatePolicy } from "../../stacks/policy";
 import { type Json, named, rawCatalog, rawEnvironment, synthEnvironment } from "../helpers";
+import { HARMLESS_VALUES, SECRET_VALUES } from "../secret-values";
 
 const PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
 const JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
@@ -110,5 +111,113 @@ describe("applying the rule set", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the shared table of secret and harmless values (test/secret-values.ts)", () => {
+  for (const v of SECRET_VALUES) {
+    it(`finds ${v.name}, and redacts it from any text`, () => {
+      assert.match(secretShape(v.value) ?? "(none)", v.shape);
+      const text = `before ${v.value} after`;
+      assert.ok(!redactText(text).includes(v.secret), redactText(text));
+      assert.match(redactText(text), /\(redacted\)/);
+    });
+  }
+  for (const v of HARMLESS_VALUES) {
+    it(`leaves ${v.name} alone`, () => {
+      assert.equal(secretShape(v.value), undefined, v.value);
+      assert.equal(looksLikeKey(v.value), false, v.value);
+      assert.equal(redactText(v.value), v.value);
+    });
+  }
+  it("tells a key pasted as a name from a name: random runs of letters and digits, not words", () => {
+    for (const key of ["e93facc04764012d7bfb002500d5d1a6", "R0ABCD12EF34GH56IJ78KL90MN12OP34", "a1b2c3d4e5f6g7h8i9j0k1"]) assert.ok(looksLikeKey(key), key);
+    for (const name of ["pagerduty", "pagerduty-routing-key", "agentplatformpagerduty2025", "routing-key", "alertmanagerpagerdutyintegration"]) assert.ok(!looksLikeKey(name), name);
+  });
+});
+
+describe("the walk over every string of a config file (config/secret-fields.ts)", () => {
+  /** Free-text fields a secret could be pasted into, known and unknown. */
+  const FIELDS: { field: string; set: (r: Json, v: string) => void }[] = [
+    { field: "migrations.command[3]", set: (r, v) => (r.migrations.command = ["python", "-m", "alembic", v]) },
+    { field: "monitoring.runbookBaseUrl", set: (r, v) => (r.monitoring.runbookBaseUrl = v) },
+    { field: "services.api-gateway.env.UPSTREAM", set: (r, v) => (r.services["api-gateway"].env = { UPSTREAM: v }) },
+    { field: "cluster.context", set: (r, v) => (r.cluster.context = v) },
+    { field: "ingress.tls.clusterIssuer", set: (r, v) => (r.ingress.tls.clusterIssuer = v) },
+    { field: "monitoring.pagerduty.routingKeySecret.name", set: (r, v) => (r.monitoring.pagerduty.routingKeySecret.name = v) },
+    { field: "backend.bucket", set: (r, v) => (r.backend.bucket = v) },
+    { field: "notes", set: (r, v) => (r.notes = v) },
+    { field: "redis.extraArgs[1]", set: (r, v) => (r.redis.extraArgs = ["--appendonly", v]) },
+  ];
+  const refused = (raw: Json): ConfigError => {
+    try {
+      validateEnvironment(raw, "production", validateCatalog(rawCatalog()));
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, String(error));
+      return error;
+    }
+    return assert.fail("accepted");
+  };
+
+  for (const v of SECRET_VALUES) {
+    it(`refuses ${v.name} in every free-text field, naming the field, never printing it`, () => {
+      for (const f of FIELDS) {
+        const raw = rawEnvironment("production");
+        f.set(raw, v.value);
+        const error = refused(raw);
+        const found = error.problems.find((p) => p.field === f.field);
+        assert.ok(found, `${f.field}:\n${error.message}`);
+        assert.equal(found.value, "(redacted)", f.field);
+        assert.ok(!error.message.includes(v.secret), `${f.field} printed the secret:\n${error.message}`);
+      }
+    });
+  }
+
+  it("refuses a secret in the catalogue too (config/services.ts)", () => {
+    const catalog = rawCatalog();
+    catalog["api-gateway"].displayName = SECRET_VALUES[0]!.value.slice(0, 60);
+    assert.throws(() => validateCatalog(catalog), (e: unknown) => e instanceof ConfigError && /config\/services\.ts: api-gateway\.displayName = \(redacted\): looks like a secret/.test(e.message) && !e.message.includes("hunter2"));
+  });
+
+  it("refuses a command whose flag takes a secret in the next argument", () => {
+    const raw = rawEnvironment("production");
+    raw.migrations.command = ["psql", "--password", "hunter2-arg", "-c", "select 1"];
+    const error = refused(raw);
+    assert.match(error.message, /migrations\.command\[2\] = \(redacted\): looks like a secret \(it follows --password/);
+    assert.ok(!error.message.includes("hunter2-arg"));
+  });
+
+  it("accepts the harmless values in free-text fields", () => {
+    for (const v of HARMLESS_VALUES) {
+      const raw = rawEnvironment("production");
+      raw.services["api-gateway"].env = { UPSTREAM: v.value };
+      raw.migrations.command = ["sh", "-c", v.value];
+      assert.doesNotThrow(() => validateEnvironment(raw, "production", validateCatalog(rawCatalog())), v.name);
+    }
+  });
+
+  it("keeps image tags that are commit SHAs and digests: public, content-derived", () => {
+    const raw = rawEnvironment("production");
+    raw.services["agent-orchestrator"].image = { tag: "7f3a9c2e4b1d8f6a0c5e3b9d2f7a1c4e8b6d0f3a", digest: `sha256:${"ab12".repeat(16)}` };
+    assert.doesNotThrow(() => validateEnvironment(raw, "production", validateCatalog(rawCatalog())));
+  });
+
+  it("never prints a key that is itself a credential", () => {
+    const raw = rawEnvironment("production");
+    raw.services["api-gateway"].env = { "ghp_abcdefghijklmnopqrstuvwxyz0123456789": "x" };
+    raw["sk-proj-abcdefghijklmnopqrstuvwxyz012345"] = true;
+    const error = refused(raw);
+    assert.ok(!error.message.includes("abcdefghijklmnopqrstuvwxyz"), error.message);
+    assert.match(error.message, /\(redacted key\)/);
+  });
+
+  it("says how many problems it did not list: 20,000 unknown keys print a bounded message", () => {
+    const raw = rawEnvironment("production");
+    for (let i = 0; i < 20_000; i++) raw[`unknown_${i}`] = i;
+    const error = refused(raw);
+    const lines = error.message.split("\n");
+    assert.ok(lines.length <= MAX_PROBLEMS_SHOWN + 2, `${lines.length} lines`);
+    assert.match(error.message, /^Invalid configuration \(20,000 problems\)/);
+    assert.match(lines.at(-1)!, /^ {2}… and 19,950 more problems$/);
   });
 });
