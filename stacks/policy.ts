@@ -201,9 +201,10 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
   // Ingress: public Services have routes, internal ones none; TLS outside local.
   const ingresses = all.filter((r) => r.type === "kubernetes_ingress_v1");
   if (options.ingressControllerNamespace !== undefined) {
-    const admitsController = (labels: Json) =>
+    const admitsController = (labels: Json, service: { body: Json }) =>
       policies.some(
         (p) =>
+          sameNamespace(p, service) &&
           selects(p.body.spec?.pod_selector?.match_labels, labels) &&
           (p.body.spec?.ingress ?? []).some((rule: Json) =>
             (rule.from ?? []).some((f: Json) => f.namespace_selector?.match_labels?.["kubernetes.io/metadata.name"] === options.ingressControllerNamespace),
@@ -215,7 +216,7 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
     for (const s of all.filter((r) => r.type === "kubernetes_service_v1")) {
       const selector = s.body.spec?.selector ?? {};
       const resolved = Object.fromEntries(Object.entries(selector).map(([k, v]) => [k, resolve(v)]));
-      const isPublic = admitsController(resolved);
+      const isPublic = admitsController(resolved, s);
       const ref = `\${kubernetes_service_v1.${s.id}.metadata[0].name}`;
       const routed = routedTo.has(ref) || routedTo.has(String(s.body.metadata?.name));
       if (isPublic && !routed) add(s, "KS-INGRESS-ROUTE", `Service ${s.body.metadata?.name} admits the ingress controller but no Ingress routes to it`);

@@ -5,10 +5,11 @@
  * leave the previous cdktf.out exactly as it was (no half-written output, no scratch directory).
  */
 import assert from "node:assert/strict";
-import { cpSync, readdirSync, writeFileSync } from "node:fs";
+import { cpSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { before, describe, it } from "node:test";
 import { copyApp, type Json, rawEnvironment, readTree, tempDir } from "../helpers";
+import { SECRET_VALUES } from "../secret-values";
 import { type Finished, runAsync } from "../tools";
 
 const DIST = resolve(__dirname, "..", "..");
@@ -46,13 +47,11 @@ function run(w: Worker, env: Record<string, string> = {}): Promise<Finished> {
   });
 }
 
-/** Replaces the compiled production config with `value` (JSON), as if config/production.ts said so. */
-function writeProduction(w: Worker, value: unknown): void {
-  writeFileSync(
-    join(w.app, "config", "production.js"),
-    `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.default = ${JSON.stringify(value)};\n`,
-  );
+/** Replaces a compiled config file with `value` (JSON), as if config/<name>.ts said so. */
+function writeConfig(w: Worker, name: string, value: unknown): void {
+  writeFileSync(join(w.app, "config", `${name}.js`), `"use strict";\nObject.defineProperty(exports, "__esModule", { value: true });\nexports.default = ${JSON.stringify(value)};\n`);
 }
+const writeProduction = (w: Worker, value: unknown) => writeConfig(w, "production", value);
 
 before(async () => {
   for (let i = 0; i < WORKERS; i++) {
@@ -81,6 +80,10 @@ interface Case {
   readonly field: string;
   /** Text that must never appear in the output (a secret). */
   readonly secret?: string;
+  /** The file the message names. @default config/production.ts */
+  readonly file?: string;
+  /** Other files of the run, replaced too (cross-environment cases). */
+  readonly others?: () => Record<string, unknown>;
 }
 
 const prod = () => rawEnvironment("production");
@@ -166,6 +169,75 @@ const cases: Case[] = [
   { name: "a metric name with PromQL in it", config: edit((r) => (mo(r).autoscaling.customMetrics[0].metric = 'queue_length{x="1"} or vector(1)')), field: "services.model-orchestration.autoscaling.customMetrics[0].metric" },
   { name: "an env name with a dollar", config: edit((r) => (gw(r).env = { "PATH$(id)": "x" })), field: 'services.api-gateway.env."PATH$(id)"' },
   { name: "a unicode look-alike namespace", config: edit((r) => (r.namespace = "аgent-platform")), field: "namespace" },
+  // Ingress routes the API server or ingress-nginx would refuse, or that collide (issue 23)
+  { name: "an IP address as a host", config: edit((r) => (r.ingress.routes["api-gateway"].host = "203.0.113.7")), field: "ingress.routes.api-gateway.host" },
+  { name: "a host label of 64 characters", config: edit((r) => (r.ingress.routes["api-gateway"].host = `${"x".repeat(64)}.example.com`)), field: "ingress.routes.api-gateway.host" },
+  { name: "a path with //", config: edit((r) => (r.ingress.routes["api-gateway"].paths = ["/v1//agents"])), field: "ingress.routes.api-gateway.paths[0]" },
+  { name: "a path with a tilde", config: edit((r) => (r.ingress.routes["api-gateway"].paths = ["/~ops"])), field: "ingress.routes.api-gateway.paths[0]" },
+  {
+    name: "two prefixes that differ by a trailing slash",
+    config: edit((r) => ((r.ingress.routes["api-gateway"].paths = ["/app"]), (r.ingress.routes["web-dashboard"] = { host: "api.berrys-agents.dev", paths: ["/app/"] }))),
+    field: "ingress.routes.web-dashboard.paths[0]",
+  },
+  { name: "grafanaHost on a service's host and path", config: edit((r) => (r.ingress.grafanaHost = "api.berrys-agents.dev")), field: "ingress.grafanaHost" },
+  // Limits that contradict each other
+  { name: "a Postgres limit above the node", config: edit((r) => (r.postgres.resources.limits.memory = "64Gi")), field: "postgres.resources.limits.memory" },
+  { name: "a Redis volume smaller than its persistence needs", config: edit((r) => (r.redis.storage.size = "1Gi")), field: "redis.storage.size" },
+  { name: "PgBouncer session mode on the transaction budget", config: edit((r) => (r.pgbouncer.poolMode = "session")), field: "pgbouncer.poolMode" },
+  // Derived names and namespaces
+  { name: "a monitoring namespace too long for node-exporter's", config: edit((r) => (r.monitoringNamespace = "monitoring-".repeat(5))), field: "monitoringNamespace" },
+  { name: "the monitoring namespace is ingress-nginx", config: edit((r) => (r.monitoringNamespace = "ingress-nginx")), field: "monitoringNamespace" },
+  { name: "the platform namespace is cert-manager", config: edit((r) => (r.namespace = "cert-manager")), field: "namespace" },
+  // Backends terraform init would refuse
+  { name: "a bucket with adjacent periods", config: edit((r) => (r.backend.bucket = "state..bucket")), field: "backend.bucket" },
+  { name: "a bucket formatted as an IP address", config: edit((r) => (r.backend.bucket = "10.1.2.3")), field: "backend.bucket" },
+  { name: "a state key starting with /", config: edit((r) => (r.backend.key = "/agent-platform/production.tfstate")), field: "backend.key" },
+  { name: "a misspelled region", config: edit((r) => (r.backend.region = "eu-wset-1")), field: "backend.region" },
+  {
+    name: "a pg conn_str with a password",
+    config: edit((r) => (r.backend = { type: "pg", schemaName: "state", conn_str: "postgres://tf:Pg-Backend-Pw1@db/tf" })),
+    field: "backend.conn_str",
+    secret: "Pg-Backend-Pw1",
+  },
+  // Secrets pasted in the wrong field, and secrets in free-text fields (issue 20)
+  { name: "a PagerDuty key as the Secret's name", config: edit((r) => (r.monitoring.pagerduty.routingKeySecret.name = "e93facc04764012d7bfb002500d5d1a6")), field: "monitoring.pagerduty.routingKeySecret.name", secret: "e93facc04764012d7bfb002500d5d1a6" },
+  { name: "PGPASSWORD in the migration command", config: edit((r) => (r.migrations.command = ["sh", "-c", "PGPASSWORD=Mig-Pw-77 alembic upgrade head"])), field: "migrations.command[2]", secret: "Mig-Pw-77" },
+  { name: "credentials in the runbook URL", config: edit((r) => (r.monitoring.runbookBaseUrl = "https://ops:Runbook-Pw-5@runbooks.example.com/x")), field: "monitoring.runbookBaseUrl", secret: "Runbook-Pw-5" },
+  ...SECRET_VALUES.map((v) => ({ name: `${v.name} in an env value`, config: edit((r) => (gw(r).env = { UPSTREAM: v.value })), field: "services.api-gateway.env.UPSTREAM", secret: v.secret })),
+  ...SECRET_VALUES.slice(0, 4).map((v) => ({ name: `${v.name} in an unknown field`, config: edit((r) => (r.monitoring.notes = v.value)), field: "monitoring.notes", secret: v.secret })),
+  // Production pages someone
+  { name: "production without alerting", config: edit((r) => ((r.monitoring.alerting = false), (r.monitoring.pagerduty = { enabled: false }))), field: "monitoring.alerting" },
+  {
+    name: "production with unrouted critical alerts",
+    config: edit((r) => ((r.monitoring.pagerduty = { enabled: false }), (r.monitoring.criticalAlertsUnrouted = "we read the dashboards every morning instead"))),
+    field: "monitoring.pagerduty.enabled",
+  },
+  // Extremes
+  { name: "a retention beyond a Prometheus duration", config: edit((r) => (r.monitoring.retention = "999999y")), field: "monitoring.retention" },
+  { name: "template braces in the runbook URL", config: edit((r) => (r.monitoring.runbookBaseUrl = "https://runbooks.example.com/{{ $labels.x }}")), field: "monitoring.runbookBaseUrl" },
+  // Environments that overwrite each other
+  {
+    name: "staging's state key equal to production's",
+    config: prod,
+    others: () => ({ staging: { ...rawEnvironment("staging"), backend: { ...rawEnvironment("staging").backend, key: "agent-platform/production.tfstate" } } }),
+    file: "config/staging.ts",
+    field: "backend.key",
+  },
+  {
+    name: "staging on production's cluster context",
+    config: prod,
+    others: () => ({ staging: { ...rawEnvironment("staging"), cluster: { kubeconfigPath: "~/.kube/config", context: "agent-platform-production" } } }),
+    file: "config/staging.ts",
+    field: "cluster.context",
+  },
+];
+
+/** Valid but unusual configurations: accepted, synthesized, written. */
+const acceptedCases: { name: string; config: () => unknown }[] = [
+  { name: "an internationalised host in punycode", config: edit((r) => (r.ingress.routes["api-gateway"].host = "xn--mnchen-3ya.berrys-agents.dev")) },
+  { name: "a wildcard host", config: edit((r) => (r.ingress.routes["web-dashboard"].host = "*.app.berrys-agents.dev")) },
+  { name: "a long but valid path", config: edit((r) => (r.ingress.routes["api-gateway"].paths = [`/${"v1/agents/runs/".repeat(40)}events`])) },
+  { name: "a bucket with dots but no adjacent ones", config: edit((r) => (r.backend.bucket = "tf.state.berrys-agents.dev")) },
 ];
 
 describe("robustness corpus", { concurrency: WORKERS }, () => {
@@ -177,15 +249,29 @@ describe("robustness corpus", { concurrency: WORKERS }, () => {
     it(`refuses ${c.name}`, () =>
       withWorker(async (w) => {
       writeProduction(w, c.config());
+      const others = c.others?.() ?? {};
+      for (const [name, value] of Object.entries(others)) writeConfig(w, name, value);
       const result = await run(w, { DEPLOYMENT_ENV: "production" });
+      for (const name of Object.keys(others)) writeConfig(w, name, rawEnvironment(name as "staging"));
       assert.equal(result.status, 1, result.stdout);
       assert.match(result.stderr, /^Invalid configuration \(\d+ problems?\); nothing was synthesized:/);
-      assert.ok(result.stderr.includes(`config/production.ts: ${c.field} = `), `field ${c.field} not named in:\n${result.stderr}`);
+      assert.ok(result.stderr.includes(`${c.file ?? "config/production.ts"}: ${c.field} = `), `field ${c.field} not named in:\n${result.stderr}`);
       assert.doesNotMatch(result.stderr, /^\s+at /m, "stack trace printed");
       assert.doesNotMatch(result.stderr, /\u001b/, "raw escape character printed");
       if (c.secret) assert.ok(!result.stderr.includes(c.secret) && !result.stdout.includes(c.secret), "secret echoed");
       assert.deepEqual(readTree(join(w.work, "cdktf.out")), w.snapshot, "cdktf.out changed");
       assert.deepEqual(readdirSync(w.work).sort(), ["app", "cdktf.out"], "scratch output left behind");
+      }));
+  }
+
+  for (const c of acceptedCases) {
+    it(`accepts ${c.name}`, () =>
+      withWorker(async (w) => {
+        writeProduction(w, c.config());
+        const out = join(w.work, "accepted-out");
+        const result = await run(w, { DEPLOYMENT_ENV: "production", CDKTF_OUTDIR: out });
+        rmSync(out, { recursive: true, force: true });
+        assert.equal(result.status, 0, result.stderr);
       }));
   }
 
