@@ -111,24 +111,31 @@ interface Shape {
   readonly accept?: (match: RegExpExecArray) => boolean;
   /** The capture group that holds the secret itself (redaction keeps what introduces it); 0: all of it. */
   readonly secret?: number;
+  /** Text every match contains: a cheap test that skips the pattern for most strings. */
+  readonly hint: string | RegExp;
+  /** Length every match has at least. @default 8 */
+  readonly min?: number;
 }
 
 /** Shapes of secret values, each with what it is called in a message. */
 const SHAPES: readonly Shape[] = [
   // scheme://user:password@host, also with an empty user (redis://:pw@host, as redis-cli accepts).
-  { what: "a URL with a password in it", pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/gi },
-  { what: "a PEM private key", pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/g },
-  { what: "a JSON Web Token", pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g },
+  { what: "a URL with a password in it", pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/gi, hint: "@" },
+  { what: "a PEM private key", pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/g, hint: "-----BEGIN" },
+  { what: "a JSON Web Token", pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, hint: "eyJ" },
   {
     what: "a provider's API key",
     pattern:
       /\b(sk-[A-Za-z0-9_-]{20,}|sk_(live|test)_[A-Za-z0-9]{16,}|rk_live_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,}|glpat-[A-Za-z0-9_-]{20,}|xox[abeprs]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|(AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|SG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|npm_[A-Za-z0-9]{36}|hvs\.[A-Za-z0-9_-]{20,})/g,
+    hint: /sk[-_]|rk_|gh[pousr]_|github_pat_|glpat-|xox|xapp-|AKIA|ASIA|AIza|SG\.|npm_|hvs\./,
+    min: 16,
   },
   // Incoming-webhook URLs carry their credential in the path: whoever has the URL can post.
   {
     what: "a webhook URL with its token",
     pattern:
       /\bhttps?:\/\/(hooks\.slack\.com\/(services|workflows|triggers)\/[A-Za-z0-9/_-]+|(ptb\.|canary\.)?discord(app)?\.com\/api\/webhooks\/\d+\/[A-Za-z0-9_-]+|[A-Za-z0-9.-]*\.webhook\.office\.com\/webhookb2\/\S+|outlook\.office(365)?\.com\/webhook\/\S+|api\.telegram\.org\/bot\d+:[A-Za-z0-9_-]+)/gi,
+    hint: "://",
   },
   // ?token=…, &sig=…, ?api_key=…: a credential in a query string (Teams workflows, SAS URLs, generic hooks).
   {
@@ -136,13 +143,15 @@ const SHAPES: readonly Shape[] = [
     pattern: /[?&;]([A-Za-z0-9_.-]+)=([^&#\s"']+)/g,
     accept: (m) => (looksSecretName(m[1]!) || SECRET_QUERY_PARAMETERS.has(m[1]!.toLowerCase())) && literalSecretValue(m[2]!),
     secret: 2,
+    hint: "=",
   },
   // PGPASSWORD=…, password=… and password = … (libpq key/value strings), --token=…, ?password=….
   {
     what: "a secret assigned to a name that says so",
-    pattern: /(?:^|[\s,;{(&?]|--?)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1[ \t]*=[ \t]*("[^"]*"|'[^']*'|[^\s,;}"'&]+)/g,
+    pattern: /(?:^|[\s,;{(&?"'`]|--?)(["']?)([A-Za-z_][A-Za-z0-9_.-]*)\1[ \t]*=[ \t]*("[^"]*"|'[^']*'|[^\s,;}"'&`]+)/g,
     accept: (m) => looksSecretName(m[2]!) && literalSecretValue(m[3]!),
     secret: 3,
+    hint: "=",
   },
   // {"password": "…"}: JSON with a field named like a secret.
   {
@@ -150,16 +159,24 @@ const SHAPES: readonly Shape[] = [
     pattern: /"([A-Za-z_][A-Za-z0-9_.-]*)"\s*:\s*"((?:[^"\\]|\\.)*)"/g,
     accept: (m) => looksSecretName(m[1]!) && literalSecretValue(m[2]!),
     secret: 2,
+    hint: '"',
   },
-  { what: "an HTTP Basic credential", pattern: /\bBasic\s+([A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])/g, accept: (m) => basicCredential(m[1]!), secret: 1 },
-  { what: "an HTTP Bearer token", pattern: /\bBearer\s+([A-Za-z0-9._~+/-]{16,}=*)/g, accept: (m) => /[\d._~+/-]/.test(m[1]!) || /[a-z]/.test(m[1]!) === /[A-Z]/.test(m[1]!), secret: 1 },
-  { what: "a long random string", pattern: /[A-Za-z0-9+/_-]{32,}=*/g, accept: (m) => randomToken(m[0]) },
+  { what: "an HTTP Basic credential", pattern: /\bBasic\s+([A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])/g, accept: (m) => basicCredential(m[1]!), secret: 1, hint: "Basic" },
+  { what: "an HTTP Bearer token", pattern: /\bBearer\s+([A-Za-z0-9._~+/-]{16,}=*)/g, accept: (m) => /[\d._~+/-]/.test(m[1]!) || /[a-z]/.test(m[1]!) === /[A-Z]/.test(m[1]!), secret: 1, hint: "Bearer" },
+  { what: "a long random string", pattern: /[A-Za-z0-9+/_-]{32,}=*/g, accept: (m) => randomToken(m[0]), hint: "", min: 32 },
 ];
+
+/** Each shape's pattern with `d` (match indices, so redaction cuts out exactly the secret group). */
+const COMPILED = new Map(SHAPES.map((shape) => [shape, new RegExp(shape.pattern.source, `${shape.pattern.flags}d`)]));
+
+/** Shortest text any shape can match (`token=ab`): shorter strings are skipped at once. */
+const SHORTEST = 8;
 
 function matches(shape: Shape, value: string): RegExpExecArray[] {
   const found: RegExpExecArray[] = [];
-  // `d`: match indices, so redaction can cut out exactly the secret group.
-  const re = new RegExp(shape.pattern.source, `${shape.pattern.flags}d`);
+  if (value.length < (shape.min ?? SHORTEST) || !(typeof shape.hint === "string" ? value.includes(shape.hint) : shape.hint.test(value))) return found;
+  const re = COMPILED.get(shape)!;
+  re.lastIndex = 0;
   for (let m = re.exec(value); m !== null; m = re.exec(value)) {
     if (!shape.accept || shape.accept(m)) found.push(m);
     if (m[0].length === 0) re.lastIndex++;

@@ -77,7 +77,11 @@ export function secretStrings(stack: Json, files: Readonly<Record<string, string
   const visit = (node: unknown, where: string, key: string) => {
     if (typeof node === "string") {
       if (/sha256|checksum/i.test(key) || key === "depends_on") return;
+      const before = found.length;
       check(where, textOf(key === "image" ? node.replace(/@sha256:[0-9a-f]{64}$/, "") : node));
+      // A Helm release's values are YAML text (constructs/yaml.ts: never folded): a quoted
+      // string escapes its quotes, which hides JSON inside it from the text as a whole.
+      if (found.length === before && key === "values" && /\.helm_release\./.test(where) && node.includes('\\"')) check(where, textOf(node).replace(/\\(["\\])/g, "$1"));
       return;
     }
     if (Array.isArray(node)) {

@@ -97,7 +97,7 @@ function renderEnvironment(config: PlatformConfig): string {
       ? "PagerDuty, with severity warning (the same routing key)"
       : m.warnings?.to === "slack"
         ? `Slack ${m.warnings.channel} (webhook URL from Secret ${config.monitoringNamespace}/${m.warnings.webhookSecret.name}, key ${m.warnings.webhookSecret.key})`
-        : "NOWHERE: no receiver with an integration takes them; they show only in Alertmanager and Grafana (set monitoring.warnings to route them)";
+        : "nowhere: no receiver with an integration takes them; they show only in Alertmanager and Grafana (set monitoring.warnings to route them)";
   const apis = Object.entries(values.plan.needs)
     .filter(([, needs]) => needs.length > 0)
     .map(([api, needs]) => `${api} (${needs.join(", ")}) by ${values.plan.providers[api as keyof typeof values.plan.providers].join(" and ") || "nobody"}`);

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { stringify } from "yaml";
-import { alertmanagerConfig } from "../../dashboards/alertmanager";
-import { loadConfig } from "../helpers";
+import { alertmanagerConfig, alertmanagerSecrets } from "../../dashboards/alertmanager";
+import { renderSummary } from "../../stacks/summary";
+import { loadConfig, rawEnvironment } from "../helpers";
 import { tool, writeFiles } from "./tools";
 
 const dirs: string[] = [];
@@ -56,6 +57,40 @@ describe("Alertmanager config", () => {
     assert.equal(pd.routing_key_file, "/etc/alertmanager/secrets/pagerduty/routing-key");
     assert.equal(pd.routing_key, undefined);
     assert.equal(pd.service_key, undefined);
+  });
+
+  const toPagerDuty = { ...withPagerDuty, warnings: { to: "pagerduty" as const } };
+  const toSlack = { ...withPagerDuty, warnings: { to: "slack" as const, webhookSecret: { name: "slack-webhook", key: "url" }, channel: "#platform-alerts" } };
+
+  it("passes amtool check-config with warnings routed to PagerDuty or Slack", () => {
+    for (const settings of [toPagerDuty, toSlack]) {
+      const result = tool("amtool", ["check-config", "alertmanager.yaml"], write(alertmanagerConfig(settings)));
+      assert.equal(result.status, 0, result.output);
+    }
+  });
+
+  it("routes warnings to a receiver with an integration where monitoring.warnings says, critical alerts still to PagerDuty", () => {
+    for (const settings of [toPagerDuty, toSlack]) {
+      const dir = write(alertmanagerConfig(settings));
+      assert.equal(receiverFor(dir, ["severity=warning", "alertname=AgentPlatformHighLatencyP95"]), "warnings");
+      assert.equal(receiverFor(dir, ["severity=critical", "alertname=AgentPlatformHighErrorRatio"]), "pagerduty");
+      assert.equal(receiverFor(dir, ["alertname=Watchdog", "severity=none"]), "null");
+      const config = alertmanagerConfig(settings) as { receivers: { name: string; [k: string]: unknown }[] };
+      const warnings = config.receivers.find((r) => r.name === "warnings")!;
+      assert.ok(Object.keys(warnings).some((k) => k.endsWith("_configs")), "the warnings receiver has an integration");
+    }
+    const slack = (alertmanagerConfig(toSlack) as { receivers: { name: string; slack_configs?: Record<string, unknown>[] }[] }).receivers.find((r) => r.name === "warnings")!;
+    assert.deepEqual(slack.slack_configs, [{ api_url_file: "/etc/alertmanager/secrets/slack-webhook/url", channel: "#platform-alerts", send_resolved: true }]);
+    assert.deepEqual(alertmanagerSecrets(toSlack), ["pagerduty", "slack-webhook"]);
+  });
+
+  it("has no warnings receiver unless monitoring.warnings names one: the summary then says they go nowhere", () => {
+    const config = alertmanagerConfig(withPagerDuty) as { receivers: { name: string }[] };
+    assert.ok(!config.receivers.some((r) => r.name === "warnings"));
+    assert.match(renderSummary([loadConfig("production")]), /warning alerts: nowhere: no receiver with an integration takes them/);
+    const raw = rawEnvironment("production");
+    raw.monitoring.warnings = toSlack.warnings;
+    assert.match(renderSummary([loadConfig("production", {}, raw)]), /warning alerts: Slack #platform-alerts \(webhook URL from Secret monitoring\/slack-webhook, key url\)/);
   });
 
   it("amtool rejects a broken config (the check can fail)", () => {
