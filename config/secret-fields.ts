@@ -11,7 +11,7 @@ import { looksLikeKey, looksSecretName, secretReason, secretShape } from "./secr
 
 /** Where a secret goes instead, for every message of this walk. */
 export const SECRET_ADVICE =
-  "secrets come from Kubernetes Secrets (docs/configuration.md, \"Secrets\"), never from the configuration, which is committed and written into cdk.tf.json";
+  "secrets come from Kubernetes Secrets (docs/operations.md, \"Secrets\"), never from the configuration, which is committed and written into cdk.tf.json";
 
 type Path = readonly (string | number)[];
 

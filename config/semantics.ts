@@ -173,7 +173,7 @@ export function semanticProblems(config: PlatformConfig, source: string): Config
 
   // Connections at the peak, in both autoscaling modes at once, through PgBouncer where it runs.
   for (const l of connectionBudget(config).layers) {
-    if (!l.fits && l.value !== undefined) add(l.field, l.value, `cannot serve these clients: ${l.arithmetic}; use transaction pooling (docs/capacity.md, "PgBouncer"), or raise defaultPoolSize and postgres.maxConnections to hold one server connection per client`);
+    if (!l.fits && l.value !== undefined) add(l.field, l.value, `cannot serve these clients: ${l.arithmetic}; use transaction pooling (docs/capacity.md, "Pool modes"), or raise defaultPoolSize and postgres.maxConnections to hold one server connection per client`);
     else if (!l.fits) add(l.field, l.field === "postgres.maxConnections" ? pg.maxConnections : config.pgbouncer?.maxClientConn, `is too small for the connection budget (${l.label}, at the peak: HPA maximums or replicas, both blue-green tracks, rollout surge): ${l.arithmetic}`);
   }
 

@@ -26,6 +26,7 @@ export const OWN_PROCESS: readonly string[] = [
   "constructs/data-servers.test.js", // PostgreSQL and redis-server
   "constructs/stand-in.test.js", // nginx
   "network/matrix.test.js", // cyclonus, the NetworkPolicy engine
+  "stacks/backend-terraform.test.js", // versitygw and terraform
 ];
 
 /** Every compiled test file under dist/test, relative, sorted. */
