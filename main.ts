@@ -30,7 +30,7 @@ function main(): number {
     for (const warning of report.warnings) process.stderr.write(`Warning: ${terminalSafe(redactText(warning), 2000)}\n`);
     if (process.env.PLATFORM_SUMMARY !== "off") {
       const { renderSummary } = require("./stacks/summary") as typeof import("./stacks/summary");
-      process.stdout.write(redactText(renderSummary(configs, report.suppressions)));
+      process.stdout.write(renderSummary(configs, report.suppressions));
     }
     return 0;
   } catch (error) {

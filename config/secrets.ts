@@ -21,13 +21,14 @@ const SECRET_WORDS = new Set([
 /**
  * Last words of names that contain such a word but hold no secret: where a secret file is, a
  * key's identifier or prefix, a URL (checked by its shape instead), or a setting *about* the
- * secret — its type, algorithm, length, lifetime or who it is for (`password_encryption`,
- * `auth_type`, `auth_user`, `TOKEN_TTL`).
+ * secret — its type, algorithm, length, lifetime, who it is for or where it is checked
+ * (`password_encryption`, `auth_type`, `auth_user`, `TOKEN_TTL`, initdb's `--auth-local`).
  */
 const NOT_SECRET_SUFFIXES = [
   "file", "path", "dir", "prefix", "url", "uri", "endpoint", "header", "version", "class", "ttl", "name", "id",
   "type", "mode", "method", "algorithm", "encryption", "policy", "length", "size", "timeout", "expiry", "age", "enabled",
   "required", "user", "username", "issuer", "audience", "scope", "scopes", "query", "format", "kind", "count",
+  "host", "hostname", "local", "server", "port", "realm", "provider",
 ];
 const NOT_SECRET_NAMES = new Set(["public key", "key version", "routing key secret"]);
 
@@ -121,7 +122,8 @@ interface Shape {
 const SHAPES: readonly Shape[] = [
   // scheme://user:password@host, also with an empty user (redis://:pw@host, as redis-cli accepts).
   { what: "a URL with a password in it", pattern: /\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:[^/\s@]+@/gi, hint: "@" },
-  { what: "a PEM private key", pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----/g, hint: "-----BEGIN" },
+  // The whole block, to its END line or the end of the text (a cut or one-line key too).
+  { what: "a PEM private key", pattern: /-----BEGIN [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY( BLOCK)?-----|$)/g, hint: "-----BEGIN" },
   { what: "a JSON Web Token", pattern: /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, hint: "eyJ" },
   {
     what: "a provider's API key",

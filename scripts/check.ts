@@ -10,7 +10,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { describeTemplateFinding, findTemplateInjections } from "../stacks/interpolation-guard";
 import { secretLiterals, secretStrings } from "../stacks/secret-scan";
 
@@ -41,7 +41,16 @@ function main(outdir: string | undefined, environment: string | undefined): numb
   for (const f of secrets) problems.push(`${f.path} (${f.resource}): ${f.where} has a literal value and ${f.reason}: keep it in a Secret and mount it as a file`);
   if (secrets.length === 0) process.stdout.write("ok: no secret-looking literal in env values or ConfigMaps\n");
   const monitoringDir = join(outdir, "monitoring", environment);
-  const files = existsSync(monitoringDir) ? Object.fromEntries(readdirSync(monitoringDir).map((f) => [f, readFileSync(join(monitoringDir, f), "utf8")])) : {};
+  const files = existsSync(monitoringDir)
+    ? Object.fromEntries(
+        (readdirSync(monitoringDir, { recursive: true, withFileTypes: true }) as import("node:fs").Dirent[])
+          .filter((e) => e.isFile())
+          .map((e) => {
+            const path = join(e.parentPath, e.name);
+            return [relative(monitoringDir, path), readFileSync(path, "utf8")];
+          }),
+      )
+    : {};
   const strings = secretStrings(stack, files);
   for (const f of strings) problems.push(`${f.where} ${f.reason}: keep it in a Secret and read it from a mounted file`);
   if (strings.length === 0) process.stdout.write("ok: no secret-looking string anywhere else in the stack or its monitoring files\n");

@@ -7,6 +7,7 @@
  */
 import { environmentCapacity, namespaceQuota, type QuotaAmounts, type Resources, type Totals, connectionBudget } from "../config/capacity";
 import { formatCpu, formatMemory } from "../config/quantity";
+import { redactText } from "../config/secrets";
 import { terminalSafe } from "../config/text";
 import type { PlatformConfig } from "../config/types";
 import { chartWorkloads, monitoringInputs, monitoringValues } from "../constructs/monitoring-values";
@@ -20,7 +21,9 @@ export function renderSummary(
   configs: readonly PlatformConfig[],
   suppressions: readonly { readonly environment: string; readonly finding: SuppressedFinding }[] = [],
 ): string {
-  const text = configs.map(renderEnvironment).join("\n");
+  // Redacted like every message (config/secrets.ts): the configuration is checked for secrets
+  // before it gets here, and this is the last line of defence whatever a later change prints.
+  const text = redactText(configs.map(renderEnvironment).join("\n"));
   if (suppressions.length === 0) return text;
   // Grouped by rule and reason: one line per distinct exception, with where it applies.
   const groups = new Map<string, { rule: string; reason: string; where: string[] }>();

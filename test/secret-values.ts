@@ -68,6 +68,7 @@ export const HARMLESS_VALUES: readonly { readonly name: string; readonly value: 
   { name: "a runbook URL with a long path", value: "https://runbooks.example.com/agent-platform/AgentPlatformHighLatencyP95" },
   { name: "a Postgres setting about passwords", value: "password_encryption = scram-sha-256" },
   { name: "a PgBouncer auth type", value: "auth_type = scram-sha-256" },
+  { name: "initdb's authentication methods", value: "--auth-local=scram-sha-256 --auth-host=scram-sha-256" },
   { name: "an empty token", value: "token=" },
   { name: "a key prefix", value: "key_prefix=cache" },
   { name: "a UUID", value: "550e8400-e29b-41d4-a716-446655440000" },

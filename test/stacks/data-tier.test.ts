@@ -297,7 +297,7 @@ describe("PlatformStack data tier", () => {
         env === "local"
           ? []
           : [
-              `${env}: backend.bucket and backend.dynamodbTable in config/${env}.ts still hold the shipped placeholders; terraform init fails until they name your own (docs/operations.md, "State backends")`,
+              `${env}: backend.bucket in config/${env}.ts still holds the shipped placeholder; terraform init fails until it names your own (docs/operations.md, "State backends")`,
               `${env}: cluster.apiServer and cluster.nodeCidrs are not set in config/${env}.ts, so the monitoring namespace's policies take every private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) for the API server (ports 443, 6443) and the nodes; set them to your cluster's addresses (docs/configuration.md, "Cluster addresses")`,
             ],
         env,

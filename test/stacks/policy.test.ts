@@ -42,6 +42,7 @@ const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void;
     const volume = find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.volume.find((v: Json) => v.name === "metrics-secrets");
     volume.projected[0].sources.push({ secret: [{ name: "postgres-auth", items: [{ key: "superuser-password", path: "superuser-password" }] }] });
   } },
+  { rule: "KS-SECRET-LITERAL", on: "db-migrate-1-0-0", mutate: (j) => (find(j, "kubernetes_job_v1", "db-migrate-1-0-0").spec.template.spec.container[0].command = ["sh", "-c", "PGPASSWORD=hunter2hunter2 alembic upgrade head"]) },
   { rule: "KS-REPLICAS", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_horizontal_pod_autoscaler_v2", "tool-integration").spec.min_replicas = 1) },
   { rule: "KS-HPA-REPLICAS", on: "model-orchestration", mutate: (j) => (find(j, "kubernetes_deployment_v1", "model-orchestration").spec.replicas = "3") },
   { rule: "KS-SPREAD", on: "agent-orchestrator", mutate: (j) => delete find(j, "kubernetes_deployment_v1", "agent-orchestrator").spec.template.spec.topology_spread_constraint },
