@@ -26,9 +26,36 @@ const MAX_SECRET_KEY = 253;
 /** effective_cache_size's ceiling: 2147483647 pages of 8 kB (Postgres' guc_tables.c). */
 const MAX_EFFECTIVE_CACHE_BYTES = 2147483647 * 8192;
 
+/**
+ * Secrets the stack reads by name (constructs/platform-secrets.ts, constructs/monitoring-values.ts):
+ * a TLS Secret of the same name would hand the ingress controller database or admin credentials
+ * as a "certificate" (it would serve its fake certificate instead, and read the credentials).
+ */
+export const PLATFORM_SECRET_NAMES = ["postgres-auth", "redis-auth", "grafana-admin"];
+
+/**
+ * Headers that carry credentials or that HTTP itself uses: as the correlation-ID header, every
+ * service would copy a credential into its logs and onward calls, or break requests.
+ */
+const NOT_A_CORRELATION_HEADER = ["authorization", "proxy-authorization", "cookie", "set-cookie", "host", "content-length", "content-type", "connection", "transfer-encoding", "upgrade", "x-api-key", "x-auth-token"];
+
+/** A Docker image name is at most 255 characters (distribution/reference `NameTotalLengthMax`). */
+const MAX_IMAGE_NAME = 255;
+
 export function extremeValueProblems(config: PlatformConfig, source: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (field: string, value: unknown, rule: string) => problems.push(problemAt(source, field, value, rule));
+
+  for (const s of config.services) {
+    if (s.imageRepository.length > MAX_IMAGE_NAME)
+      problems.push(problemAt("config/services.ts", `${s.name}.imageRepository`, s.imageRepository, `is ${s.imageRepository.length} characters: an image name is at most ${MAX_IMAGE_NAME} (the container runtime refuses to pull it)`));
+  }
+  const tls = config.ingress.tls;
+  const secretNames = [...PLATFORM_SECRET_NAMES, ...(config.monitoring.pagerduty.routingKeySecret ? [config.monitoring.pagerduty.routingKeySecret.name] : [])];
+  if (tls.mode === "secret" && tls.secretName !== undefined && secretNames.includes(tls.secretName))
+    add("ingress.tls.secretName", tls.secretName, "is a Secret the platform keeps credentials in, not a TLS certificate: the ingress controller would read it and serve its fake certificate; name the kubernetes.io/tls Secret of your certificate");
+  if (NOT_A_CORRELATION_HEADER.includes(config.logging.correlationIdHeader.toLowerCase()))
+    add("logging.correlationIdHeader", config.logging.correlationIdHeader, "is a header HTTP or authentication uses: every service would log it and pass it on as the correlation ID; use a header of its own such as X-Correlation-ID");
 
   for (const s of config.services) {
     const bytes = Object.entries(s.env).reduce((sum, [k, v]) => sum + Buffer.byteLength(k) + Buffer.byteLength(v), 0);

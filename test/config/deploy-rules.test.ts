@@ -276,6 +276,15 @@ describe("values the consumers refuse at the extremes", () => {
     assert.match(refused("production", (r) => (r.postgres.effectiveCacheSize = "20Ti"), "postgres.effectiveCacheSize").rule, /refuses to start/);
     assert.match(refused("production", (r) => (r.postgres.effectiveCacheSize = "12Gi"), "postgres.effectiveCacheSize").rule, /memory limit \(8Gi\)/);
   });
+  it("refuses a platform credentials Secret as the TLS Secret", () => {
+    assert.match(refused("production", (r) => (r.ingress.tls = { mode: "secret", secretName: "postgres-auth" }), "ingress.tls.secretName").rule, /not a TLS certificate/);
+  });
+  it("refuses a credential header as the correlation-ID header", () => {
+    assert.match(refused("production", (r) => (r.logging.correlationIdHeader = "Authorization"), "logging.correlationIdHeader").rule, /log it and pass it on/);
+  });
+  it("refuses an image name longer than a container runtime pulls", () => {
+    assert.match(refused("production", (_r, c) => (c["api-gateway"].imageRepository = `ghcr.io/${"a".repeat(250)}`), "api-gateway.imageRepository", "config/services.ts").rule, /at most 255/);
+  });
   it("refuses a Secret key no Secret can hold", () => {
     assert.match(refused("production", (r) => (r.monitoring.pagerduty.routingKeySecret.key = "k".repeat(254)), "monitoring.pagerduty.routingKeySecret.key").rule, /at most 253/);
   });
