@@ -85,6 +85,10 @@ function classSwitches(text: string): number {
  */
 function randomToken(t: string): boolean {
   if (t.includes("/") && /[-_]/.test(t)) return t.split("/").some(randomToken);
+  // Words joined by `_` or `-` with a short id (`postgres_server_stateful-set_41B50D02`, a
+  // construct's id) are written, not random: random base64url rarely yields lower-case words.
+  const parts = t.split(/[-_]/).filter(Boolean);
+  if (parts.length >= 3 && parts.filter((p) => /^[a-z]{2,}$/.test(p)).length * 2 >= parts.length) return false;
   return t.length >= 32 && /^[A-Za-z0-9+/_-]+=*$/.test(t) && /\d/.test(t) && /[A-Za-z]/.test(t) && entropy(t) >= (/^[0-9a-f]+$/i.test(t) ? 3.5 : 4.2);
 }
 

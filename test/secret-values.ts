@@ -74,6 +74,7 @@ export const HARMLESS_VALUES: readonly { readonly name: string; readonly value: 
   { name: "a UUID", value: "550e8400-e29b-41d4-a716-446655440000" },
   { name: "a model name", value: "gpt-4o-mini-2024-07-18" },
   { name: "a long kebab-case name", value: "agent-platform-overview-dashboard-for-production" },
+  { name: "a Terraform resource address", value: "kubernetes_stateful_set_v1.postgres_server_stateful-set_41B50D02" },
   { name: "a query string without credentials", value: "https://api.example.com/v1/search?page=2&per_page=50" },
   { name: "JSON without secrets", value: '{"user": "app", "passwordFile": "/run/secrets/pw"}' },
   { name: "a public key header", value: "-----BEGIN PUBLIC KEY-----" },
