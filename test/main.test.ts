@@ -7,7 +7,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync,
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
-import { copyApp, readTree, tempDir } from "./helpers";
+import { deploymentNames } from "./catalogue";
+import { copyApp, loadConfig, readTree, tempDir } from "./helpers";
 
 const DIST = resolve(__dirname, "..");
 const PROJECT = resolve(DIST, "..");
@@ -88,8 +89,9 @@ describe("main", () => {
     const result = run(dir, { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "true" });
     assert.equal(result.status, 0, result.stderr);
     assert.deepEqual(readdirSync(join(dir, "cdktf.out", "stacks")), ["production"]);
-    // One per Deployment: five services, two of them blue-green.
-    assert.equal(Object.keys(stackJson(dir, "production").resource.kubernetes_horizontal_pod_autoscaler_v2).length, 7);
+    // One per Deployment of a service: two for a blue-green one.
+    const deployments = loadConfig("production").services.flatMap(deploymentNames);
+    assert.equal(Object.keys(stackJson(dir, "production").resource.kubernetes_horizontal_pod_autoscaler_v2).length, deployments.length);
   });
 
   for (const [variable, value] of [
@@ -118,11 +120,16 @@ describe("main", () => {
     copyApp(app);
     const file = join(app, "config", "production.js");
     const source = readFileSync(file, "utf8");
-    assert.ok(source.includes('memory: "512Mi"'));
-    writeFileSync(file, source.replace('memory: "512Mi"', 'memory: "500mb"'));
+    // The first service's memory request: the first `memory:` after its key under `services`.
+    const service = loadConfig("production").services[0]!.name;
+    const entry = source.indexOf(`"${service}": {`, source.indexOf("services: {"));
+    const at = source.indexOf(`memory: "`, entry);
+    assert.ok(entry > 0 && at > entry, `no memory request for ${service} under services in ${file}`);
+    const end = source.indexOf('"', at + 'memory: "'.length);
+    writeFileSync(file, `${source.slice(0, at)}memory: "500mb${source.slice(end)}`);
     const result = run(dir, {}, join(app, "main.js"));
     assert.equal(result.status, 1);
-    assert.match(result.stderr, /config\/production\.ts: services\.api-gateway\.resources\.requests\.memory = "500mb": must be a memory quantity/);
+    assert.match(result.stderr, new RegExp(`config/production\\.ts: services\\.${service}\\.resources\\.requests\\.memory = "500mb": must be a memory quantity`));
     assert.doesNotMatch(result.stderr, /^\s+at /m);
     assert.equal(existsSync(join(dir, "cdktf.out")), false);
     assert.deepEqual(readdirSync(dir), ["app"]);

@@ -8,9 +8,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { addResources, connectionBudget, environmentCapacity, NO_RESOURCES, namespaceQuota, peakPods, type Resources, surgeOf } from "../../config/capacity";
 import { formatCpu, formatCpuQuantity, formatMemory, formatMemoryQuantity, parseCpuMillis, parseMemoryBytes } from "../../config/quantity";
-import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { renderSummary } from "../../stacks/summary";
-import { type Json, loadConfig, rawEnvironment, resources, synthEnvironment } from "../helpers";
+import { blueGreenService } from "../catalogue";
+import { type Json, loadConfig, rawEnvironment, resources } from "../helpers";
+import { VARIANT_ENVIRONMENTS, VARIANT_MODES } from "../variants";
 
 const KINDS = { kubernetes_deployment_v1: "Deployment", kubernetes_stateful_set_v1: "StatefulSet", kubernetes_job_v1: "Job" } as const;
 
@@ -49,28 +50,28 @@ function emittedWorkloads(json: Json) {
 }
 
 describe("the capacity model", () => {
-  for (const env of ENVIRONMENT_NAMES) {
-    for (const autoscaling of [false, true]) {
-      it(`matches every workload ${env} emits with autoscaling ${autoscaling ? "on" : "off"}: pods, containers, surge, claims`, () => {
-        const config = loadConfig(env, { enableAutoscaling: autoscaling });
-        const model = environmentCapacity(config);
-        const emitted = emittedWorkloads(synthEnvironment(env, { enableAutoscaling: autoscaling }));
-        const mode = autoscaling ? "on" : "off";
-        assert.deepEqual(
-          emitted.map((w) => w.name).sort(),
-          model.workloads.map((w) => w.name).sort(),
-        );
-        for (const w of model.workloads) {
-          const e = emitted.find((x) => x.name === w.name)!;
-          assert.equal(e.kind, w.kind, w.name);
-          assert.deepEqual(e.perPod, w.perPod, `${w.name}: per-pod resources`);
-          assert.deepEqual({ min: e.min, max: e.max, surge: e.surge }, { min: w.pods[mode].min, max: w.pods[mode].max, surge: w.pods[mode].surge }, w.name);
-          assert.equal(e.storage, w.storageBytes, `${w.name}: claims`);
-        }
-      });
-    }
-    it(`prints ${env}'s totals, quota and budget as the model computes them`, () => {
-      const config = loadConfig(env, { enableAutoscaling: true });
+  for (const { variant, env, autoscaling } of VARIANT_MODES) {
+    it(`matches every workload ${env} emits with autoscaling ${autoscaling ? "on" : "off"}: pods, containers, surge, claims (${variant.label})`, () => {
+      const config = variant.config(env, { enableAutoscaling: autoscaling });
+      const model = environmentCapacity(config);
+      const emitted = emittedWorkloads(variant.stack(env, { enableAutoscaling: autoscaling }));
+      const mode = autoscaling ? "on" : "off";
+      assert.deepEqual(
+        emitted.map((w) => w.name).sort(),
+        model.workloads.map((w) => w.name).sort(),
+      );
+      for (const w of model.workloads) {
+        const e = emitted.find((x) => x.name === w.name)!;
+        assert.equal(e.kind, w.kind, w.name);
+        assert.deepEqual(e.perPod, w.perPod, `${w.name}: per-pod resources`);
+        assert.deepEqual({ min: e.min, max: e.max, surge: e.surge }, { min: w.pods[mode].min, max: w.pods[mode].max, surge: w.pods[mode].surge }, w.name);
+        assert.equal(e.storage, w.storageBytes, `${w.name}: claims`);
+      }
+    });
+  }
+  for (const { variant, env } of VARIANT_ENVIRONMENTS) {
+    it(`prints ${env}'s totals, quota and budget as the model computes them (${variant.label})`, () => {
+      const config = variant.config(env, { enableAutoscaling: true });
       const c = environmentCapacity(config);
       const text = renderSummary([config]);
       const totals = (t: typeof c.min) =>
@@ -87,17 +88,18 @@ describe("the capacity model", () => {
 
   it("counts the peak in whichever mode needs more: both blue-green tracks, HPA maximum, surge", () => {
     const config = loadConfig("production");
-    const gateway = environmentCapacity(config).workloads.filter((w) => w.name.startsWith("api-gateway-"));
-    assert.equal(gateway.length, 2);
-    const a = config.services.find((s) => s.name === "api-gateway")!.autoscaling;
-    for (const w of gateway) assert.equal(peakPods(w), Math.max(a.maxReplicas + surgeOf(a.maxReplicas), config.services[0]!.replicas + surgeOf(config.services[0]!.replicas)));
+    const service = blueGreenService(config);
+    const tracks = environmentCapacity(config).workloads.filter((w) => w.name === `${service.name}-blue` || w.name === `${service.name}-green`);
+    assert.equal(tracks.length, 2);
+    const { autoscaling: a, replicas } = service;
+    for (const w of tracks) assert.equal(peakPods(w), Math.max(a.maxReplicas + surgeOf(a.maxReplicas), replicas + surgeOf(replicas)));
   });
 });
 
 describe("the namespace quota", () => {
-  for (const env of ENVIRONMENT_NAMES) {
-    it(`caps ${env}'s namespace at its peak plus headroom, and the emitted ResourceQuota says so`, () => {
-      const config = loadConfig(env);
+  for (const { variant, env } of VARIANT_ENVIRONMENTS) {
+    it(`caps ${env}'s namespace at its peak plus headroom, and the emitted ResourceQuota says so (${variant.label})`, () => {
+      const config = variant.config(env);
       const { need, hard } = namespaceQuota(config);
       const peak = environmentCapacity(config).peak;
       assert.equal(need.pods, peak.pods);
@@ -105,7 +107,7 @@ describe("the namespace quota", () => {
       for (const k of ["requestsCpuMillis", "requestsMemoryBytes", "limitsCpuMillis", "limitsMemoryBytes", "pods"] as const) {
         assert.ok(hard[k] >= need[k] * (1 + config.quota.headroomPercent / 100) - 1e-6, k);
       }
-      const quota = Object.values(resources(synthEnvironment(env), "kubernetes_resource_quota_v1"))[0]!;
+      const quota = Object.values(resources(variant.stack(env), "kubernetes_resource_quota_v1"))[0]!;
       assert.deepEqual(quota.spec.hard, {
         "requests.cpu": formatCpuQuantity(hard.requestsCpuMillis),
         "requests.memory": formatMemoryQuantity(hard.requestsMemoryBytes),
@@ -115,7 +117,7 @@ describe("the namespace quota", () => {
         persistentvolumeclaims: String(hard.claims),
         "requests.storage": formatMemoryQuantity(hard.storageBytes),
       });
-      const limits = Object.values(resources(synthEnvironment(env), "kubernetes_limit_range_v1"))[0]!;
+      const limits = Object.values(resources(variant.stack(env), "kubernetes_limit_range_v1"))[0]!;
       assert.deepEqual(limits.spec.limit[0].max, { cpu: config.nodeSize.cpu, memory: config.nodeSize.memory });
     });
   }

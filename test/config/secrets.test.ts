@@ -18,6 +18,9 @@ import { HARMLESS_VALUES, SECRET_VALUES } from "../secret-values";
 const PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----";
 const JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U";
 
+/** The service whose settings the tests break: the catalogue's first. */
+const SERVICE = Object.keys(rawCatalog())[0]!;
+
 describe("what looks like a secret", () => {
   it("by name: *_PASS, *_AUTH, *KEY*, passwords, tokens, in any case style", () => {
     for (const name of ["DB_PASS", "REDIS_AUTH", "OPENAI_KEY", "OPENAI_API_KEY", "DATABASE_PASSWORD", "GITHUB_TOKEN", "clientKey", "integrationKey", "apiKey", "SIGNING_SECRET", "SENTRY_DSN"]) {
@@ -68,8 +71,8 @@ describe("applying the rule set", () => {
       ["DB_PASS", "x"],
       ["UPSTREAM", JWT],
     ]) {
-      const message = refusal((r) => (r.services["api-gateway"].env = { [name]: value }));
-      assert.match(message, new RegExp(`services\\.api-gateway\\.env\\.${name} = \\(redacted\\): looks like a secret`));
+      const message = refusal((r) => (r.services[SERVICE].env = { [name]: value }));
+      assert.match(message, new RegExp(`services\\.${SERVICE}\\.env\\.${name} = \\(redacted\\): looks like a secret`));
       assert.ok(!message.includes(value) || value === "x", message);
     }
   });
@@ -88,7 +91,7 @@ describe("applying the rule set", () => {
 
   it("fails synth (the policy gate) on a secret-looking literal in an env value or a settings ConfigMap", () => {
     const json = structuredClone(synthEnvironment("production"));
-    named(json, "kubernetes_config_map_v1", "tool-integration-settings").data.UPSTREAM = "https://svc:t0ps3cret@tools.example.com";
+    named(json, "kubernetes_config_map_v1", `${SERVICE}-settings`).data.UPSTREAM = "https://svc:t0ps3cret@tools.example.com";
     named(json, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env.push({ name: "OPENAI_KEY", value: "abc" });
     const found = evaluatePolicy(json, { environment: "production" }).violations.filter((v) => v.rule === "KS-SECRET-ENV");
     assert.deepEqual(found.map((f) => f.detail).sort(), [
@@ -101,7 +104,7 @@ describe("applying the rule set", () => {
     const dir = mkdtempSync(join(tmpdir(), "check-secrets-"));
     try {
       const json = structuredClone(synthEnvironment("local"));
-      named(json, "kubernetes_config_map_v1", "tool-integration-settings").data.DB_PASS = "plain";
+      named(json, "kubernetes_config_map_v1", `${SERVICE}-settings`).data.DB_PASS = "plain";
       mkdirSync(join(dir, "stacks", "local"), { recursive: true });
       writeFileSync(join(dir, "stacks", "local", "cdk.tf.json"), JSON.stringify(json));
       const result = spawnSync(process.execPath, [resolve(__dirname, "..", "..", "scripts", "check.js"), dir, "local"], { encoding: "utf8" });

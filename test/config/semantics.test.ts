@@ -5,14 +5,22 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { connectionBudget, environmentCapacity, peakPods, serviceWorkloads } from "../../config/capacity";
+import { connectionBudget, peakPods, serviceWorkloads, surgeOf } from "../../config/capacity";
 import { ConfigError } from "../../config/errors";
 import { validateCatalog, validateEnvironment } from "../../config/load";
 import { isDnsLabel, isLabelValue, labelSafe } from "../../config/names";
 import { allowedDisruptions } from "../../config/semantics";
 import { ENVIRONMENT_NAMES, type EnvironmentName } from "../../config/schema";
-import { PlatformStack } from "../../stacks/platform-stack";
-import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthChecked, synthEnvironment, testApp } from "../helpers";
+import { parseCpuMillis } from "../../config/quantity";
+import { isRolling, serviceWhere, usesDatabase, withCustomMetrics } from "../catalogue";
+import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthEnvironment } from "../helpers";
+import { SIXTH_SERVICE, VARIANT_ENVIRONMENTS, WITH_SIXTH_SERVICE } from "../variants";
+
+// Services picked by what they are (test/catalogue.ts), from the shipped production config.
+const production = loadConfig("production");
+const FIRST = production.services[0]!;
+/** A database user released rolling: one Deployment, so one peak to count. */
+const ROLLING_DB = serviceWhere(production, "a database user released rolling", (s) => usesDatabase(s) && isRolling(s));
 
 /** The problem a mutated environment file fails with, at `field`. */
 function refused(env: EnvironmentName, mutate: (raw: Json) => void, field: string, overrides = {}): { value: string; rule: string } {
@@ -50,8 +58,8 @@ function labelsAndNames(json: Json): { where: string; key: string; value: string
 describe("values that become Kubernetes names and labels", () => {
   it("labels an image whose tag is no label value with a label-safe form", () => {
     const raw = rawEnvironment("staging");
-    raw.services["api-gateway"].image = { tag: `release-${"x".repeat(70)}-` };
-    raw.services["agent-orchestrator"].image = { tag: "2.0.0_rc.1-" };
+    raw.services[FIRST.name].image = { tag: `release-${"x".repeat(70)}-` };
+    raw.services[raw.migrations.service].image = { tag: "2.0.0_rc.1-" };
     const json = synthEnvironment("staging", {}, raw);
     for (const { where, key, value } of labelsAndNames(json)) assert.ok(isLabelValue(value), `${where}: ${key}=${value}`);
     const job = Object.values(resources(json, "kubernetes_job_v1"))[0]!;
@@ -62,7 +70,7 @@ describe("values that become Kubernetes names and labels", () => {
   it("gives a migrating service pinned by digest only a Job with a valid name and version label", () => {
     const raw = rawEnvironment("production");
     const digest = `sha256:${"ab12".repeat(16)}`;
-    raw.services["agent-orchestrator"].image = { digest };
+    raw.services[raw.migrations.service].image = { digest };
     const json = synthEnvironment("production", {}, raw);
     const job = Object.values(resources(json, "kubernetes_job_v1"))[0]!;
     assert.equal(job.metadata.name, `db-migrate-${"ab12".repeat(3)}`);
@@ -77,24 +85,28 @@ describe("values that become Kubernetes names and labels", () => {
     }
   });
 
-  it("accepts every shipped stack's labels and names", () => {
-    for (const env of ENVIRONMENT_NAMES) {
-      for (const { where, key, value } of labelsAndNames(synthEnvironment(env, { enableAutoscaling: true }))) assert.ok(isLabelValue(value), `${env} ${where}: ${key}=${value}`);
-    }
-  });
+  for (const { variant, env } of VARIANT_ENVIRONMENTS) {
+    it(`accepts every label and name of ${env}'s stack (${variant.label})`, () => {
+      const found = labelsAndNames(variant.stack(env, { enableAutoscaling: true }));
+      assert.ok(found.length > 0);
+      for (const { where, key, value } of found) assert.ok(isLabelValue(value), `${env} ${where}: ${key}=${value}`);
+    });
+  }
 });
 
 describe("units that parse but mean something else", () => {
   it('refuses CPU "500" (500 cores), with the likely unit', () => {
     // Written as millicores without the m: "500" and "1000" for 500m and 1.
-    const p = refused("production", (r) => (r.services["api-gateway"].resources = { requests: { cpu: "500", memory: "512Mi" }, limits: { cpu: "1000", memory: "1Gi" } }), "services.api-gateway.resources.requests.cpu");
+    const cores = parseCpuMillis(production.nodeSize.cpu)! / 1000;
+    const mutate = (r: Json) => (r.services[FIRST.name].resources = { requests: { cpu: "500", memory: "512Mi" }, limits: { cpu: "1000", memory: "1Gi" } });
+    const p = refused("production", mutate, `services.${FIRST.name}.resources.requests.cpu`);
     assert.equal(p.value, '"500"');
-    assert.match(p.rule, /is 500 cores, more than the 7 cores of a node \(nodeSize\.cpu\): write millicores with m, such as "500m"/);
-    refused("production", (r) => (r.services["api-gateway"].resources = { requests: { cpu: "500", memory: "512Mi" }, limits: { cpu: "1000", memory: "1Gi" } }), "services.api-gateway.resources.limits.cpu");
+    assert.match(p.rule, new RegExp(`is 500 cores, more than the ${cores} cores of a node \\(nodeSize\\.cpu\\): write millicores with m, such as "500m"`));
+    refused("production", mutate, `services.${FIRST.name}.resources.limits.cpu`);
   });
 
   it('refuses memory "512" (512 bytes), with the likely unit', () => {
-    const p = refused("staging", (r) => (r.services["tool-integration"].resources = { requests: { cpu: "100m", memory: "256" }, limits: { cpu: "500m", memory: "512" } }), "services.tool-integration.resources.limits.memory");
+    const p = refused("staging", (r) => (r.services[FIRST.name].resources = { requests: { cpu: "100m", memory: "256" }, limits: { cpu: "500m", memory: "512" } }), `services.${FIRST.name}.resources.limits.memory`);
     assert.match(p.rule, /is 512 bytes, less than 1Mi: add a unit, such as "512Mi"/);
     refused("production", (r) => (r.postgres.workMem = "4096"), "postgres.workMem");
   });
@@ -105,7 +117,8 @@ describe("units that parse but mean something else", () => {
   });
 
   it("refuses an HPA target of 0, which the API server refuses", () => {
-    const p = refused("production", (r) => (r.services["model-orchestration"].autoscaling.customMetrics[0].targetAverageValue = "0"), "services.model-orchestration.autoscaling.customMetrics[0].targetAverageValue");
+    const scaled = withCustomMetrics(production).name;
+    const p = refused("production", (r) => (r.services[scaled].autoscaling.customMetrics[0].targetAverageValue = "0"), `services.${scaled}.autoscaling.customMetrics[0].targetAverageValue`);
     assert.match(p.rule, /must be above 0/);
   });
 });
@@ -119,7 +132,15 @@ describe("disruption budgets with Kubernetes' rounding", () => {
   });
 
   it('refuses minAvailable "51%" on 2 replicas, saying why', () => {
-    const p = refused("production", (r) => (r.services["tool-integration"].disruption = { minAvailable: "51%" }), "services.tool-integration.disruption");
+    const p = refused(
+      "production",
+      (r) => {
+        r.services[FIRST.name].replicas = 2;
+        r.services[FIRST.name].autoscaling.minReplicas = 2;
+        r.services[FIRST.name].disruption = { minAvailable: "51%" };
+      },
+      `services.${FIRST.name}.disruption`,
+    );
     assert.match(p.rule, /minAvailable 51% leaves no pod evictable at 2 pod\(s\) \(51% of 2 rounds up to 2: Kubernetes rounds percentages up\), so every node drain blocks/);
   });
 
@@ -127,10 +148,11 @@ describe("disruption budgets with Kubernetes' rounding", () => {
     refused(
       "production",
       (r) => {
-        r.services["model-orchestration"].autoscaling.minReplicas = 1;
-        r.services["model-orchestration"].disruption = { minAvailable: "50%" };
+        r.services[FIRST.name].replicas = Math.max(2, FIRST.replicas);
+        r.services[FIRST.name].autoscaling.minReplicas = 1;
+        r.services[FIRST.name].disruption = { minAvailable: "50%" };
       },
-      "services.model-orchestration.disruption",
+      `services.${FIRST.name}.disruption`,
     );
   });
 });
@@ -150,7 +172,9 @@ describe("data tier sanity", () => {
 
   it("refuses a Redis maxmemory below what rate limiting needs", () => {
     const p = refused("production", (r) => (r.redis.maxmemory = "64Mi"), "redis.maxmemory");
-    assert.match(p.rule, /is below what rate limiting needs: 100000 clients x 7 service tiers x 2 windows x \d+ bytes per counter x 1\.5/);
+    // One counter per client per tier a service uses (its default and its endpoints' tiers).
+    const tiers = production.services.reduce((n, s) => n + (s.rateLimit ? new Set([s.rateLimit.defaultTier, ...s.rateLimit.endpoints.map((e) => e.tier)]).size : 0), 0);
+    assert.match(p.rule, new RegExp(`is below what rate limiting needs: ${production.rateLimiting.trackedClients} clients x ${tiers} service tiers x 2 windows x \\d+ bytes per counter x 1\\.5`));
   });
 
   it("refuses a monitoring namespace that is the platform's, or a system one", () => {
@@ -177,23 +201,25 @@ describe("the connection budget", () => {
     raw.postgres.workMem = "2Mi";
   };
 
-  it("holds for the shipped configs in both autoscaling modes at once, through PgBouncer where it runs", () => {
-    for (const env of ENVIRONMENT_NAMES) {
-      const budget = connectionBudget(loadConfig(env));
+  for (const { variant, env } of VARIANT_ENVIRONMENTS) {
+    it(`holds for ${env} in both autoscaling modes at once, through PgBouncer where it runs (${variant.label})`, () => {
+      const config = variant.config(env);
+      const budget = connectionBudget(config);
       assert.ok(budget.fits, budget.layers.map((l) => l.arithmetic).join("\n"));
-      assert.equal(budget.layers.length, loadConfig(env).pgbouncer ? 2 : 1);
-    }
-  });
+      assert.equal(budget.layers.length, config.pgbouncer ? 2 : 1);
+    });
+  }
 
   it("refuses a raised HPA maximum at synth, whatever ENABLE_AUTOSCALING says, with the arithmetic", () => {
     const mutate = (r: Json) => {
       direct(r);
-      r.services["model-orchestration"].autoscaling.maxReplicas = 80;
+      r.services[ROLLING_DB.name].autoscaling.maxReplicas = 80;
     };
+    // 80 pods + surge, each worker process with a full pool.
+    const [peak, workers, pool] = [80 + surgeOf(80), ROLLING_DB.workerProcesses, production.postgres.pool.maxConnections];
     for (const enableAutoscaling of [false, true]) {
       const p = refused("production", mutate, "postgres.maxConnections", { enableAutoscaling });
-      // 80 pods + surge 20, at pool 20.
-      assert.match(p.rule, /model-orchestration 100x1x20=2000/);
+      assert.match(p.rule, new RegExp(`${ROLLING_DB.name} ${peak}x${workers}x${pool}=${peak * workers * pool}`));
       assert.match(p.rule, /> max_connections 2000$/);
     }
   });
@@ -230,8 +256,8 @@ describe("the connection budget", () => {
 describe("names looked up in config", () => {
   it("never resolves a name through Object.prototype", () => {
     const catalog = rawCatalog();
-    catalog["web-dashboard"].calls = ["constructor"];
-    assert.throws(() => validateCatalog(catalog), /web-dashboard\.calls\[0\] = "constructor": must name a service in the catalogue/);
+    catalog[FIRST.name].calls = ["constructor"];
+    assert.throws(() => validateCatalog(catalog), new RegExp(`${FIRST.name}\\.calls\\[0\\] = "constructor": must name a service in the catalogue`));
     const raw = rawEnvironment("local");
     raw.migrations.service = "constructor";
     assert.throws(() => validateEnvironment(raw, "local", validateCatalog(rawCatalog())), /migrations\.service = "constructor": must name a service in the catalogue/);
@@ -239,47 +265,21 @@ describe("names looked up in config", () => {
 });
 
 describe("adding a service", () => {
-  /** The README's "Adding a service", done to copies: catalogue entry, then settings everywhere. */
-  function withSixthService(): { catalog: Json; envs: Record<EnvironmentName, Json> } {
-    const catalog = rawCatalog();
-    catalog["memory-service"] = {
-      displayName: "Memory Service",
-      imageRepository: "ghcr.io/berrys-agents/memory-service",
-      port: 8080,
-      probes: { liveness: "/health/live", readiness: "/health/ready", startup: "/health/startup" },
-      usesDatabase: true,
-      exposure: "internal",
-    };
-    catalog["agent-orchestrator"].calls.push("memory-service");
-    const envs = Object.fromEntries(
-      ENVIRONMENT_NAMES.map((env) => {
-        const raw = rawEnvironment(env);
-        raw.services["memory-service"] = structuredClone(raw.services["tool-integration"]);
-        return [env, raw];
-      }),
-    ) as Record<EnvironmentName, Json>;
-    return { catalog, envs };
-  }
-
-  for (const env of ENVIRONMENT_NAMES) {
-    for (const autoscaling of [false, true]) {
-      it(`synthesizes ${env} with a sixth service (autoscaling ${autoscaling ? "on" : "off"}), through every check`, () => {
-        const { catalog, envs } = withSixthService();
-        const config = validateEnvironment(envs[env], env, validateCatalog(catalog), { enableAutoscaling: autoscaling });
-        assert.equal(config.services.length, 6);
-        const json = synthChecked(new PlatformStack(testApp(), { config }));
-        const deployments = Object.values(resources(json, "kubernetes_deployment_v1")).map((d) => d.metadata.name);
-        assert.ok(deployments.includes("memory-service"));
-        // Its callers reach it, and the model follows.
-        const policy = Object.values(resources(json, "kubernetes_network_policy_v1")).find((p) => p.metadata.name === "memory-service")!;
-        assert.ok(JSON.stringify(policy.spec.ingress).includes('"agent-orchestrator"'));
-        assert.equal(environmentCapacity(config).workloads.filter((w) => w.name === "memory-service").length, 1);
-      });
+  // The invariants themselves run against the extended config in their own files (test/variants.ts):
+  // the policy gate, the capacity model, the call graph, the quota, the budget and the summary.
+  it(`validates and loads ${SIXTH_SERVICE} in every environment, in catalogue order, with its call paths`, () => {
+    for (const env of ENVIRONMENT_NAMES) {
+      const config = WITH_SIXTH_SERVICE.config(env);
+      assert.deepEqual(config.services.map((s) => s.name), Object.keys(WITH_SIXTH_SERVICE.rawCatalog()));
+      assert.equal(config.services.length, loadConfig(env).services.length + 1);
+      assert.ok(config.services.some((s) => s.calls.includes(SIXTH_SERVICE)), "a service calls the fixture");
     }
-  }
+  });
 
   it("tells exactly what is missing when the catalogue grows but an environment does not", () => {
-    const { catalog } = withSixthService();
-    assert.throws(() => validateEnvironment(rawEnvironment("staging"), "staging", validateCatalog(catalog)), /config\/staging\.ts: services\.memory-service = \(missing\): is in the service catalogue \(config\/services\.ts\) and needs settings in every environment/);
+    assert.throws(
+      () => validateEnvironment(rawEnvironment("staging"), "staging", validateCatalog(WITH_SIXTH_SERVICE.rawCatalog())),
+      new RegExp(`config/staging\\.ts: services\\.${SIXTH_SERVICE} = \\(missing\\): is in the service catalogue \\(config/services\\.ts\\) and needs settings in every environment`),
+    );
   });
 });

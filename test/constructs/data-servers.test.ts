@@ -38,6 +38,10 @@ const container = (json: Json, workload: string, name: string): Json =>
 describe("Redis on redis-server, as the StatefulSet runs it: ACL users per purpose", () => {
   const production = synthEnvironment("production");
   const settings = loadConfig("production").redis!;
+  // Keys as the contract names them, for services of the catalogue (test/catalogue.ts): one that
+  // is rate-limited, one that caches.
+  const LIMITED = loadConfig("production").services.find((s) => s.rateLimit)?.name ?? loadConfig("production").services[0]!.name;
+  const CACHED = loadConfig("production").services.find((s) => s.cache)?.name ?? loadConfig("production").services[0]!.name;
   // Passwords with a space, quotes and a backslash: the ACL file holds hashes, the exporter's JSON escapes.
   const passwords = { ratelimit: 'rate "limit" pass', cache: "cache-test-password", exporter: 'exp\\orter "pw"' };
   const admin = { user: "test-admin", password: "test-admin-password" };
@@ -159,7 +163,7 @@ describe("Redis on redis-server, as the StatefulSet runs it: ACL users per purpo
     const rl = user("ratelimit");
     const sha = as(rl, "SCRIPT", "LOAD", SLIDING_WINDOW);
     assert.match(sha, /^[0-9a-f]{40}$/);
-    const key = (w: number) => `ratelimit:api-gateway:low:client-1:${w}`;
+    const key = (w: number) => `ratelimit:${LIMITED}:low:client-1:${w}`;
     ok(as(rl, "INCRBY", key(99), "40"));
     ok(as(rl, "PEXPIRE", key(99), "120000"));
     // Halfway through window 100, 40 requests of window 99 weigh 20: 30 more of the tier's 50 pass.
@@ -178,7 +182,7 @@ describe("Redis on redis-server, as the StatefulSet runs it: ACL users per purpo
   it("lets the rate limiter do nothing else: no other key, no administration, no escape through a script", () => {
     const rl = user("ratelimit");
     for (const command of [
-      ["GET", "cache:agent-orchestrator:v1:x"],
+      ["GET", `cache:${CACHED}:v1:x`],
       ["INCR", "cache:x"],
       ["SET", "ratelimit:x", "1"],
       ["DEL", "ratelimit:x"],
@@ -215,7 +219,7 @@ describe("Redis on redis-server, as the StatefulSet runs it: ACL users per purpo
 
   it("lets the cache read and write cache:* entries with TTLs, and do nothing else", () => {
     const cache = user("cache");
-    const key = "cache:agent-orchestrator:v1:agent_definition:42";
+    const key = `cache:${CACHED}:v1:agent_definition:42`;
     ok(as(cache, "SET", key, "{}", "EX", "3600"));
     assert.equal(as(cache, "GET", key), "{}");
     ok(as(cache, "SETEX", `${key}:b`, "5", "x"));
@@ -230,7 +234,7 @@ describe("Redis on redis-server, as the StatefulSet runs it: ACL users per purpo
     assert.equal(as(cache, "UNLINK", `${key}:b`), "1");
     assert.equal(as(cache, "PING"), "PONG");
     for (const command of [
-      ["GET", "ratelimit:api-gateway:default:client:1"],
+      ["GET", `ratelimit:${LIMITED}:default:client:1`],
       ["SET", "ratelimit:x", "0"],
       ["DEL", "ratelimit:x"],
       ["INCR", "cache:x"],
@@ -322,14 +326,14 @@ describe("Redis on redis-server, as the StatefulSet runs it: ACL users per purpo
   it("keeps rate-limit counters under memory pressure: cache writes fail, nothing is evicted", () => {
     as(admin, "CONFIG", "SET", "maxmemory", "2mb");
     try {
-      ok(as(user("ratelimit"), "INCR", "ratelimit:api-gateway:client"));
-      ok(as(user("ratelimit"), "EXPIRE", "ratelimit:api-gateway:client", "60"));
+      ok(as(user("ratelimit"), "INCR", `ratelimit:${LIMITED}:client`));
+      ok(as(user("ratelimit"), "EXPIRE", `ratelimit:${LIMITED}:client`, "60"));
       let refusedWrite = false;
       for (let i = 0; i < 200 && !refusedWrite; i++) {
-        refusedWrite = /OOM/.test(as(user("cache"), "SET", `cache:api-gateway:v1:session:${i}`, "x".repeat(20_000), "EX", "900"));
+        refusedWrite = /OOM/.test(as(user("cache"), "SET", `cache:${CACHED}:v1:session:${i}`, "x".repeat(20_000), "EX", "900"));
       }
       assert.ok(refusedWrite, "expected an OOM error once maxmemory was reached");
-      assert.equal(as(user("ratelimit"), "GET", "ratelimit:api-gateway:client"), "1");
+      assert.equal(as(user("ratelimit"), "GET", `ratelimit:${LIMITED}:client`), "1");
     } finally {
       as(admin, "FLUSHALL");
       as(admin, "CONFIG", "SET", "maxmemory", String(parseMemoryBytes(settings.maxmemory)));
@@ -344,7 +348,9 @@ describe("Redis on redis-server, as the StatefulSet runs it: ACL users per purpo
     const n = 20_000;
     // Keys as long as the contract allows (64 bytes), with a value and a TTL, in one pipeline.
     // Inline commands in redis-cli's pipe mode: one write, not one round trip per key.
-    const script = Array.from({ length: n }, (_, i) => `SET ratelimit:api-gateway:default:${"c".repeat(20)}${String(i).padStart(8, "0")}:29485012 17 EX 120\r\n`).join("");
+    const key = (i: number) => `ratelimit:${LIMITED}:default:${String(i).padStart(8, "0")}:29485012`;
+    // Every key padded to the contract's 64 bytes, whatever the service's name is.
+    const script = Array.from({ length: n }, (_, i) => `SET ${key(i).padEnd(64, "c")} 17 EX 120\r\n`).join("");
     execFileSync("redis-cli", ["-h", "127.0.0.1", "-p", String(port), "--user", admin.user, "--pipe"], { input: script, env: { ...process.env, REDISCLI_AUTH: admin.password }, stdio: ["pipe", "ignore", "pipe"] });
     assert.equal(as(admin, "DBSIZE"), String(n));
     const perKey = (used() - before) / n;

@@ -7,18 +7,19 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
-import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { renderStandInConf, STAND_IN_COMMAND, STAND_IN_DIR } from "../../constructs/stand-in";
 import { unescapeLiteral } from "../../constructs/terraform-text";
+import { deploymentNames, internalService, publicService } from "../catalogue";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment } from "../helpers";
+import { VARIANT_ENVIRONMENTS } from "../variants";
 
 const PROJECT = resolve(__dirname, "..", "..", "..");
 
 describe("Ingress", () => {
-  for (const env of ENVIRONMENT_NAMES) {
-    it(`routes every public service of ${env}, and no internal one, through ${loadConfig(env).ingress.className}`, () => {
-      const config = loadConfig(env);
-      const json = synthEnvironment(env);
+  for (const { variant, env } of VARIANT_ENVIRONMENTS) {
+    it(`routes every public service of ${env}, and no internal one, through ${loadConfig(env).ingress.className} (${variant.label})`, () => {
+      const config = variant.config(env);
+      const json = variant.stack(env);
       const ingresses = Object.values(resources(json, "kubernetes_ingress_v1"));
       const services = Object.entries(resources(json, "kubernetes_service_v1"));
       const routed = ingresses
@@ -33,8 +34,9 @@ describe("Ingress", () => {
         if (env === "local") assert.equal(i.spec.tls, undefined);
         else assert.deepEqual(i.spec.tls, [{ hosts: [i.spec.rule[0].host], secret_name: `${i.metadata.name}-tls` }]);
       }
-      const gateway = named(json, "kubernetes_ingress_v1", "api-gateway");
-      assert.equal(gateway.spec.rule[0].host, config.ingress.routes["api-gateway"]!.host);
+      const routedService = publicService(config).name;
+      const gateway = named(json, "kubernetes_ingress_v1", routedService);
+      assert.equal(gateway.spec.rule[0].host, config.ingress.routes[routedService]!.host);
       assert.deepEqual(gateway.spec.rule[0].http.path[0].backend.service.port, { name: "http" });
       if (config.ingress.tls.mode === "cert-manager") assert.equal(gateway.metadata.annotations["cert-manager.io/cluster-issuer"], config.ingress.tls.clusterIssuer);
     });
@@ -43,7 +45,7 @@ describe("Ingress", () => {
   it("exposes Grafana where the config names a host, and admits the ingress controller to it only then", () => {
     const local = synthEnvironment("local");
     const grafana = named(local, "kubernetes_ingress_v1", "kps-grafana");
-    assert.equal(grafana.spec.rule[0].host, "grafana.localhost");
+    assert.equal(grafana.spec.rule[0].host, loadConfig("local").ingress.grafanaHost);
     const policy = (json: Json) => Object.values(resources(json, "kubernetes_network_policy_v1")).find((p) => p.metadata.name === "grafana")!.spec.ingress;
     assert.equal(policy(local)[0].from[0].namespace_selector.match_labels["kubernetes.io/metadata.name"], "ingress-nginx");
     // Without a host, Grafana admits Prometheus' scrapes and nothing from the ingress controller.
@@ -56,7 +58,7 @@ describe("Ingress", () => {
   it("takes TLS from an existing Secret when the config says so", () => {
     const raw = rawEnvironment("staging");
     raw.ingress.tls = { mode: "secret", secretName: "wildcard-staging-tls" };
-    const ingress = named(synthEnvironment("staging", {}, raw), "kubernetes_ingress_v1", "api-gateway");
+    const ingress = named(synthEnvironment("staging", {}, raw), "kubernetes_ingress_v1", publicService(loadConfig("staging")).name);
     assert.equal(ingress.spec.tls[0].secret_name, "wildcard-staging-tls");
     assert.equal(ingress.metadata.annotations, undefined);
   });
@@ -72,10 +74,12 @@ describe("Ingress", () => {
       }
       return "";
     };
-    assert.match(message((r) => delete r.ingress.routes["web-dashboard"]), /ingress\.routes\.web-dashboard = \(missing\): is required: the service is public/);
-    assert.match(message((r) => (r.ingress.routes["tool-integration"] = { host: "tools.example.com" })), /ingress\.routes\.tool-integration = .*: must not exist: the service is internal/);
+    const staging = loadConfig("staging");
+    const [open, closed] = [publicService(staging).name, internalService(staging).name];
+    assert.match(message((r) => delete r.ingress.routes[open]), new RegExp(`ingress\\.routes\\.${open} = \\(missing\\): is required: the service is public`));
+    assert.match(message((r) => (r.ingress.routes[closed] = { host: "tools.example.com" })), new RegExp(`ingress\\.routes\\.${closed} = .*: must not exist: the service is internal`));
     assert.match(message((r) => (r.ingress.tls = { mode: "none" })), /ingress\.tls\.mode = "none": must be secret or cert-manager outside local/);
-    assert.match(message((r) => (r.ingress.routes["api-gateway"] = { host: "API.Example.com" })), /ingress\.routes\.api-gateway\.host = "API\.Example\.com": must be a host name/);
+    assert.match(message((r) => (r.ingress.routes[open] = { host: "API.Example.com" })), new RegExp(`ingress\\.routes\\.${open}\\.host = "API\\.Example\\.com": must be a host name`));
     assert.match(message((r) => (r.standInImages = true)), /standInImages = true: is for local clusters only/);
   });
 });
@@ -100,7 +104,7 @@ describe("the local walkthrough", () => {
   it("runs every local service from the stand-in image, its config mounted, and the migration as a no-op", () => {
     const local = synthEnvironment("local");
     for (const s of loadConfig("local").services) {
-      const pod = named(local, "kubernetes_deployment_v1", s.name).spec.template.spec;
+      const pod = named(local, "kubernetes_deployment_v1", deploymentNames(s)[0]!).spec.template.spec;
       assert.equal(pod.container[0].image, "nginxinc/nginx-unprivileged:1.27.0-alpine");
       assert.deepEqual(pod.container[0].command, STAND_IN_COMMAND);
       assert.ok(pod.container[0].volume_mount.some((m: Json) => m.mount_path === STAND_IN_DIR && m.read_only));

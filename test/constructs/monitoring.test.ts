@@ -8,6 +8,7 @@ import { unescapeLiteral } from "../../constructs/terraform-text";
 import { METRICS_APIS } from "../../config/metrics";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, synthScope } from "../helpers";
+import { VARIANTS } from "../variants";
 
 const release = (json: Json, chart: string) => Object.values(resources(json, "helm_release")).find((r) => r.chart === chart);
 const values = (json: Json, chart: string) => parse(unescapeLiteral(release(json, chart)!.values[0]));
@@ -39,6 +40,18 @@ describe("Monitoring", () => {
     }
     assert.equal(monitors[0]!.endpoints[0].path, "/metrics");
   });
+
+  for (const variant of VARIANTS) {
+    it(`scrapes the Service of every service in the catalogue (${variant.label})`, () => {
+      const json = variant.stack("production");
+      const monitor = (values(json, "kube-prometheus-stack").prometheus.additionalServiceMonitors as Json[]).find((m) => m.name === "agent-platform-services")!;
+      const scraped = Object.values(resources(json, "kubernetes_service_v1"))
+        .filter((s) => Object.entries(monitor.selector.matchLabels).every(([k, val]) => s.metadata.labels[k] === val))
+        .map((s) => s.metadata.name)
+        .sort();
+      assert.deepEqual(scraped, variant.config("production").services.map((s) => s.name).sort());
+    });
+  }
 
   it("delivers the alert rules and Alertmanager's routing through chart values in production", () => {
     const v = values(production, "kube-prometheus-stack");
@@ -213,7 +226,9 @@ describe("Monitoring", () => {
   it("serves CPU and memory only (no adapter) where the HPAs read nothing else", () => {
     const local = synthEnvironment("local", { enableAutoscaling: true });
     assert.equal(release(local, "prometheus-adapter"), undefined);
-    assert.equal(Object.keys(resources(local, "kubernetes_horizontal_pod_autoscaler_v2")).length, 5);
+    // One HPA per Deployment of a service: two for a blue-green one.
+    const deployments = loadConfig("local").services.reduce((n, s) => n + (s.release.strategy === "blue-green" ? 2 : 1), 0);
+    assert.equal(Object.keys(resources(local, "kubernetes_horizontal_pod_autoscaler_v2")).length, deployments);
   });
 
   it("mounts the PagerDuty routing key from its Secret when PagerDuty is on", () => {
@@ -244,12 +259,14 @@ describe("Monitoring", () => {
   });
 
   it("delivers JSON logging settings to every service", () => {
-    for (const name of ["api-gateway", "web-dashboard"]) {
-      const data = named(production, "kubernetes_config_map_v1", `${name}-settings`).data;
-      assert.equal(data.LOG_FORMAT, "json");
-      assert.equal(data.LOG_LEVEL, "info");
-      assert.equal(data.PLATFORM_CORRELATION_ID_HEADER, "X-Correlation-ID");
+    for (const [json, config] of [[production, loadConfig("production")], [local, loadConfig("local")]] as const) {
+      for (const { name } of config.services) {
+        const data = named(json, "kubernetes_config_map_v1", `${name}-settings`).data;
+        assert.equal(data.LOG_FORMAT, "json");
+        assert.equal(data.LOG_LEVEL, config.logging.level);
+        assert.equal(data.PLATFORM_CORRELATION_ID_HEADER, "X-Correlation-ID");
+      }
     }
-    assert.equal(named(local, "kubernetes_config_map_v1", "api-gateway-settings").data.LOG_LEVEL, "debug");
+    assert.notEqual(loadConfig("local").logging.level, loadConfig("production").logging.level, "the environments differ, so the level is read per environment");
   });
 });

@@ -29,14 +29,17 @@ interface Scenario {
 }
 
 const n = `namespace="${NS}"`;
-const gw = `${n},service="api-gateway"`;
+/** Label values of the scenarios' series: two services of the catalogue (the rules select by namespace, not by name). */
+const SERVICE = production.services[0]!.name;
+const OTHER = production.services[production.services.length - 1]!.name;
+const gw = `${n},service="${SERVICE}"`;
 
 /** One scenario per alert, at production's thresholds. */
 const scenarios: Scenario[] = [
   {
     alert: "AgentPlatformHighErrorRatio",
     evalTime: "15m",
-    labels: { severity: "critical", namespace: NS, service: "api-gateway" },
+    labels: { severity: "critical", namespace: NS, service: SERVICE },
     firing: [
       { series: `http_requests_total{${gw},status="500"}`, values: "0+10x30" },
       { series: `http_requests_total{${gw},status="200"}`, values: "0+90x30" },
@@ -49,7 +52,7 @@ const scenarios: Scenario[] = [
   {
     alert: "AgentPlatformHighLatencyP95",
     evalTime: "20m",
-    labels: { severity: "warning", namespace: NS, service: "api-gateway" },
+    labels: { severity: "warning", namespace: NS, service: SERVICE },
     firing: [
       { series: `http_request_duration_seconds_bucket{${gw},le="1"}`, values: "0x30" },
       { series: `http_request_duration_seconds_bucket{${gw},le="2.5"}`, values: "0x30" },
@@ -66,42 +69,42 @@ const scenarios: Scenario[] = [
   {
     alert: "AgentPlatformPodCrashLooping",
     evalTime: "16m",
-    labels: { severity: "warning", namespace: NS, pod: "api-gateway-7d9f", container: "app" },
-    firing: [{ series: `kube_pod_container_status_restarts_total{${n},pod="api-gateway-7d9f",container="app"}`, values: "0+1x30" }],
-    quiet: [{ series: `kube_pod_container_status_restarts_total{${n},pod="api-gateway-7d9f",container="app"}`, values: "0x30" }],
+    labels: { severity: "warning", namespace: NS, pod: `${SERVICE}-7d9f`, container: "app" },
+    firing: [{ series: `kube_pod_container_status_restarts_total{${n},pod="${SERVICE}-7d9f",container="app"}`, values: "0+1x30" }],
+    quiet: [{ series: `kube_pod_container_status_restarts_total{${n},pod="${SERVICE}-7d9f",container="app"}`, values: "0x30" }],
   },
   {
     alert: "AgentPlatformReplicasUnavailable",
     evalTime: "15m",
-    labels: { severity: "warning", namespace: NS, deployment: "api-gateway" },
-    firing: [{ series: `kube_deployment_status_replicas_unavailable{${n},deployment="api-gateway"}`, values: "1x30" }],
-    quiet: [{ series: `kube_deployment_status_replicas_unavailable{${n},deployment="api-gateway"}`, values: "0x30" }],
+    labels: { severity: "warning", namespace: NS, deployment: SERVICE },
+    firing: [{ series: `kube_deployment_status_replicas_unavailable{${n},deployment="${SERVICE}"}`, values: "1x30" }],
+    quiet: [{ series: `kube_deployment_status_replicas_unavailable{${n},deployment="${SERVICE}"}`, values: "0x30" }],
   },
   {
     alert: "AgentPlatformHpaAtMaxReplicas",
     evalTime: "20m",
-    labels: { severity: "warning", namespace: NS, horizontalpodautoscaler: "model-orchestration" },
+    labels: { severity: "warning", namespace: NS, horizontalpodautoscaler: OTHER },
     firing: [
-      { series: `kube_horizontalpodautoscaler_status_current_replicas{${n},horizontalpodautoscaler="model-orchestration"}`, values: "12x30" },
-      { series: `kube_horizontalpodautoscaler_spec_max_replicas{${n},horizontalpodautoscaler="model-orchestration"}`, values: "12x30" },
+      { series: `kube_horizontalpodautoscaler_status_current_replicas{${n},horizontalpodautoscaler="${OTHER}"}`, values: "12x30" },
+      { series: `kube_horizontalpodautoscaler_spec_max_replicas{${n},horizontalpodautoscaler="${OTHER}"}`, values: "12x30" },
     ],
     quiet: [
-      { series: `kube_horizontalpodautoscaler_status_current_replicas{${n},horizontalpodautoscaler="model-orchestration"}`, values: "6x30" },
-      { series: `kube_horizontalpodautoscaler_spec_max_replicas{${n},horizontalpodautoscaler="model-orchestration"}`, values: "12x30" },
+      { series: `kube_horizontalpodautoscaler_status_current_replicas{${n},horizontalpodautoscaler="${OTHER}"}`, values: "6x30" },
+      { series: `kube_horizontalpodautoscaler_spec_max_replicas{${n},horizontalpodautoscaler="${OTHER}"}`, values: "12x30" },
     ],
   },
   {
     alert: "AgentPlatformQueueGrowing",
     evalTime: "40m",
-    labels: { severity: "warning", namespace: NS, service: "agent-orchestrator" },
-    firing: [{ series: `queue_length{${n},service="agent-orchestrator",pod="agent-orchestrator-1",queue="runs"}`, values: "100+5x60" }],
+    labels: { severity: "warning", namespace: NS, service: OTHER },
+    firing: [{ series: `queue_length{${n},service="${OTHER}",pod="${OTHER}-1",queue="runs"}`, values: "100+5x60" }],
     // Long, but draining: no alert.
-    quiet: [{ series: `queue_length{${n},service="agent-orchestrator",pod="agent-orchestrator-1",queue="runs"}`, values: "500-2x60" }],
+    quiet: [{ series: `queue_length{${n},service="${OTHER}",pod="${OTHER}-1",queue="runs"}`, values: "500-2x60" }],
   },
   {
     alert: "AgentPlatformRateLimitRejectionsSurging",
     evalTime: "20m",
-    labels: { severity: "warning", namespace: NS, service: "api-gateway" },
+    labels: { severity: "warning", namespace: NS, service: SERVICE },
     firing: [
       { series: `rate_limit_decisions_total{${gw},tier="default",decision="rejected"}`, values: "0+30x30" },
       { series: `rate_limit_decisions_total{${gw},tier="default",decision="allowed"}`, values: "0+70x30" },

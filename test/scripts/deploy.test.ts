@@ -10,10 +10,31 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSyn
 import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, it } from "node:test";
+import { ENVIRONMENT_NAMES } from "../../config/schema";
+import { replaceValue } from "../../scripts/config-source";
+import { isBlueGreen, rollingService } from "../catalogue";
 import { runAsync } from "../tools";
-import { tempDir } from "../helpers";
+import { loadConfig, tempDir } from "../helpers";
 
 const PROJECT = resolve(__dirname, "..", "..", "..");
+
+// What the runs expect, derived from the shipped configs (test/catalogue.ts): the blue-green
+// services of production in catalogue order (deploy.sh asks the cluster for each one's live
+// track), the one a release and a rollback act on, the kube contexts.
+const production = loadConfig("production");
+const BLUE_GREEN = production.services.filter(isBlueGreen);
+const RELEASED = BLUE_GREEN[0]!;
+const upper = (name: string) => name.toUpperCase().replace(/-/g, "_");
+const trackVariable = (name: string) => `active_track_${name.replace(/-/g, "_")}`;
+/** The stand-in kubectl's answer for every blue-green Service's live track. */
+const live = (track: string) => Object.fromEntries(BLUE_GREEN.map((s) => [`FAKE_LIVE_${upper(s.name)}`, track]));
+const askLiveTracks = BLUE_GREEN.map((s) => `kubectl get-service ${s.name}`);
+
+/** Replaces the value at `path` of config/<env>.ts in a project copy (scripts/config-source.ts). */
+function editConfig(dir: string, env: string, path: string[], value: string): void {
+  const file = join(dir, "config", `${env}.ts`);
+  writeFileSync(file, replaceValue(readFileSync(file, "utf8"), path, value));
+}
 
 const FAKE_TERRAFORM = `#!/usr/bin/env bash
 printf 'terraform %s\\n' "$*" >>"$DEPLOY_RECORD"
@@ -133,7 +154,7 @@ async function deploy(dir: string, args: string[], env: Record<string, string>):
       PATH: `${join(dir, "fake-bin")}:${join(dir, "sys-bin")}`,
       HOME: dir,
       DEPLOY_RECORD: record,
-      FAKE_CONTEXTS: "kind-agent-platform agent-platform-staging agent-platform-production",
+      FAKE_CONTEXTS: ENVIRONMENT_NAMES.map((e) => loadConfig(e).cluster.context).join(" "),
       FAKE_PLAN_JSON: (createPlan ??= planFile("local-create")),
       ...env,
     },
@@ -203,13 +224,11 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   });
 
   it("stops on a failed synth before any cluster call, pointing at the config", async () => {
-    const dir = project((d) => {
-      const file = join(d, "config", "staging.ts");
-      writeFileSync(file, readFileSync(file, "utf8").replace('memory: "256Mi" }, limits', 'memory: "256mb" }, limits'));
-    });
+    const service = loadConfig("staging").services[0]!.name;
+    const dir = project((d) => editConfig(d, "staging", ["services", service, "resources", "requests", "memory"], '"256mb"'));
     const run = await deploy(dir, [], { DEPLOYMENT_ENV: "staging" });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /config\/staging\.ts: services\.api-gateway\.resources\.requests\.memory = "256mb"/);
+    assert.match(run.stderr, new RegExp(`config/staging\\.ts: services\\.${service}\\.resources\\.requests\\.memory = "256mb"`));
     assert.match(run.stderr, /synth failed: fix the configuration errors above \(config\/staging\.ts\); nothing was deployed/);
     assert.deepEqual(run.calls, []);
   });
@@ -225,7 +244,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   it("stops when the environment's kube context is missing, before terraform", async () => {
     const run = await deploy(project(), [], { DEPLOYMENT_ENV: "staging", FAKE_CONTEXTS: "some-other-cluster" });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /kube context 'agent-platform-staging' \(cluster\.context in config\/staging\.ts\) is not in your kubeconfig/);
+    assert.match(run.stderr, new RegExp(`kube context '${loadConfig("staging").cluster.context}' \\(cluster\\.context in config/staging\\.ts\\) is not in your kubeconfig`));
     assert.deepEqual(steps(run.calls), ["kubectl get-contexts"]);
   });
 
@@ -234,17 +253,10 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /ok: promtool check rules/);
     assert.match(run.stdout, /Plan: 0 to add, 1 to change/);
-    assert.deepEqual(steps(run.calls), [
-      "kubectl get-contexts",
-      "terraform init",
-      "kubectl get-service api-gateway",
-      "kubectl get-service web-dashboard",
-      "terraform plan release",
-      "terraform show release",
-    ]);
-    // The synth honoured ENABLE_AUTOSCALING.
+    assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", ...askLiveTracks, "terraform plan release", "terraform show release"]);
+    // The synth honoured ENABLE_AUTOSCALING: one HPA per Deployment of a service.
     const stack = JSON.parse(readFileSync(join(run.dir, "cdktf.out", "stacks", "production", "cdk.tf.json"), "utf8"));
-    assert.equal(Object.keys(stack.resource.kubernetes_horizontal_pod_autoscaler_v2).length, 7);
+    assert.equal(Object.keys(stack.resource.kubernetes_horizontal_pod_autoscaler_v2).length, production.services.length + BLUE_GREEN.length);
   });
 
   it("deploys local with generated passwords kept out of git and the logs", async () => {
@@ -269,80 +281,75 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
   });
 
   it("releases blue-green: holds the Service on the live track, waits for the new one, then switches", async () => {
+    // The release: the first blue-green service's 1.1.0 goes to green; blue keeps its previous image.
+    const name = RELEASED.name;
     const dir = project((d) => {
-      const file = join(d, "config", "production.ts");
-      // The release: api-gateway 1.1.0 goes to green, blue keeps 1.0.0.
-      const source = readFileSync(file, "utf8");
-      const edited = source.replace(
-        /("api-gateway": \{\n\s+image: \{ tag: )"1\.0\.0"( \},\n[^\n]*\n\s+release: \{ strategy: "blue-green", active: )"blue"/,
-        '$1"1.1.0"$2"green"',
-      );
-      assert.notEqual(edited, source);
-      writeFileSync(file, edited);
+      editConfig(d, "production", ["services", name, "image"], '{ tag: "1.1.0" }');
+      editConfig(d, "production", ["services", name, "release", "active"], '"green"');
     });
-    const run = await deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "false", FAKE_LIVE_API_GATEWAY: "blue", FAKE_LIVE_WEB_DASHBOARD: "blue" });
+    const run = await deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", ENABLE_AUTOSCALING: "false", ...live("blue") });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(steps(run.calls), [
       "kubectl get-contexts",
       "terraform init",
-      "kubectl get-service api-gateway",
-      "kubectl get-service web-dashboard",
+      ...askLiveTracks,
       "terraform plan release",
       "terraform show release",
       "terraform apply release",
-      "kubectl rollout api-gateway-green",
+      `kubectl rollout ${name}-green`,
       "terraform plan switch",
       "terraform show switch",
       "terraform apply switch",
     ]);
     // First apply pins the live track; the switch plan uses the config's default (green).
-    assert.ok(run.calls.find((c) => c.includes("-out=release.tfplan"))!.includes("-var=active_track_api_gateway=blue"));
+    assert.ok(run.calls.find((c) => c.includes("-out=release.tfplan"))!.includes(`-var=${trackVariable(name)}=blue`));
     assert.ok(!run.calls.find((c) => c.includes("-out=switch.tfplan"))!.includes("-var="));
-    assert.match(run.stdout, /api-gateway: blue -> green \(roll back with: scripts\/deploy\.sh rollback api-gateway\)/);
+    assert.ok(run.stdout.includes(`${name}: blue -> green (roll back with: scripts/deploy.sh rollback ${name})`), run.stdout);
     const stack = JSON.parse(readFileSync(join(dir, "cdktf.out", "stacks", "production", "cdk.tf.json"), "utf8"));
-    const image = (name: string) => Object.values(stack.resource.kubernetes_deployment_v1 as Record<string, any>).find((d) => d.metadata.name === name).spec.template.spec.container[0].image;
-    assert.equal(image("api-gateway-green"), "ghcr.io/berrys-agents/api-gateway:1.1.0");
-    assert.equal(image("api-gateway-blue"), "ghcr.io/berrys-agents/api-gateway:1.0.0");
+    const image = (deployment: string) => Object.values(stack.resource.kubernetes_deployment_v1 as Record<string, any>).find((d) => d.metadata.name === deployment).spec.template.spec.container[0].image;
+    const previous = RELEASED.release.strategy === "blue-green" ? RELEASED.release.previous : RELEASED.image;
+    assert.equal(image(`${name}-green`), `${RELEASED.imageRepository}:1.1.0`);
+    assert.equal(image(`${name}-blue`), `${RELEASED.imageRepository}${previous.digest ? `@${previous.digest}` : `:${previous.tag}`}`);
   });
 
   it("keeps the Service on the old track when the new one never becomes ready", async () => {
-    const dir = project((d) => {
-      const file = join(d, "config", "production.ts");
-      writeFileSync(file, readFileSync(file, "utf8").replace('release: { strategy: "blue-green", active: "blue"', 'release: { strategy: "blue-green", active: "green"'));
-    });
-    const run = await deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", FAKE_LIVE_API_GATEWAY: "blue", FAKE_LIVE_WEB_DASHBOARD: "blue", FAKE_ROLLOUT_STATUS: "1" });
+    const dir = project((d) => editConfig(d, "production", ["services", RELEASED.name, "release", "active"], '"green"'));
+    const run = await deploy(dir, ["--yes"], { DEPLOYMENT_ENV: "production", ...live("blue"), FAKE_ROLLOUT_STATUS: "1" });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /api-gateway-green did not become ready: the Service stays on blue/);
+    assert.ok(run.stderr.includes(`${RELEASED.name}-green did not become ready: the Service stays on blue`), run.stderr);
     assert.ok(!steps(run.calls).includes("terraform apply switch"));
   });
 
   it("rolls back a blue-green service to its other track, only that Service", async () => {
-    const run = await deploy(project(), ["--yes", "rollback", "api-gateway"], { DEPLOYMENT_ENV: "production", FAKE_LIVE_API_GATEWAY: "green", FAKE_LIVE_WEB_DASHBOARD: "green" });
+    const name = RELEASED.name;
+    const others = BLUE_GREEN.filter((s) => s.name !== name);
+    const run = await deploy(project(), ["--yes", "rollback", name], { DEPLOYMENT_ENV: "production", ...live("green") });
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(steps(run.calls), [
       "kubectl get-contexts",
       "terraform init",
-      "kubectl get-service api-gateway",
-      "kubectl get-service web-dashboard",
-      "kubectl get-service api-gateway",
-      "kubectl rollout api-gateway-blue",
-      "kubectl get-service web-dashboard",
+      ...askLiveTracks,
+      `kubectl get-service ${name}`,
+      `kubectl rollout ${name}-blue`,
+      // Every other blue-green Service stays where it is live.
+      ...others.map((s) => `kubectl get-service ${s.name}`),
       "terraform plan rollback",
       "terraform show rollback",
       "terraform show rollback",
       "terraform apply rollback",
     ]);
     const plan = run.calls.find((c) => c.includes("-out=rollback.tfplan"))!;
-    assert.match(plan, /-target=kubernetes_service_v1\.api-gateway_service_[0-9A-F]{8}/);
-    assert.match(plan, /-var=active_track_api_gateway=blue/);
-    assert.match(plan, /-var=active_track_web_dashboard=green/);
-    assert.match(run.stdout, /api-gateway now routes to blue\. Make it permanent in config\/production\.ts/);
+    assert.match(plan, new RegExp(`-target=kubernetes_service_v1\\.${name}_service_[0-9A-F]{8}`));
+    assert.ok(plan.includes(`-var=${trackVariable(name)}=blue`), plan);
+    for (const s of others) assert.ok(plan.includes(`-var=${trackVariable(s.name)}=green`), plan);
+    assert.ok(run.stdout.includes(`${name} now routes to blue. Make it permanent in config/production.ts`), run.stdout);
   });
 
   it("refuses to roll back a service that is not blue-green", async () => {
-    const run = await deploy(project(), ["rollback", "tool-integration"], { DEPLOYMENT_ENV: "production" });
+    const rolling = rollingService(production).name;
+    const run = await deploy(project(), ["rollback", rolling], { DEPLOYMENT_ENV: "production" });
     assert.equal(run.status, 1);
-    assert.match(run.stderr, /'tool-integration' is not a blue-green service in production/);
+    assert.ok(run.stderr.includes(`'${rolling}' is not a blue-green service in production`), run.stderr);
     assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform plan") || s.startsWith("terraform apply")));
   });
 
@@ -353,13 +360,8 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
     assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform apply")));
   });
   it("plans exactly what it synthesized, into the output directory the app was given", async () => {
-    const dir = project((d) => {
-      const file = join(d, "config", "local.ts");
-      const source = readFileSync(file, "utf8");
-      const edited = source.replace('"api-gateway": { image: { tag: "1.0.0" }, replicas: 1,', '"api-gateway": { image: { tag: "1.0.0" }, replicas: 2,');
-      assert.notEqual(edited, source);
-      writeFileSync(file, edited);
-    });
+    const service = loadConfig("local").services.find((s) => !isBlueGreen(s))!;
+    const dir = project((d) => editConfig(d, "local", ["services", service.name, "replicas"], String(service.replicas + 1)));
     // A stale output in the default place, and CDKTF_OUTDIR inherited from the shell, relative.
     mkdirSync(join(dir, "cdktf.out", "stacks", "local"), { recursive: true });
     writeFileSync(join(dir, "cdktf.out", "stacks", "local", "cdk.tf.json"), '{"replicas": "7"}');
@@ -368,8 +370,8 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
     assert.ok(run.calls.includes(`terraform-chdir ${join(dir, "elsewhere", "stacks", "local")}`), run.calls.join("\n"));
     const planned = readFileSync(join(dir, "elsewhere", "stacks", "local", "cdk.tf.json"));
     assert.ok(run.calls.includes(`terraform-plans ${createHash("sha256").update(planned).digest("hex")}`), "the plan read the stack just synthesized");
-    const gateway = Object.values(JSON.parse(planned.toString()).resource.kubernetes_deployment_v1 as Record<string, any>).find((d) => d.metadata.name === "api-gateway");
-    assert.equal(gateway.spec.replicas, "2", "…which holds the edited config");
+    const edited = Object.values(JSON.parse(planned.toString()).resource.kubernetes_deployment_v1 as Record<string, any>).find((d) => d.metadata.name === service.name);
+    assert.equal(edited.spec.replicas, String(service.replicas + 1), "…which holds the edited config");
     assert.equal(readFileSync(join(dir, "cdktf.out", "stacks", "local", "cdk.tf.json"), "utf8"), '{"replicas": "7"}');
   });
 
@@ -461,8 +463,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
       const run = await deploy(dir, ["--yes", `--allow-destroy=${REDIS}`], {
         DEPLOYMENT_ENV: "production",
         FAKE_PLAN_JSON: planFile("staging-replace-statefulset"),
-        FAKE_LIVE_API_GATEWAY: "blue",
-        FAKE_LIVE_WEB_DASHBOARD: "blue",
+        ...live("blue"),
       });
       assert.equal(run.status, 0, run.stderr);
       assert.equal(lifecycleOf(dir, "production", "kubernetes_stateful_set_v1", REDIS.split(".")[1]!), undefined);
@@ -476,8 +477,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
         DEPLOYMENT_ENV: "production",
         PLATFORM_ALLOW_DESTROY: REDIS,
         FAKE_PLAN_JSON: planFile("staging-replace-statefulset"),
-        FAKE_LIVE_API_GATEWAY: "blue",
-        FAKE_LIVE_WEB_DASHBOARD: "blue",
+        ...live("blue"),
       });
       assert.equal(run.status, 1);
       assert.deepEqual(lifecycleOf(dir, "production", "kubernetes_stateful_set_v1", REDIS.split(".")[1]!), { prevent_destroy: true });

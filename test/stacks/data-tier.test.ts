@@ -9,6 +9,16 @@ import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, testApp } from "../helpers";
 import { constructWarnings } from "../../stacks/synthesize";
+import { MIGRATION_NAME, releaseSlug } from "../../constructs/migration-job";
+import { usesRedis } from "../../constructs/service-contract";
+import { deploymentNames, isBlueGreen, serviceWhere, withCache, withRateLimitEndpoints } from "../catalogue";
+
+// Services picked by what they are (test/catalogue.ts), from the shipped configs.
+const productionConfig = loadConfig("production");
+const localConfig = loadConfig("local");
+/** Uses the database and Redis: its pods mount both passwords. */
+const DB_AND_REDIS = serviceWhere(productionConfig, "a service that uses the database and Redis", (s) => s.usesDatabase && usesRedis(productionConfig, s));
+const trackVariable = (service: string) => `active_track_${service.replace(/-/g, "_")}`;
 
 const podEnv = (json: Json, deployment: string) => named(json, "kubernetes_deployment_v1", deployment).spec.template.spec.container[0];
 
@@ -35,7 +45,7 @@ describe("PlatformStack data tier", () => {
 
   it("keeps every password out of the JSON: Secrets by reference in production, sensitive variables locally", () => {
     // Production's only variables are the blue-green switches, which hold no secret.
-    assert.deepEqual(Object.keys(production.variable).sort(), ["active_track_api_gateway", "active_track_web_dashboard"]);
+    assert.deepEqual(Object.keys(production.variable ?? {}).sort(), productionConfig.services.filter(isBlueGreen).map((s) => trackVariable(s.name)).sort());
     assert.deepEqual(resources(production, "kubernetes_secret_v1"), {});
     assert.deepEqual(Object.keys(local.variable).sort(), ["grafana_admin_password", "postgres_app_password", "postgres_monitoring_password", "postgres_superuser_password"]);
     // With Redis in variable mode: one sensitive variable per Redis user, one key each in redis-auth.
@@ -69,10 +79,11 @@ describe("PlatformStack data tier", () => {
   });
 
   it("delivers the services' passwords as files from a projected Secret volume, not env", () => {
-    const container = podEnv(production, "api-gateway-blue");
+    const deployment = deploymentNames(DB_AND_REDIS)[0]!;
+    const container = podEnv(production, deployment);
     assert.equal(container.env, undefined);
     assert.ok(container.volume_mount.some((m: Json) => m.name === "secrets" && m.mount_path === "/etc/platform-secrets" && m.read_only === true));
-    const volume = named(production, "kubernetes_deployment_v1", "api-gateway-blue").spec.template.spec.volume.find((v: Json) => v.name === "secrets");
+    const volume = named(production, "kubernetes_deployment_v1", deployment).spec.template.spec.volume.find((v: Json) => v.name === "secrets");
     assert.equal(volume.projected[0].default_mode, "0440");
     // The gateway uses the database, rate-limits with Redis and caches: one file per purpose.
     assert.deepEqual(
@@ -83,7 +94,7 @@ describe("PlatformStack data tier", () => {
         ["redis-auth", "cache-password", "redis-cache-password"],
       ],
     );
-    const settings = named(production, "kubernetes_config_map_v1", "api-gateway-settings").data;
+    const settings = named(production, "kubernetes_config_map_v1", `${DB_AND_REDIS.name}-settings`).data;
     assert.equal(settings.PLATFORM_DATABASE_PASSWORD_FILE, "/etc/platform-secrets/database-password");
     assert.equal(settings.PLATFORM_REDIS_RATELIMIT_USER, "ratelimit");
     assert.equal(settings.PLATFORM_REDIS_RATELIMIT_PASSWORD_FILE, "/etc/platform-secrets/redis-ratelimit-password");
@@ -150,68 +161,69 @@ describe("PlatformStack data tier", () => {
     assert.equal(env.find((e) => e.name === "POSTGRES_INITDB_ARGS")?.value, "--auth-local=scram-sha-256 --auth-host=scram-sha-256");
   });
 
-  it("delivers the seed's pool to every database user, and to no other service", () => {
-    const settings = (name: string) => named(production, "kubernetes_config_map_v1", `${name}-settings`).data;
-    for (const name of ["api-gateway", "agent-orchestrator", "model-orchestration", "tool-integration"]) {
-      const s = settings(name);
+  it("delivers the configured pool to every database user, through PgBouncer where it runs, and to no other service", () => {
+    const settings = (json: Json, name: string) => named(json, "kubernetes_config_map_v1", `${name}-settings`).data;
+    const { pool } = productionConfig.postgres;
+    for (const service of productionConfig.services) {
+      const s = settings(production, service.name);
+      if (!service.usesDatabase) {
+        assert.equal(s.PLATFORM_DATABASE_HOST, undefined, service.name);
+        continue;
+      }
       assert.deepEqual(
         [s.PLATFORM_DATABASE_POOL_MIN, s.PLATFORM_DATABASE_POOL_MAX, s.PLATFORM_DATABASE_POOL_TIMEOUT_SECONDS, s.PLATFORM_DATABASE_POOL_RECYCLE_SECONDS, s.PLATFORM_DATABASE_POOL_PRE_PING],
-        ["5", "20", "30", "3600", "true"],
-        name,
+        [pool.minConnections, pool.maxConnections, pool.timeoutSeconds, pool.recycleSeconds, pool.prePing].map(String),
+        service.name,
       );
       // Through PgBouncer in production; the pool mode tells the driver what it may not do.
-      assert.equal(s.PLATFORM_DATABASE_HOST, "pgbouncer.agent-platform.svc.cluster.local");
+      assert.equal(s.PLATFORM_DATABASE_HOST, `pgbouncer.${productionConfig.namespace}.svc.cluster.local`);
       assert.equal(s.PLATFORM_DATABASE_PORT, "6432");
-      assert.equal(s.PLATFORM_DATABASE_POOLING, "pgbouncer-transaction");
+      assert.equal(s.PLATFORM_DATABASE_POOLING, `pgbouncer-${productionConfig.pgbouncer!.poolMode}`);
     }
-    assert.equal(settings("web-dashboard").PLATFORM_DATABASE_HOST, undefined);
     // Local goes straight to Postgres.
-    const direct = named(local, "kubernetes_config_map_v1", "agent-orchestrator-settings").data;
-    assert.deepEqual([direct.PLATFORM_DATABASE_HOST, direct.PLATFORM_DATABASE_PORT, direct.PLATFORM_DATABASE_POOLING], ["postgres.agent-platform.svc.cluster.local", "5432", "direct"]);
+    const direct = settings(local, localConfig.services.find((x) => x.usesDatabase)!.name);
+    assert.deepEqual([direct.PLATFORM_DATABASE_HOST, direct.PLATFORM_DATABASE_PORT, direct.PLATFORM_DATABASE_POOLING], [`postgres.${localConfig.namespace}.svc.cluster.local`, "5432", "direct"]);
   });
 
-  it("mounts the rate-limit file with the seed's five tiers and the service's overrides", () => {
-    const files = named(production, "kubernetes_config_map_v1", "api-gateway-files").data;
+  it("mounts the rate-limit file with the environment's tiers and the service's overrides", () => {
+    const limited = withRateLimitEndpoints(productionConfig);
+    const files = named(production, "kubernetes_config_map_v1", `${limited.name}-files`).data;
     const limits = parse(files["rate-limits.yaml"]);
-    assert.deepEqual(limits.tiers, {
-      default: { requests: 100, windowSeconds: 60 },
-      low: { requests: 50, windowSeconds: 60 },
-      high: { requests: 200, windowSeconds: 60 },
-      critical: { requests: 500, windowSeconds: 60 },
-      unlimited: { requests: 100000, windowSeconds: 60 },
-    });
+    assert.deepEqual(limits.tiers, productionConfig.rateLimiting.tiers);
     assert.equal(limits.backend, "redis");
-    assert.equal(limits.defaultTier, "default");
-    assert.deepEqual(limits.endpoints[0], { path: "/v1/agents/runs", method: "POST", tier: "low" });
-    const container = podEnv(production, "api-gateway-green");
+    assert.equal(limits.defaultTier, limited.rateLimit!.defaultTier);
+    assert.deepEqual(limits.endpoints, limited.rateLimit!.endpoints);
+    const container = podEnv(production, deploymentNames(limited).at(-1)!);
     assert.deepEqual(container.volume_mount[1], { name: "platform", mount_path: "/etc/platform", read_only: true });
-    assert.equal(named(production, "kubernetes_config_map_v1", "api-gateway-settings").data.PLATFORM_RATE_LIMIT_CONFIG, "/etc/platform/rate-limits.yaml");
+    assert.equal(named(production, "kubernetes_config_map_v1", `${limited.name}-settings`).data.PLATFORM_RATE_LIMIT_CONFIG, "/etc/platform/rate-limits.yaml");
   });
 
   it("falls back to in-memory rate limiting where there is no Redis", () => {
-    const limits = parse(named(local, "kubernetes_config_map_v1", "api-gateway-files").data["rate-limits.yaml"]);
+    const limited = serviceWhere(localConfig, "a rate-limited service", (s) => s.rateLimit !== undefined).name;
+    const limits = parse(named(local, "kubernetes_config_map_v1", `${limited}-files`).data["rate-limits.yaml"]);
     assert.equal(limits.backend, "memory");
     assert.equal(limits.redisKeyPrefix, undefined);
-    assert.equal(named(local, "kubernetes_config_map_v1", "api-gateway-settings").data.PLATFORM_REDIS_HOST, undefined);
+    assert.equal(named(local, "kubernetes_config_map_v1", `${limited}-settings`).data.PLATFORM_REDIS_HOST, undefined);
   });
 
   it("mounts the cache file with TTLs and a versioned key prefix", () => {
-    const cache = parse(named(production, "kubernetes_config_map_v1", "agent-orchestrator-files").data["cache.yaml"]);
+    const cached = withCache(productionConfig);
+    const cache = parse(named(production, "kubernetes_config_map_v1", `${cached.name}-files`).data["cache.yaml"]);
     assert.deepEqual(cache, {
       version: 1,
-      service: "agent-orchestrator",
+      service: cached.name,
       backend: "redis",
-      keyPrefix: "cache:agent-orchestrator:v1",
-      defaultTtlSeconds: 300,
-      ttlSeconds: { agent_definition: 3600, run_status: 5 },
+      keyPrefix: `cache:${cached.name}:v${cached.cache!.keyVersion}`,
+      defaultTtlSeconds: cached.cache!.defaultTtlSeconds,
+      ttlSeconds: cached.cache!.ttlSeconds,
     });
   });
 
   it("admits only Redis' users to Redis; to Postgres, PgBouncer and the migration where PgBouncer runs, else the database users", () => {
     const clients = (json: Json, name: string) =>
       named(json, "kubernetes_network_policy_v1", name).spec.ingress[0].from.map((f: Json) => f.pod_selector.match_labels["app.kubernetes.io/name"]);
-    const dbUsers = loadConfig("production").services.filter((s) => s.usesDatabase).map((s) => s.name);
-    assert.deepEqual(clients(production, "redis"), ["api-gateway", "agent-orchestrator", "model-orchestration", "tool-integration", "web-dashboard"]);
+    const dbUsers = productionConfig.services.filter((s) => s.usesDatabase).map((s) => s.name);
+    assert.deepEqual(clients(production, "redis"), productionConfig.services.filter((s) => usesRedis(productionConfig, s)).map((s) => s.name));
     assert.deepEqual(clients(production, "postgres"), ["pgbouncer", "db-migrate"]);
     assert.deepEqual(clients(production, "pgbouncer"), dbUsers);
     assert.deepEqual(clients(local, "postgres"), [...dbUsers, "db-migrate"]);
@@ -233,21 +245,23 @@ describe("PlatformStack data tier", () => {
     const jobs = Object.entries(resources(production, "kubernetes_job_v1"));
     assert.equal(jobs.length, 1);
     const [id, job] = jobs[0]!;
-    assert.equal(job.metadata.name, "db-migrate-1-0-0");
+    const migrator = productionConfig.services.find((s) => s.name === productionConfig.migrations.service)!;
+    assert.equal(job.metadata.name, `${MIGRATION_NAME}-${releaseSlug(migrator.image)}`);
+    const databaseUsers = new Set(productionConfig.services.filter((s) => s.usesDatabase).flatMap(deploymentNames));
     assert.equal(job.wait_for_completion, true);
     assert.equal(job.spec.backoff_limit, 2);
     assert.equal(job.spec.ttl_seconds_after_finished, undefined);
     const pooler = Object.keys(resources(production, "kubernetes_deployment_v1")).find((k) => k.startsWith("pgbouncer"))!;
     for (const d of Object.values(resources(production, "kubernetes_deployment_v1"))) {
-      if (d.metadata.name.startsWith("web-dashboard")) assert.equal(d.depends_on, undefined);
-      else if (d.metadata.name === "pgbouncer") assert.deepEqual(d.depends_on, [`kubernetes_stateful_set_v1.${Object.keys(resources(production, "kubernetes_stateful_set_v1")).find((k) => k.startsWith("postgres"))}`]);
-      else assert.deepEqual(d.depends_on, [`kubernetes_job_v1.${id}`, `kubernetes_deployment_v1.${pooler}`], d.metadata.name);
+      if (d.metadata.name === "pgbouncer") assert.deepEqual(d.depends_on, [`kubernetes_stateful_set_v1.${Object.keys(resources(production, "kubernetes_stateful_set_v1")).find((k) => k.startsWith("postgres"))}`]);
+      else if (databaseUsers.has(d.metadata.name)) assert.deepEqual(d.depends_on, [`kubernetes_job_v1.${id}`, `kubernetes_deployment_v1.${pooler}`], d.metadata.name);
+      else assert.equal(d.depends_on, undefined, d.metadata.name);
     }
   });
 
   it("names the migration after the release it carries", () => {
     const raw = rawEnvironment("staging");
-    raw.services["agent-orchestrator"].image = { tag: "2.3.0-rc.1" };
+    raw.services[raw.migrations.service].image = { tag: "2.3.0-rc.1" };
     assert.equal(Object.values(resources(synthEnvironment("staging", {}, raw), "kubernetes_job_v1"))[0]!.metadata.name, "db-migrate-2-3-0-rc-1");
   });
 
@@ -278,13 +292,16 @@ describe("PlatformStack data tier", () => {
     const raw = rawEnvironment("staging");
     raw.rateLimiting.backend = "memory";
     const app = testApp();
-    const stack = new PlatformStack(app, { config: loadConfig("staging", {}, raw) });
+    const config = loadConfig("staging", {}, raw);
+    const stack = new PlatformStack(app, { config });
     Testing.synth(stack);
     const warnings = constructWarnings(stack);
-    assert.ok(
-      warnings.some((w) => /api-gateway: rate limiting uses the in-memory backend with up to 2 pods, so the effective limit is 2 x the tier \(default: 200 requests per 60 s, not 100\)/.test(w)),
-      warnings.join("\n"),
-    );
+    // A rate-limited service running several pods with autoscaling off.
+    const limited = serviceWhere(config, "a rate-limited service of several pods", (s) => s.rateLimit !== undefined && s.replicas > 1);
+    const [pods, tierName] = [limited.replicas, limited.rateLimit!.defaultTier];
+    const tier = config.rateLimiting.tiers[tierName];
+    const expected = `${limited.name}: rate limiting uses the in-memory backend with up to ${pods} pods, so the effective limit is ${pods} x the tier (${tierName}: ${pods * tier.requests} requests per ${tier.windowSeconds} s, not ${tier.requests})`;
+    assert.ok(warnings.some((w) => w.startsWith(expected)), `${expected}\nnot in:\n${warnings.join("\n")}`);
   });
 
   it("warns about nothing in the shipped configs but the state-backend placeholders and the cluster's unknown addresses", () => {

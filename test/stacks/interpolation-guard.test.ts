@@ -8,6 +8,9 @@ import { type Json, loadConfig, named, rawEnvironment, resources, synthChecked, 
 
 const production = synthEnvironment("production", { enableAutoscaling: true });
 const copy = (): Json => structuredClone(production);
+/** The settings ConfigMap the mutations write into: the catalogue's first service's. */
+const SERVICE = loadConfig("production").services[0]!.name;
+const SETTINGS = `${SERVICE}-settings`;
 const messages = (json: Json) => findTemplateInjections(json).map(describeTemplateFinding);
 
 describe("templateSequences (HCL's template scanner)", () => {
@@ -90,28 +93,28 @@ describe("interpolation guard", () => {
     {
       name: "a reference to a variable the stack does not declare",
       mutate: (j) => {
-        named(j, "kubernetes_config_map_v1", "api-gateway-settings").data.EXTRA = "${var.undeclared}";
+        named(j, "kubernetes_config_map_v1", SETTINGS).data.EXTRA = "${var.undeclared}";
       },
       expect: /names var\.undeclared, which this stack does not declare/,
     },
     {
       name: "a reference to a resource the stack does not declare",
       mutate: (j) => {
-        named(j, "kubernetes_config_map_v1", "api-gateway-settings").data.EXTRA = "${kubernetes_secret_v1.elsewhere.data}";
+        named(j, "kubernetes_config_map_v1", SETTINGS).data.EXTRA = "${kubernetes_secret_v1.elsewhere.data}";
       },
       expect: /names kubernetes_secret_v1\.elsewhere, which is no resource, data source, variable or local of this stack/,
     },
     {
       name: "a function call outside a validation condition (it would read a file into a ConfigMap)",
       mutate: (j) => {
-        named(j, "kubernetes_config_map_v1", "api-gateway-settings").data.EXTRA = '${file("/etc/passwd")}';
+        named(j, "kubernetes_config_map_v1", SETTINGS).data.EXTRA = '${file("/etc/passwd")}';
       },
       expect: /calls file\(\), which this program never writes there/,
     },
     {
       name: "an interpolation that never closes",
       mutate: (j) => {
-        named(j, "kubernetes_config_map_v1", "api-gateway-settings").data.EXTRA = "cost: ${ 5";
+        named(j, "kubernetes_config_map_v1", SETTINGS).data.EXTRA = "cost: ${ 5";
       },
       expect: /opens an interpolation that never closes/,
     },
@@ -135,15 +138,22 @@ describe("interpolation guard", () => {
   }
 
   const accepted: { name: string; mutate: (j: Json) => void }[] = [
-    { name: "an escaped $${x}", mutate: (j) => (named(j, "kubernetes_config_map_v1", "api-gateway-settings").data.EXTRA = "$${x} and %%{if y}") },
+    { name: "an escaped $${x}", mutate: (j) => (named(j, "kubernetes_config_map_v1", SETTINGS).data.EXTRA = "$${x} and %%{if y}") },
     {
       name: "a real reference to a declared resource",
       mutate: (j) => {
         const ns = Object.keys(resources(j, "kubernetes_namespace_v1"))[0]!;
-        named(j, "kubernetes_config_map_v1", "api-gateway-settings").data.EXTRA = `\${kubernetes_namespace_v1.${ns}.metadata[0].name}`;
+        named(j, "kubernetes_config_map_v1", SETTINGS).data.EXTRA = `\${kubernetes_namespace_v1.${ns}.metadata[0].name}`;
       },
     },
-    { name: "a declared variable", mutate: (j) => (named(j, "kubernetes_config_map_v1", "api-gateway-settings").data.EXTRA = "${var.active_track_api_gateway}") },
+    {
+      name: "a declared variable",
+      mutate: (j) => {
+        const variable = Object.keys(j.variable ?? {})[0];
+        assert.ok(variable, "production declares a variable (a blue-green switch)");
+        named(j, "kubernetes_config_map_v1", SETTINGS).data.EXTRA = `\${var.${variable}}`;
+      },
+    },
   ];
   for (const m of accepted) {
     it(`accepts ${m.name}`, () => {
@@ -156,7 +166,7 @@ describe("interpolation guard", () => {
   it("fails synth with the guard's message when a construct writes unescaped text", () => {
     const stack = new PlatformStack(testApp(), { config: loadConfig("local") });
     stack.services[0]!.configMap.addOverride("data.RAW", "${datasource}");
-    assert.throws(() => synthChecked(stack), /\[local\] local\/api-gateway\/settings .*data\.RAW holds "\$\{datasource\}"/);
+    assert.throws(() => synthChecked(stack), new RegExp(`\\[local\\] local/${stack.services[0]!.name}/settings .*data\\.RAW holds "\\$\\{datasource\\}"`));
   });
 });
 
@@ -165,14 +175,14 @@ describe("escaping at every boundary where config text enters a stack", () => {
 
   it("delivers template-like text from every free-text field literally, and the guard passes", () => {
     const raw = rawEnvironment("staging");
-    raw.services["api-gateway"].env = { GREETING: hostile };
+    raw.services[SERVICE].env = { GREETING: hostile };
     raw.migrations.command = ["sh", "-c", `echo '${hostile}'`];
     raw.cluster.context = `ctx-${hostile}`;
     // `${…}` is refused in a kubeconfigPath at load (config/kubeconfig-path.ts); a directive is text.
     raw.cluster.kubeconfigPath = "~/.kube/%{x}";
     const json = synthEnvironment("staging", {}, raw);
     assert.deepEqual(messages(json), []);
-    assert.equal(unescapeLiteral(named(json, "kubernetes_config_map_v1", "api-gateway-settings").data.GREETING), hostile);
+    assert.equal(unescapeLiteral(named(json, "kubernetes_config_map_v1", SETTINGS).data.GREETING), hostile);
     const job = Object.values(resources(json, "kubernetes_job_v1"))[0]!;
     assert.equal(unescapeLiteral(job.spec.template.spec.container[0].command[2]), `echo '${hostile}'`);
     assert.equal(unescapeLiteral(json.provider.kubernetes[0].config_context), `ctx-${hostile}`);

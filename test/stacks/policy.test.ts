@@ -2,12 +2,24 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import { suppress } from "../../constructs/suppressions";
-import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { describeFinding, evaluatePolicy, POLICY_RULES, type PolicyRuleId } from "../../stacks/policy";
+import { deploymentNames, internalService, publicService, serviceWhere } from "../catalogue";
 import { type Json, loadConfig, synthChecked, synthEnvironment, testApp } from "../helpers";
+import { VARIANT_MODES } from "../variants";
 
 const production = synthEnvironment("production", { enableAutoscaling: true });
+// What the mutations break, picked from the config (test/catalogue.ts): the first service, its
+// first Deployment (a track, if it is released blue-green), a public and an internal service, the
+// migration Job.
+const config = loadConfig("production", { enableAutoscaling: true });
+const FIRST = config.services[0]!;
+const DEPLOYMENT = deploymentNames(FIRST)[0]!;
+const PUBLIC = publicService(config);
+const INTERNAL = internalService(config);
+/** A service without internet egress: a policy of its opened to every address is not excused. */
+const CONFINED = serviceWhere(config, "a service without internet egress", (s) => !s.internetEgress);
+const JOB = (Object.values(production.resource.kubernetes_job_v1) as Json[])[0]!.metadata.name as string;
 
 /** The first resource of a type whose name matches. */
 function find(json: Json, type: string, name: string): Json {
@@ -16,60 +28,61 @@ function find(json: Json, type: string, name: string): Json {
 
 /** One mutation per rule: break the production stack, expect exactly that rule to fire there. */
 const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void; alsoFires?: PolicyRuleId[] }[] = [
-  { rule: "PSS-PRIVILEGE-ESCALATION", on: "api-gateway-blue", mutate: (j) => (find(j, "kubernetes_deployment_v1", "api-gateway-blue").spec.template.spec.container[0].security_context.allow_privilege_escalation = true) },
+  { rule: "PSS-PRIVILEGE-ESCALATION", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.container[0].security_context.allow_privilege_escalation = true) },
   { rule: "PSS-PRIVILEGED", on: "redis", mutate: (j) => (find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[0].security_context.privileged = true) },
   { rule: "PSS-RUN-AS-NON-ROOT", on: "postgres", mutate: (j) => (find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[1].security_context.run_as_user = "0") },
-  { rule: "PSS-SECCOMP", on: "db-migrate-1-0-0", mutate: (j) => {
-    const pod = find(j, "kubernetes_job_v1", "db-migrate-1-0-0").spec.template.spec;
+  { rule: "PSS-SECCOMP", on: JOB, mutate: (j) => {
+    const pod = find(j, "kubernetes_job_v1", JOB).spec.template.spec;
     delete pod.container[0].security_context.seccomp_profile;
     delete pod.security_context.seccomp_profile;
   } },
-  { rule: "PSS-CAPABILITIES", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_deployment_v1", "tool-integration").spec.template.spec.container[0].security_context.capabilities.add = ["NET_ADMIN"]) },
-  { rule: "PSS-HOST-NAMESPACES", on: "agent-orchestrator", mutate: (j) => (find(j, "kubernetes_deployment_v1", "agent-orchestrator").spec.template.spec.host_network = true) },
-  { rule: "PSS-VOLUMES", on: "model-orchestration", mutate: (j) => find(j, "kubernetes_deployment_v1", "model-orchestration").spec.template.spec.volume.push({ name: "host", host_path: { path: "/var/run" } }) },
+  { rule: "PSS-CAPABILITIES", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.container[0].security_context.capabilities.add = ["NET_ADMIN"]) },
+  { rule: "PSS-HOST-NAMESPACES", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.host_network = true) },
+  { rule: "PSS-VOLUMES", on: DEPLOYMENT, mutate: (j) => find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.volume.push({ name: "host", host_path: { path: "/var/run" } }) },
   { rule: "KS-RESOURCES", on: "redis", mutate: (j) => delete find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[1].resources.limits },
   { rule: "KS-PROBES", on: "postgres", mutate: (j) => {
     const c = find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0];
     c.liveness_probe = c.readiness_probe;
   } },
-  { rule: "KS-IMAGE", on: "web-dashboard-green", mutate: (j) => (find(j, "kubernetes_deployment_v1", "web-dashboard-green").spec.template.spec.container[0].image = "ghcr.io/berrys-agents/web-dashboard:latest") },
-  { rule: "KS-READ-ONLY-ROOT", on: "db-migrate-1-0-0", mutate: (j) => (find(j, "kubernetes_job_v1", "db-migrate-1-0-0").spec.template.spec.container[0].security_context.read_only_root_filesystem = false) },
+  { rule: "KS-IMAGE", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.container[0].image = `${FIRST.imageRepository}:latest`) },
+  { rule: "KS-READ-ONLY-ROOT", on: JOB, mutate: (j) => (find(j, "kubernetes_job_v1", JOB).spec.template.spec.container[0].security_context.read_only_root_filesystem = false) },
   { rule: "KS-SERVICE-ACCOUNT-TOKEN", on: "redis", mutate: (j) => delete find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.automount_service_account_token },
-  { rule: "KS-NAMESPACE", on: "api-gateway-settings", mutate: (j) => (find(j, "kubernetes_config_map_v1", "api-gateway-settings").metadata.namespace = "default") },
+  { rule: "KS-NAMESPACE", on: `${FIRST.name}-settings`, mutate: (j) => (find(j, "kubernetes_config_map_v1", `${FIRST.name}-settings`).metadata.namespace = "default") },
   { rule: "KS-SECRET-ENV", on: "postgres", mutate: (j) => find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env.push({ name: "POSTGRES_PASSWORD", value: "hunter2hunter2" }) },
   { rule: "KS-SECRET-MOUNT", on: "postgres", mutate: (j) => {
     // The exporter's own volume gains the superuser's password, which nothing in its container names.
     const volume = find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.volume.find((v: Json) => v.name === "metrics-secrets");
     volume.projected[0].sources.push({ secret: [{ name: "postgres-auth", items: [{ key: "superuser-password", path: "superuser-password" }] }] });
   } },
-  { rule: "KS-SECRET-LITERAL", on: "db-migrate-1-0-0", mutate: (j) => (find(j, "kubernetes_job_v1", "db-migrate-1-0-0").spec.template.spec.container[0].command = ["sh", "-c", "PGPASSWORD=hunter2hunter2 alembic upgrade head"]) },
-  { rule: "KS-REPLICAS", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_horizontal_pod_autoscaler_v2", "tool-integration").spec.min_replicas = 1) },
-  { rule: "KS-HPA-REPLICAS", on: "model-orchestration", mutate: (j) => (find(j, "kubernetes_deployment_v1", "model-orchestration").spec.replicas = "3") },
-  { rule: "KS-SPREAD", on: "agent-orchestrator", mutate: (j) => delete find(j, "kubernetes_deployment_v1", "agent-orchestrator").spec.template.spec.topology_spread_constraint },
-  { rule: "KS-PDB", on: "api-gateway-green", mutate: (j) => (find(j, "kubernetes_pod_disruption_budget_v1", "api-gateway-green").spec.max_unavailable = "0") },
-  { rule: "KS-NETWORK-POLICY", on: "web-dashboard-blue", mutate: (j) => {
-    // Without the namespace-wide policies (default deny, DNS egress), the dashboard's own policy
+  { rule: "KS-SECRET-LITERAL", on: JOB, mutate: (j) => (find(j, "kubernetes_job_v1", JOB).spec.template.spec.container[0].command = ["sh", "-c", "PGPASSWORD=hunter2hunter2 alembic upgrade head"]) },
+  { rule: "KS-REPLICAS", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_horizontal_pod_autoscaler_v2", DEPLOYMENT).spec.min_replicas = 1) },
+  { rule: "KS-HPA-REPLICAS", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.replicas = "3") },
+  { rule: "KS-SPREAD", on: DEPLOYMENT, mutate: (j) => delete find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.topology_spread_constraint },
+  { rule: "KS-PDB", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_pod_disruption_budget_v1", DEPLOYMENT).spec.max_unavailable = "0") },
+  { rule: "KS-NETWORK-POLICY", on: DEPLOYMENT, mutate: (j) => {
+    // Without the namespace-wide policies (default deny, DNS egress), the service's own policy
     // must cover egress too.
     const policies = j.resource.kubernetes_network_policy_v1 as Record<string, Json>;
     for (const name of ["default-deny-all", "allow-dns-egress"]) delete policies[Object.keys(policies).find((id) => policies[id]!.metadata.name === name)!];
-    find(j, "kubernetes_network_policy_v1", "web-dashboard").spec.policy_types = ["Ingress"];
+    find(j, "kubernetes_network_policy_v1", FIRST.name).spec.policy_types = ["Ingress"];
   }, alsoFires: ["KS-NAMESPACE-DEFAULT-DENY"] },
   { rule: "KS-NETWORK-POLICY-ANY-ADDRESS", on: "postgres", mutate: (j) => (find(j, "kubernetes_network_policy_v1", "postgres").spec.ingress = [{}]) },
-  { rule: "KS-NETWORK-POLICY-ANY-ADDRESS", on: "web-dashboard", mutate: (j) => find(j, "kubernetes_network_policy_v1", "web-dashboard").spec.egress.push({ to: [{ ip_block: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } }], ports: [{ port: "443", protocol: "TCP" }] }) },
+  { rule: "KS-NETWORK-POLICY-ANY-ADDRESS", on: CONFINED.name, mutate: (j) => find(j, "kubernetes_network_policy_v1", CONFINED.name).spec.egress.push({ to: [{ ip_block: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } }], ports: [{ port: "443", protocol: "TCP" }] }) },
   { rule: "KS-NETWORK-POLICY-ANY-ADDRESS", on: "prometheus", mutate: (j) => find(j, "kubernetes_network_policy_v1", "prometheus").spec.egress.push({ to: [{ ip_block: { cidr: "::/0" } }] }) },
-  { rule: "KS-SERVICE-SELECTOR", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_service_v1", "tool-integration").spec.selector["app.kubernetes.io/name"] = "tool-integratoin") },
-  { rule: "KS-ROLLING-UPDATE", on: "tool-integration", mutate: (j) => (find(j, "kubernetes_deployment_v1", "tool-integration").spec.strategy = { type: "Recreate" }) },
+  // An internal service: a public one's Ingress would then route to no pod, a second finding.
+  { rule: "KS-SERVICE-SELECTOR", on: INTERNAL.name, mutate: (j) => (find(j, "kubernetes_service_v1", INTERNAL.name).spec.selector["app.kubernetes.io/name"] = `${INTERNAL.name}-misspelt`) },
+  { rule: "KS-ROLLING-UPDATE", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.strategy = { type: "Recreate" }) },
   { rule: "KS-STABLE-API", on: "legacy", mutate: (j) => (j.resource.kubernetes_deployment = { legacy: { metadata: { name: "legacy", namespace: "agent-platform" }, spec: {} } }) },
   { rule: "KS-RBAC-SECRETS", on: "kps-grafana-configmaps", mutate: (j) => find(j, "kubernetes_role_v1", "kps-grafana-configmaps").rule[0].resources.push("secrets") },
   { rule: "KS-NAMESPACE-DEFAULT-DENY", on: "monitoring-node-exporter", mutate: (j) => {
     const policies = j.resource.kubernetes_network_policy_v1 as Record<string, Json>;
     delete policies[Object.keys(policies).find((id) => String(policies[id]!.metadata.namespace).includes("node-exporter-namespace"))!];
   } },
-  { rule: "KS-INGRESS-ROUTE", on: "web-dashboard", mutate: (j) => {
+  { rule: "KS-INGRESS-ROUTE", on: PUBLIC.name, mutate: (j) => {
     const ingresses = j.resource.kubernetes_ingress_v1 as Record<string, Json>;
-    delete ingresses[Object.keys(ingresses).find((id) => ingresses[id]!.metadata.name === "web-dashboard")!];
+    delete ingresses[Object.keys(ingresses).find((id) => ingresses[id]!.metadata.name === PUBLIC.name)!];
   } },
-  { rule: "KS-INGRESS-TLS", on: "api-gateway", mutate: (j) => delete find(j, "kubernetes_ingress_v1", "api-gateway").spec.tls },
+  { rule: "KS-INGRESS-TLS", on: PUBLIC.name, mutate: (j) => delete find(j, "kubernetes_ingress_v1", PUBLIC.name).spec.tls },
   { rule: "HELM-RESOURCES", on: "kube-prometheus-stack", mutate: (j) => {
     const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
     kps.values = [kps.values[0].replace(/grafana:\n  admin:/, "grafana:\n  resources: {}\n  admin:").replace(/\n  resources:\n    requests:\n      cpu: 100m\n      memory: 256Mi\n    limits:\n      cpu: 500m\n      memory: 512Mi\n  defaultDashboardsEnabled/, "\n  defaultDashboardsEnabled")];
@@ -86,22 +99,20 @@ const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void;
 ];
 
 describe("policy gate", () => {
-  for (const env of ENVIRONMENT_NAMES) {
-    for (const autoscaling of [false, true]) {
-      it(`passes ${env} with autoscaling ${autoscaling ? "on" : "off"}, with only the declared suppressions`, () => {
-        const result = evaluatePolicy(synthEnvironment(env, { enableAutoscaling: autoscaling }), { environment: env, ingressControllerNamespace: "ingress-nginx" });
-        assert.deepEqual(result.violations.map(describeFinding), []);
-        assert.deepEqual(
-          result.suppressed.map((s) => `${s.rule} ${s.path}`).sort(),
-          [
-            // The catalogue's internetEgress services, and Alertmanager where it pages PagerDuty.
-            `KS-NETWORK-POLICY-ANY-ADDRESS ${env}/model-orchestration/network-policy`,
-            `KS-NETWORK-POLICY-ANY-ADDRESS ${env}/tool-integration/network-policy`,
-            ...(env === "production" ? [`KS-NETWORK-POLICY-ANY-ADDRESS ${env}/monitoring/network-policy-alertmanager`] : []),
-          ].sort(),
-        );
-      });
-    }
+  for (const { variant, env, autoscaling } of VARIANT_MODES) {
+    it(`passes ${env} with autoscaling ${autoscaling ? "on" : "off"}, with only the declared suppressions (${variant.label})`, () => {
+      const result = evaluatePolicy(variant.stack(env, { enableAutoscaling: autoscaling }), { environment: env, ingressControllerNamespace: variant.config(env).ingressController.namespace });
+      assert.deepEqual(result.violations.map(describeFinding), []);
+      const config = variant.config(env);
+      assert.deepEqual(
+        result.suppressed.map((s) => `${s.rule} ${s.path}`).sort(),
+        [
+          // The catalogue's internetEgress services, and Alertmanager where it pages PagerDuty.
+          ...config.services.filter((x) => x.internetEgress).map((x) => `KS-NETWORK-POLICY-ANY-ADDRESS ${env}/${x.name}/network-policy`),
+          ...(config.monitoring.alerting && config.monitoring.pagerduty?.enabled ? [`KS-NETWORK-POLICY-ANY-ADDRESS ${env}/monitoring/network-policy-alertmanager`] : []),
+        ].sort(),
+      );
+    });
   }
 
   it("has a mutation for every rule", () => {
@@ -128,7 +139,7 @@ describe("policy gate", () => {
     const app = testApp();
     const stack = new PlatformStack(app, { config: loadConfig("staging") });
     new DeploymentV1(stack, "rogue", {
-      metadata: { name: "rogue", namespace: "agent-platform-staging" },
+      metadata: { name: "rogue", namespace: loadConfig("staging").namespace },
       spec: {
         selector: { matchLabels: { app: "rogue" } },
         template: { metadata: { labels: { app: "rogue" } }, spec: { container: [{ name: "rogue", image: "busybox" }] } },
@@ -176,12 +187,11 @@ describe("policy gate", () => {
 
   it("declares checkov skips next to the resource, one checkov:skip line each", () => {
     const local = synthEnvironment("local");
-    const gw = Object.values(local.resource.kubernetes_deployment_v1 as Record<string, Json>).find((d) => d.metadata.name === "api-gateway")!;
+    const deployment = (json: Json, name: string) => Object.values(json.resource.kubernetes_deployment_v1 as Record<string, Json>).find((d) => d.metadata.name === name)!;
     assert.deepEqual(
-      gw["//"].checkov.map((line: string) => line.replace(/:[^:]*$/, "")),
+      deployment(local, deploymentNames(loadConfig("local").services[0]!)[0]!)["//"].checkov.map((line: string) => line.replace(/:[^:]*$/, "")),
       ["checkov:skip=CKV_K8S_43", "checkov:skip=CKV_K8S_15"],
     );
-    const prod = Object.values(production.resource.kubernetes_deployment_v1 as Record<string, Json>).find((d) => d.metadata.name === "tool-integration")!;
-    assert.deepEqual(prod["//"].suppressions.map((s: Json) => s.rule), ["CKV_K8S_43"]);
+    assert.deepEqual(deployment(production, DEPLOYMENT)["//"].suppressions.map((s: Json) => s.rule), ["CKV_K8S_43"]);
   });
 });
