@@ -27,7 +27,12 @@ function main(): number {
     const { synthesizePlatform } = require("./stacks/synthesize") as typeof import("./stacks/synthesize");
     for (const note of options.notes ?? []) process.stderr.write(`Note: ${terminalSafe(note, 2000)}\n`);
     const report = synthesizePlatform(configs, outdir, { projectRoot: PROJECT_ROOT, allowDestroy: options.allowDestroy });
-    for (const warning of report.warnings) process.stderr.write(`Warning: ${terminalSafe(redactText(warning), 2000)}\n`);
+    // The cdktf CLI prints the manifest's warnings itself, as `WARN [stack]: …` (redacted at their
+    // source, stacks/synthesize.ts), and labels everything the app writes to stderr `[ERROR]`:
+    // printed here too, each warning would appear twice, once as an error.
+    if (!options.cdktfCli) {
+      for (const warning of report.warnings) process.stderr.write(`Warning: ${terminalSafe(redactText(warning), 2000)}\n`);
+    }
     if (process.env.PLATFORM_SUMMARY !== "off") {
       const { renderSummary } = require("./stacks/summary") as typeof import("./stacks/summary");
       process.stdout.write(renderSummary(configs, report.suppressions));

@@ -204,3 +204,12 @@ export function appendToArray(text: string, path: readonly string[], item: strin
   const separator = trimmed.endsWith(",") ? " " : ", ";
   return `${text.slice(0, found.value.start + 1)}${trimmed}${separator}${item}${inner.slice(trimmed.length)}${text.slice(close)}`;
 }
+
+/** `text` with the key of the property at `path` spelt `key` instead (its value untouched). */
+export function renameKey(text: string, path: readonly string[], key: string): string {
+  const parent = objectAt(text, path.slice(0, -1));
+  const found = properties(text, parent.start).find((p) => p.key === path[path.length - 1]);
+  if (!found) throw new Error(`${shown(path)} is not in the file`);
+  const colon = text.lastIndexOf(":", found.value.start);
+  return `${text.slice(0, found.span.start)}${key}${text.slice(colon)}`;
+}

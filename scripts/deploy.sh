@@ -4,7 +4,7 @@
 #   export DEPLOYMENT_ENV=production        # local, staging or production (required)
 #   export ENABLE_AUTOSCALING=false         # true or false (default false)
 #   ./scripts/deploy.sh                     # synth, check, diff, deploy (blue-green aware)
-#   ./scripts/deploy.sh --dry-run           # stop after the diff
+#   ./scripts/deploy.sh --dry-run           # stop after the diff; writes no password, no state
 #   ./scripts/deploy.sh rollback SERVICE    # switch a blue-green service back to its other track
 #   ./scripts/deploy.sh namespaces          # create only the namespaces (before hand-made Secrets)
 #   ./scripts/deploy.sh --yes ...           # do not ask before applying to production
@@ -62,8 +62,10 @@ fail() {
   exit 1
 }
 
+# The comment block at the top of this file, whole: from line 2 to the first line that is not a
+# comment.
 usage() {
-  sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
 }
 
 # The output directory: the app's (CDKTF_OUTDIR, else cdktf.out in the project), made absolute
@@ -152,7 +154,7 @@ fi
 say "synthesizing ${env_name} (autoscaling ${autoscaling})"
 cd "${ROOT}"
 node scripts/compile.cjs tsconfig.deploy.json dist/main.js dist/scripts/check.js dist/scripts/stack-info.js dist/scripts/plan-guard.js ||
-  fail "the TypeScript does not compile: fix the errors above"
+  fail "compile failed: fix the problems above (config/${env_name}.ts or the program); nothing was deployed"
 # Only the addresses named here lift prevent_destroy; one inherited from the shell never does.
 PLATFORM_ALLOW_DESTROY="${allow_destroy[*]}" node dist/main.js ||
   fail "synth failed: fix the configuration errors above (config/${env_name}.ts); nothing was deployed"
@@ -175,22 +177,34 @@ grep -qxF "${context}" <<<"${contexts}" ||
 kube() { kubectl --context "${context}" "$@"; }
 
 # Passwords for an environment whose Secrets Terraform makes (local): generated once, kept out
-# of git in .secrets/, never printed.
+# of git in .secrets/, never printed. A dry run writes none: it reads the file where a deploy
+# already wrote it, and otherwise plans with passwords generated for that plan alone, in this
+# process's memory (the diff shows Secret data as sensitive either way).
+random_password() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+secrets_file="${ROOT}/.secrets/${env_name}.env"
 for var in "${secret_vars[@]}"; do
   env_var="TF_VAR_${var}"
-  if [[ -z "${!env_var:-}" ]]; then
-    secrets_file="${ROOT}/.secrets/${env_name}.env"
-    if [[ ! -f "${secrets_file}" ]]; then
-      mkdir -p "${ROOT}/.secrets"
-      (umask 077 && : >"${secrets_file}")
-    fi
-    if ! grep -q "^export ${env_var}=" "${secrets_file}"; then
-      printf 'export %s=%s\n' "${env_var}" "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >>"${secrets_file}"
-      say "generated ${env_var} into .secrets/${env_name}.env"
-    fi
-    # shellcheck source=/dev/null
-    source "${secrets_file}"
+  # A value the caller exported wins; then the one a deploy saved.
+  [[ -z "${!env_var:-}" ]] || continue
+  saved=""
+  [[ -f "${secrets_file}" ]] && saved="$(sed -n "s/^export ${env_var}=//p" "${secrets_file}")"
+  saved="${saved##*$'\n'}"
+  if [[ -n "${saved}" ]]; then
+    export "${env_var}=${saved}"
+    continue
   fi
+  value="$(random_password)"
+  export "${env_var}=${value}"
+  if [[ "${dry_run}" == true ]]; then
+    say "dry run: ${env_var} generated for this plan only (the first deploy writes it to .secrets/${env_name}.env)"
+    continue
+  fi
+  if [[ ! -f "${secrets_file}" ]]; then
+    mkdir -p "${ROOT}/.secrets"
+    (umask 077 && : >"${secrets_file}")
+  fi
+  printf 'export %s=%s\n' "${env_var}" "${value}" >>"${secrets_file}"
+  say "generated ${env_var} into .secrets/${env_name}.env"
 done
 
 # The track each blue-green Service routes to in the cluster now ("" before the first deploy).

@@ -57,6 +57,7 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
     // Stack traces in metadata would carry this machine's absolute paths into cdk.tf.json.
     const app = new App({ outdir: scratch.path, stackTraces: false });
     const stacks = configs.map((config) => asConfigError(config, () => new PlatformStack(app, { config, allowDestroy: options.allowDestroy })));
+    redactWarnings(app);
     synthesizeOnce(app, stacks);
     const problems: string[] = [];
     const suppressions: SynthesisReport["suppressions"][number][] = [];
@@ -84,6 +85,16 @@ export function synthesizePlatform(configs: readonly PlatformConfig[], outdir: s
     return { warnings, suppressions };
   } finally {
     scratch.discard();
+  }
+}
+
+/**
+ * Redacts every warning below `scope` where it is raised (config/secrets.ts, the one rule set): the
+ * cdktf CLI prints the manifest's warnings itself, and main.ts leaves them to it there.
+ */
+function redactWarnings(scope: IConstruct): void {
+  for (const c of scope.node.findAll()) {
+    for (const entry of c.node.metadata) if (entry.type === "@cdktf/warn") (entry as { data: unknown }).data = redactText(String(entry.data));
   }
 }
 

@@ -19,6 +19,7 @@ export const OWN_PROCESS: readonly string[] = [
   "scripts/deploy.test.js", // deploy.sh with stand-ins
   "scripts/plan-guard-cluster.test.js", // a control plane and terraform
   "scripts/compile.test.js", // tsc
+  "scripts/config-errors.test.js", // tsc, the app and the cdktf CLI on project copies
   "stacks/output-directory.test.js", // the app, as a process
   "stacks/local-state.test.js", // the app and terraform, as processes
   "stacks/cdktf-cli.test.js", // the cdktf CLI, the app and terraform, as processes

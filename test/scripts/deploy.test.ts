@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, it } from "node:test";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
-import { replaceValue } from "../../scripts/config-source";
+import { renameKey, replaceValue } from "../../scripts/config-source";
 import { isBlueGreen, rollingService } from "../catalogue";
 import { runAsync } from "../tools";
 import { loadConfig, tempDir } from "../helpers";
@@ -48,7 +48,7 @@ for arg in "$@"; do
 done
 for arg in "$@"; do
   case "$arg" in
-    plan) [[ -n "\${TF_VAR_postgres_app_password:-}" ]] && printf 'terraform-env TF_VAR_postgres_app_password=set\\n' >>"$DEPLOY_RECORD"
+    plan) [[ -n "\${TF_VAR_postgres_app_password:-}" ]] && printf 'terraform-env TF_VAR_postgres_app_password=set %s\\n' "$(printf %s "$TF_VAR_postgres_app_password" | sha256sum | cut -c1-16)" >>"$DEPLOY_RECORD"
           printf 'terraform-plans %s\\n' "$(sha256sum <"$chdir/cdk.tf.json" | cut -c1-64)" >>"$DEPLOY_RECORD"
           printf 'terraform-chdir %s\\n' "$chdir" >>"$DEPLOY_RECORD"
           if [[ -n "$out" ]]; then printf 'plan with TF_VAR values' >"$chdir/$out"; printf 'terraform-plan-mode %s\\n' "$(stat -c %a "$chdir/$out")" >>"$DEPLOY_RECORD"; fi
@@ -263,7 +263,7 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
     const run = await deployLocal();
     assert.equal(run.status, 0, run.stderr);
     assert.deepEqual(steps(run.calls), ["kubectl get-contexts", "terraform init", "terraform plan release", "terraform show release", "terraform apply release"]);
-    assert.ok(run.calls.includes("terraform-env TF_VAR_postgres_app_password=set"));
+    assert.ok(run.calls.some((c) => c.startsWith("terraform-env TF_VAR_postgres_app_password=set ")));
     const secrets = join(run.dir, ".secrets", "local.env");
     assert.equal(statSync(secrets).mode & 0o777, 0o600);
     const values = readFileSync(secrets, "utf8").match(/=([0-9a-f]{48})$/gm)!.map((v) => v.slice(1));
@@ -271,6 +271,54 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
     const sensitive = Object.values(stack.variable as Record<string, { sensitive?: boolean }>).filter((v) => v.sensitive).length;
     assert.equal(values.length, sensitive);
     for (const value of values) assert.ok(!run.stdout.includes(value) && !run.stderr.includes(value));
+  });
+
+  it("--help prints the whole usage comment, to its last full sentence, and does nothing else", async () => {
+    const run = await deploy(project(), ["--help"], {});
+    assert.equal(run.status, 0, run.stderr);
+    const lines = readFileSync(join(PROJECT, "scripts", "deploy.sh"), "utf8").split("\n").slice(1);
+    const header = lines.slice(0, lines.findIndex((l) => !l.startsWith("#"))).map((l) => l.replace(/^# ?/, ""));
+    assert.equal(run.stdout, `${header.join("\n")}\n`);
+    assert.match(run.stdout.trimEnd(), /\.$/, "it ends with a full stop, not mid-sentence");
+    for (const usage of ["--dry-run", "rollback SERVICE", "namespaces", "--yes", "DEPLOYMENT_ENV", "ENABLE_AUTOSCALING"]) assert.ok(run.stdout.includes(usage), usage);
+    assert.deepEqual(run.calls, []);
+  });
+
+  it("--dry-run writes no password and no state: the plan's passwords exist in memory only", async () => {
+    const run = await deploy(project(), ["--dry-run"], { DEPLOYMENT_ENV: "local" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.ok(run.calls.some((c) => c.startsWith("terraform-env TF_VAR_postgres_app_password=set ")), "the plan had its passwords");
+    assert.match(run.stdout, /dry run: TF_VAR_postgres_app_password generated for this plan only/);
+    assert.equal(existsSync(join(run.dir, ".secrets")), false);
+    assert.ok(!steps(run.calls).some((s) => s.startsWith("terraform apply")));
+    assert.equal(existsSync(join(run.dir, "cdktf.out", "stacks", "local", "fake.tfstate")), false);
+  });
+
+  it("a dry run after a deploy plans with the saved passwords, and leaves .secrets as it was", async () => {
+    const dir = project();
+    const first = await deploy(dir, [], { DEPLOYMENT_ENV: "local" });
+    assert.equal(first.status, 0, first.stderr);
+    const secrets = readFileSync(join(dir, ".secrets", "local.env"));
+    const dry = await deploy(dir, ["--dry-run"], { DEPLOYMENT_ENV: "local" });
+    assert.equal(dry.status, 0, dry.stderr);
+    const planned = (run: Run) => run.calls.find((c) => c.startsWith("terraform-env TF_VAR_postgres_app_password=set "));
+    assert.equal(planned(dry), planned(first), "the same password (by its hash)");
+    assert.doesNotMatch(dry.stdout, /generated/);
+    assert.ok(readFileSync(join(dir, ".secrets", "local.env")).equals(secrets));
+  });
+
+  it("a misspelt field in the config stops it with the documented message, before any cluster call", async () => {
+    const service = loadConfig("staging").services[0]!.name;
+    const dir = project((d) => {
+      const file = join(d, "config", "staging.ts");
+      writeFileSync(file, renameKey(readFileSync(file, "utf8"), ["services", service, "replicas"], "replicaz"));
+    });
+    const run = await deploy(dir, [], { DEPLOYMENT_ENV: "staging" });
+    assert.equal(run.status, 1);
+    assert.ok(run.stderr.includes(`config/staging.ts: services.${service}.replicaz = `), run.stderr);
+    assert.doesNotMatch(run.stderr, /error TS\d+/);
+    assert.match(run.stderr, /compile failed: fix the problems above \(config\/staging\.ts or the program\); nothing was deployed/);
+    assert.deepEqual(run.calls, []);
   });
 
   it("refuses to apply to production without a terminal unless --yes", async () => {
