@@ -1,5 +1,5 @@
 /**
- * The official Postgres image's first start, step by step, with Debian's PostgreSQL 15: what the
+ * The official Postgres image's first start, step by step, with the installed PostgreSQL: what the
  * tests stand in for the image with. The container (its env, args and files, as the construct
  * emits them) is laid out under a temporary root, so `/etc/postgresql/postgresql.conf` is
  * `<root>/etc/postgresql/postgresql.conf`; then the entrypoint's steps run in its order, with its
@@ -24,7 +24,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join } from "node:path";
 import { Client } from "pg";
 import type { PodLayout } from "./pod";
-import { asPostgres, freePort, PG_BIN } from "./servers";
+import { asPostgres, freePort, pgBin } from "./servers";
 
 /** The commit of docker-entrypoint.sh this file follows. */
 export const ENTRYPOINT_COMMIT = "042d8d043fed77e0e09b6fcda0991bca9e8664e3";
@@ -51,7 +51,7 @@ const readAsShell = (path: string) => readFileSync(path, "utf8").replace(/\n+$/,
  * the image then does (`exec postgres "$@"`). `owner`: the postgres user, when the tests run as root.
  */
 export async function startAsImage(pod: PodLayout, name: string, owner?: { uid: number; gid: number }): Promise<ImagePostgres> {
-  assert.ok(existsSync(`${PG_BIN}/postgres`), "PostgreSQL 15 is not installed (Debian package postgresql; .ci/run installs it)");
+  const PG_BIN = pgBin();
   const container = pod.container(name);
   const own = (path: string) => {
     if (owner) chownSync(path, owner.uid, owner.gid);

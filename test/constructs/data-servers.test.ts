@@ -1,7 +1,7 @@
 /**
  * The data tier's pods run by the real servers: Redis (Debian's redis-server 7.0) with the
  * redis.conf, the ACL file its init container writes and the probe, exactly as the synthesized
- * StatefulSet says; Postgres (Debian's PostgreSQL 15) initialised as the official image's entrypoint
+ * StatefulSet says; Postgres (the installed PostgreSQL, test/servers.ts finds it) initialised as the official image's entrypoint
  * does it from the StatefulSet's env (test/postgres-image.ts); and the connection budget checked
  * against what Postgres actually allows. .ci/run installs the packages.
  */
@@ -23,7 +23,7 @@ import { openPeakPools, type PlatformPostgres, startPlatformPostgres, TEST_PASSW
 import { type Json, loadConfig, named, synthEnvironment, tempDir } from "../helpers";
 import { layOutPod, type PodLayout } from "../pod";
 import { ENTRYPOINT_COMMIT } from "../postgres-image";
-import { asPostgres, freePort, PG_BIN, waitFor } from "../servers";
+import { asPostgres, freePort, pgBin, waitFor } from "../servers";
 
 /** A non-loopback IPv4 address of this machine, where protected mode would refuse a default user. */
 const outside = Object.values(networkInterfaces())
@@ -399,7 +399,7 @@ describe("Redis' ACL script refuses what would leave a user open or the exporter
   }
 });
 
-describe("Postgres as the image initialises it from the StatefulSet, on PostgreSQL 15", () => {
+describe("Postgres as the image initialises it from the StatefulSet, on the installed PostgreSQL", () => {
   const production = synthEnvironment("production");
   const pg = loadConfig("production").postgres;
   let server: PlatformPostgres;
@@ -454,7 +454,7 @@ describe("Postgres as the image initialises it from the StatefulSet, on PostgreS
     const probe = container(production, "postgres", "postgres").readiness_probe.exec.command as string[];
     assert.equal(probe[0], "pg_isready");
     const local = probe.map((a) => (a === "5432" ? String(server.port) : a));
-    const result = spawnSync(`${PG_BIN}/pg_isready`, local.slice(1), { encoding: "utf8" });
+    const result = spawnSync(`${pgBin()}/pg_isready`, local.slice(1), { encoding: "utf8" });
     assert.equal(result.status, 0, result.stdout);
   });
 
@@ -545,7 +545,7 @@ describe("a data directory the image initialised before POSTGRES_INITDB_ARGS (th
   it("is closed by the one-time step in docs/operations.md, with no restart", () => {
     const docs = readFileSync(resolve(__dirname, "../../../docs/operations.md"), "utf8");
     assert.ok(docs.includes(HBA_UPGRADE_SCRIPT), "docs/operations.md does not carry the upgrade script");
-    asPostgres("sh", ["-c", HBA_UPGRADE_SCRIPT], { PGDATA: server.pgdata, PATH: `${PG_BIN}:${process.env.PATH}` });
+    asPostgres("sh", ["-c", HBA_UPGRADE_SCRIPT], { PGDATA: server.pgdata, PATH: `${pgBin()}:${process.env.PATH}` });
     // pg_ctl reload signals the server; the new rules apply from the next connection.
     for (const host of [server.socketDir, "127.0.0.1"]) {
       assert.notEqual(login(host).status, 0, `${host} still trusts`);
@@ -556,7 +556,7 @@ describe("a data directory the image initialised before POSTGRES_INITDB_ARGS (th
   });
 });
 
-describe("the connection budget on PostgreSQL 15", () => {
+describe("the connection budget on the installed PostgreSQL", () => {
   it("admits exactly the budget: the pools fit, and the server stops at max_connections - reserved", async () => {
     // Local (direct to Postgres) at its peak: HPA maximums and rollout surge, the generated pool settings.
     const config = loadConfig("local", { enableAutoscaling: true });

@@ -1,7 +1,8 @@
 /**
  * PgBouncer for real: Debian's pgbouncer started with the generated pgbouncer.ini, its auth file
- * written by the generated init script, in front of Debian's PostgreSQL 15 initialised and started
- * as the official image does it from the synthesized StatefulSet. Every client of production's
+ * written by the generated init script, in front of the installed PostgreSQL (test/servers.ts
+ * finds it) initialised and started as the official image does it from the synthesized
+ * StatefulSet. Every client of production's
  * peak connects with the pool settings the pods get; the server side stays within the pool.
  */
 import assert from "node:assert/strict";
