@@ -20,6 +20,7 @@ import type { Construct } from "constructs";
 import type { PlatformConfig } from "../config/load";
 import { objectLabels, selectorLabels } from "../constructs/labels";
 import { MIGRATION_NAME, MigrationJob } from "../constructs/migration-job";
+import { DiffIdentity } from "../constructs/diff-identity";
 import { Monitoring } from "../constructs/monitoring";
 import { imageReference, Microservice } from "../constructs/microservice";
 import { PlatformNamespace } from "../constructs/platform-namespace";
@@ -67,6 +68,8 @@ export class PlatformStack extends TerraformStack {
   readonly ingresses: readonly ServiceIngress[];
   readonly migration: MigrationJob;
   readonly monitoring: Monitoring;
+  /** The read-only identity of a pull request's plan: reads what this stack manages. */
+  readonly diffIdentity: DiffIdentity;
   /**
    * The Terraform JSON of the stack as the last `toTerraform()` (the one synth writes) produced it:
    * the policy gate and the interpolation guard evaluate exactly this, without resolving again.
@@ -233,6 +236,8 @@ export class PlatformStack extends TerraformStack {
         tls: config.ingress.tls,
       });
     }
+    // Last: it reads every resource above to grant exactly their reads.
+    this.diffIdentity = new DiffIdentity(this, "diff-identity", { namespace: this.namespace, stack: this });
     this.warnAboutPerPodRateLimits();
 
     // What a deletion or re-creation loses. The StatefulSets with volumes mark themselves

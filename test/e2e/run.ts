@@ -27,6 +27,7 @@ import { synthesizePlatform } from "../../stacks/synthesize";
 import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { ControlPlane } from "./control-plane";
 import { checkDestroyGuard, dropPreventDestroy, forgetLeftOut, guardScenarios, unprotected } from "./data-protection";
+import { checkDiffIdentity } from "./diff-identity";
 import { checkNetworkModel } from "./network";
 
 type Json = Record<string, any>;
@@ -273,6 +274,9 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
 
     // 5b. The traffic matrix's input is what the cluster holds (test/e2e/network.ts).
     await checkNetworkModel(cp, report, label, stack, config);
+
+    // 5c. The diff identity plans the deployed stack with its own token and is refused an apply.
+    await checkDiffIdentity({ cp, check: (name, ok, detail) => report.check(label, name, ok, detail), terraform: (args, extra) => tf.run(args, extra), stack: json, dir: base, tail });
 
     // 6. Literal text reached the cluster literally (the escaping, end to end).
     const dashboards = (await cp.list(`/api/v1/namespaces/${config.monitoringNamespace}/configmaps`)).filter((m) => m.metadata.name.startsWith("dashboard-"));

@@ -105,11 +105,15 @@ describe("policy gate", () => {
       assert.deepEqual(result.violations.map(describeFinding), []);
       const config = variant.config(env);
       assert.deepEqual(
-        result.suppressed.map((s) => `${s.rule} ${s.path}`).sort(),
+        [...new Set(result.suppressed.map((s) => `${s.rule} ${s.path}`))].sort(),
         [
           // The catalogue's internetEgress services, and Alertmanager where it pages PagerDuty.
           ...config.services.filter((x) => x.internetEgress).map((x) => `KS-NETWORK-POLICY-ANY-ADDRESS ${env}/${x.name}/network-policy`),
           ...(config.monitoring.alerting && config.monitoring.pagerduty?.enabled ? [`KS-NETWORK-POLICY-ANY-ADDRESS ${env}/monitoring/network-policy-alertmanager`] : []),
+          // The diff identity reads the Secrets a plan must (those Terraform manages, in variable
+          // mode; Helm's release records, where a chart is), in Roles of their own.
+          ...(config.secrets.mode === "variable" ? [`KS-RBAC-SECRETS ${env}/diff-identity/${config.namespace}/secrets-role`] : []),
+          `KS-RBAC-SECRETS ${env}/diff-identity/${config.monitoringNamespace}/secrets-role`,
         ].sort(),
       );
     });
