@@ -1,9 +1,11 @@
 /**
  * Production. Edit this file to change the platform; `cdktf diff production` shows the effect.
  *
- * Replica bounds and utilization targets are the seed's autoscaling table. Autoscaling itself is
- * off unless `autoscaling.enabled` is true here or ENABLE_AUTOSCALING=true at synth time; while
- * off, each service runs `replicas` pods (the table's minimum).
+ * Replica bounds and utilization targets are the seed's autoscaling table (the seed: the
+ * platform's original specification, "Production Deployment and Scaling Implementation", section
+ * 5.1). Autoscaling itself is off unless `autoscaling.enabled` is true here or
+ * ENABLE_AUTOSCALING=true at synth time; while off, each service runs `replicas` pods (the table's
+ * minimum).
  */
 import type { EnvironmentInput, ScalingBehaviorInput } from "./schema";
 
@@ -191,7 +193,7 @@ export default {
     sharedBuffers: "2Gi",
     workMem: "4Mi",
     effectiveCacheSize: "6Gi",
-    // The seed's pool (section 5.3).
+    // The seed's connection pool: its section 5.3, "Connection Pooling Configuration".
     pool: { minConnections: 5, maxConnections: 20, timeoutSeconds: 30, recycleSeconds: 3600, prePing: true },
     storage: { size: "100Gi" },
     resources: { requests: { cpu: "2", memory: "8Gi" }, limits: { cpu: "4", memory: "8Gi" } },

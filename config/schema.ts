@@ -61,7 +61,7 @@ const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment v
 
 export const catalogEntrySchema = z
   .strictObject({
-  /** Human name, as the seed spells it ("API Gateway"). */
+  /** Human name, as the seed (the platform's original specification) spells it ("API Gateway"). */
   displayName: z.string().min(1).max(60),
   /** Image repository without tag, e.g. `ghcr.io/berrys/api-gateway`. The tag is per environment. */
   imageRepository: z
@@ -165,7 +165,7 @@ const scalingRulesSchema = z.strictObject({
 const customMetricSchema = z.discriminatedUnion("type", [
   z.strictObject({
     type: z.literal("Pods"),
-    /** The seed's name for it ("Queue Length"). */
+    /** The name the seed (the platform's original specification) gives it ("Queue Length"). */
     displayName: z.string().min(1),
     metric: metricName,
     /** Target per pod, as a Kubernetes quantity (`20`, `500m`). */
@@ -351,7 +351,10 @@ const redisEnabledSchema = z
 /** Local may run without Redis (`{ enabled: false }`): rate limiting falls back to memory, caches are off. */
 const redisSchema = z.discriminatedUnion("enabled", [z.strictObject({ enabled: z.literal(false) }), redisEnabledSchema]);
 
-/** Connection pool per pod, as the seed specifies it (SQLAlchemy semantics). */
+/**
+ * Connection pool per pod, as the seed (the platform's original specification) specifies it in
+ * its section 5.3, "Connection Pooling Configuration" (SQLAlchemy semantics).
+ */
 const poolSchema = z
   .strictObject({
     minConnections: z.number().int().min(0),
@@ -719,7 +722,7 @@ export const environmentSchema = z
     ),
     cluster: clusterSchema,
     backend: backendSchema.default({ type: "local" }),
-    /** Off unless set: the seed's platform runs on local resources without autoscaling. */
+    /** Off unless set: the seed (the platform's original specification) runs locally without autoscaling. */
     autoscaling: z.strictObject({ enabled: z.boolean().default(false) }).default({ enabled: false }),
     /** `Always` re-checks the registry on every pod start; `IfNotPresent` suits images side-loaded into kind. */
     imagePullPolicy: z.enum(["Always", "IfNotPresent"]),
