@@ -6,8 +6,10 @@
  *   <!-- add-service: add config/services.ts . -->                  the entry, into the catalogue
  *   <!-- add-service: append config/services.ts agent-orchestrator.calls -->   the name, to a list
  *   <!-- add-service: add config/local.ts services -->              the settings, per environment
+ *   <!-- add-service: run -->                                       commands, such as a doc's refresh
  *
- * and the fenced code block after the marker is the snippet, applied as written
+ * and the fenced code block after the marker is the snippet, applied as written (a `run` block's
+ * lines are run one by one with bash in the project's root, and must succeed)
  * (scripts/config-source.ts edits the file at that property path, keeping the rest byte for
  * byte). `.ci/run` runs it on a copy and then `npm test` there: the README's example keeps the
  * suite green, or CI fails.
@@ -15,8 +17,9 @@
  *   node dist/scripts/add-service-from-readme.js <project copy>
  *
  * Prints one line per edit and, last, `service: <name>`; exits 1 with the reason when the README
- * has no such section, a marker has no snippet, or a path is not in the file.
+ * has no such section, a marker has no snippet, a path is not in the file or a command fails.
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { addProperties, appendToArray, keysAt } from "./config-source";
@@ -24,10 +27,10 @@ import { addProperties, appendToArray, keysAt } from "./config-source";
 const SECTION = "## Adding a service";
 
 export interface Step {
-  readonly action: "add" | "append";
-  /** Relative to the project: `config/services.ts`. */
+  readonly action: "add" | "append" | "run";
+  /** Relative to the project: `config/services.ts` (empty for `run`). */
   readonly file: string;
-  /** Property path, `[]` for the exported object itself. */
+  /** Property path, `[]` for the exported object itself (empty for `run`). */
   readonly path: readonly string[];
   readonly snippet: string;
 }
@@ -39,7 +42,7 @@ export function readmeSteps(readme: string): Step[] {
   const next = readme.indexOf("\n## ", start + SECTION.length + 1);
   const section = readme.slice(start, next < 0 ? readme.length : next);
   const steps: Step[] = [];
-  const marker = /<!-- add-service: (add|append) (\S+) (\S+) -->\n/g;
+  const marker = /<!-- add-service: (?:(add|append) (\S+) (\S+)|run) -->\n/g;
   for (let m = marker.exec(section); m; m = marker.exec(section)) {
     const fence = /^[ \t]*(```+)[^\n]*\n([\s\S]*?)\n[ \t]*\1[ \t]*$/m.exec(section.slice(m.index + m[0].length));
     const between = fence ? section.slice(m.index + m[0].length, m.index + m[0].length + fence.index) : "";
@@ -47,12 +50,9 @@ export function readmeSteps(readme: string): Step[] {
     // The block as the reader sees it, without the indentation a list item gives it.
     const lines = fence[2]!.split("\n");
     const indent = Math.min(...lines.filter((l) => l.trim() !== "").map((l) => /^[ \t]*/.exec(l)![0].length));
-    steps.push({
-      action: m[1] as Step["action"],
-      file: m[2]!,
-      path: m[3] === "." ? [] : m[3]!.split("."),
-      snippet: lines.map((l) => l.slice(indent)).join("\n"),
-    });
+    const snippet = lines.map((l) => l.slice(indent)).join("\n");
+    if (!m[1]) steps.push({ action: "run", file: "", path: [], snippet });
+    else steps.push({ action: m[1] as Step["action"], file: m[2]!, path: m[3] === "." ? [] : m[3]!.split("."), snippet });
   }
   if (steps.length === 0) throw new Error(`README.md's "${SECTION}" has no <!-- add-service: … --> markers`);
   return steps;
@@ -63,6 +63,14 @@ export function applySteps(root: string, steps: readonly Step[]): { done: string
   const done: string[] = [];
   let service: string | undefined;
   for (const step of steps) {
+    if (step.action === "run") {
+      for (const command of step.snippet.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"))) {
+        const ran = spawnSync("bash", ["-c", command], { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+        if (ran.status !== 0) throw new Error(`README.md's command failed (exit ${ran.status}): ${command}\n${`${ran.stdout}${ran.stderr}`.trim().split("\n").slice(-20).join("\n")}`);
+        done.push(`ran: ${command}`);
+      }
+      continue;
+    }
     if (!/^config\/[a-z-]+\.ts$/.test(step.file)) throw new Error(`README.md names ${step.file}: only files under config/ are edited`);
     const file = join(root, step.file);
     const before = readFileSync(file, "utf8");

@@ -88,16 +88,18 @@ describe("network policies: the traffic matrix, by an independent engine", () =>
       const binary = requireEngine(t);
       if (!binary) return;
       const config = loadConfig("production");
-      // The stack built from a catalogue without agent-orchestrator → tool-integration, checked
-      // against the real catalogue.
+      // The stack built from a catalogue without one of its calls (the first service that calls
+      // another, its first callee), checked against the real catalogue.
       const catalog = rawCatalog();
-      catalog["agent-orchestrator"].calls = catalog["agent-orchestrator"].calls.filter((c: string) => c !== "tool-integration");
+      const [caller, entry] = Object.entries(catalog).find(([, e]) => (e.calls ?? []).length > 0)!;
+      const callee = entry.calls[0] as string;
+      catalog[caller].calls = entry.calls.filter((c: string) => c !== callee);
       const dropped = validateEnvironment(rawEnvironment("production"), "production", validateCatalog(catalog));
       const json = synthChecked(new PlatformStack(testApp(), { config: dropped }));
       const wrong = mismatches(await matrixOf(binary, config, json));
       assert.ok(wrong.length > 0);
       assert.ok(
-        wrong.every((r) => r.from.role === "service:agent-orchestrator" && r.to.role === "service:tool-integration" && r.expected && !r.allowed),
+        wrong.every((r) => r.from.role === `service:${caller}` && r.to.role === `service:${callee}` && r.expected && !r.allowed),
         renderRows(wrong),
       );
     });

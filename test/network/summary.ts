@@ -3,7 +3,8 @@
  * who reaches whom on which port, blue and green tracks folded into their service. Derived from the
  * configuration alone (no engine): the matrix test holds the engine's answer equal to it.
  *
- *   npm run build && node dist/test/network/summary.js   # prints production's, autoscaling on
+ *   npm run build && node dist/test/network/summary.js           # prints production's, autoscaling on
+ *   npm run build && node dist/test/network/summary.js --write   # and puts it in docs/design.md
  */
 import type { PlatformConfig } from "../../config/load";
 import { expectations, expectedReason } from "./expected";
@@ -68,5 +69,15 @@ if (require.main === module) {
   const { loadConfig, synthEnvironment } = require("../helpers") as typeof import("../helpers");
   const { buildModel } = require("./model") as typeof import("./model");
   const config = loadConfig("production", { enableAutoscaling: true });
-  process.stdout.write(matrixMarkdown(config, buildModel(synthEnvironment("production", { enableAutoscaling: true }), config)));
+  const table = matrixMarkdown(config, buildModel(synthEnvironment("production", { enableAutoscaling: true }), config));
+  if (process.argv[2] === "--write") {
+    // Between the markers docs/design.md holds it with (test/network/summary.test.ts reads them).
+    const { readFileSync, writeFileSync } = require("node:fs") as typeof import("node:fs");
+    const design = require("node:path").join(__dirname, "..", "..", "..", "docs", "design.md") as string;
+    const doc = readFileSync(design, "utf8");
+    const markers = /(<!-- traffic-matrix:production -->\n)[\s\S]*?(<!-- \/traffic-matrix -->)/;
+    if (!markers.test(doc)) throw new Error(`${design} has no traffic-matrix markers`);
+    writeFileSync(design, doc.replace(markers, (_, open: string, close: string) => `${open}${table}${close}`));
+    process.stdout.write("docs/design.md: the production traffic matrix is up to date\n");
+  } else process.stdout.write(table);
 }
