@@ -27,6 +27,7 @@ export const DATA_TIER_NAMES: Readonly<Record<string, string>> = {
   "db-migrate": "the migration Job (NetworkPolicy db-migrate, Job db-migrate-<release>, pods labelled db-migrate that Postgres admits directly)",
   "default-deny-all": "the namespace's default-deny NetworkPolicy",
   "allow-dns-egress": "the namespace's DNS NetworkPolicy",
+  "platform-diff": "the diff identity (ServiceAccount platform-diff, constructs/diff-identity.ts), which a pull request's plan runs as",
 };
 
 /** Prefix of the migration Job's name (`db-migrate-<release>`): a service of that name reads as a migration everywhere. */

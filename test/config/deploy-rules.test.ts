@@ -9,11 +9,23 @@ import { describe, it } from "node:test";
 import { S3_BACKEND_REGIONS } from "../../config/aws-regions";
 import { ConfigError } from "../../config/errors";
 import { loadEnvironments, validateCatalog, validateEnvironment } from "../../config/load";
+import { connectionBudget, surgeOf } from "../../config/capacity";
 import { REDIS_DISK_PER_MAXMEMORY } from "../../config/limit-rules";
 import { parseMemoryBytes } from "../../config/quantity";
 import type { EnvironmentName } from "../../config/schema";
 import { duplicateObjects } from "../../stacks/object-names";
-import { type Json, rawCatalog, rawEnvironment, resources, synthEnvironment, tempDir } from "../helpers";
+import { blueGreenService, isInternal, isRolling, publicService, serviceWhere } from "../catalogue";
+import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthEnvironment, tempDir } from "../helpers";
+
+// Services picked by what they are (test/catalogue.ts), from the shipped configs: two public
+// services and their routes, one released blue-green, one to copy or break.
+const PRODUCTION = loadConfig("production");
+const ROUTED = publicService(PRODUCTION).name;
+const OTHER_ROUTED = serviceWhere(PRODUCTION, "a second public service", (s) => s.exposure === "public" && s.name !== ROUTED).name;
+const BLUE_GREEN = blueGreenService(PRODUCTION).name;
+/** Internal and released rolling: a copy of it needs no route and has one Deployment. */
+const COPIED = serviceWhere(PRODUCTION, "an internal service released rolling", (s) => isInternal(s) && isRolling(s)).name;
+const SERVICE = PRODUCTION.services[0]!.name;
 
 /** The one problem a mutated environment file fails with at `field` (file, field, value, rule). */
 function refused(env: EnvironmentName, mutate: (raw: Json, catalog: Json) => void, field: string, file = `config/${env}.ts`): { value: string; rule: string; message: string } {
@@ -39,31 +51,31 @@ function accepted(env: EnvironmentName, mutate: (raw: Json) => void): Json {
   return synthEnvironment(env, {}, raw);
 }
 
-const gw = (r: Json) => r.ingress.routes["api-gateway"];
+const gw = (r: Json) => r.ingress.routes[ROUTED];
 
 describe("ingress routes the API server or ingress-nginx would refuse, or that collide", () => {
   it("refuses an IP address as a host", () => {
-    assert.match(refused("production", (r) => (gw(r).host = "10.0.0.1"), "ingress.routes.api-gateway.host").rule, /is an IP address/);
-    assert.match(refused("production", (r) => (gw(r).host = "010.000.000.001"), "ingress.routes.api-gateway.host").rule, /is an IP address/);
+    assert.match(refused("production", (r) => (gw(r).host = "10.0.0.1"), `ingress.routes.${ROUTED}.host`).rule, /is an IP address/);
+    assert.match(refused("production", (r) => (gw(r).host = "010.000.000.001"), `ingress.routes.${ROUTED}.host`).rule, /is an IP address/);
   });
   it("refuses an all-digit top-level label", () => {
-    assert.match(refused("production", (r) => (gw(r).host = "api.example.123"), "ingress.routes.api-gateway.host").rule, /all-digit label/);
+    assert.match(refused("production", (r) => (gw(r).host = "api.example.123"), `ingress.routes.${ROUTED}.host`).rule, /all-digit label/);
   });
   it("refuses a DNS label longer than 63 characters, in a service's host and in grafanaHost", () => {
-    assert.match(refused("production", (r) => (gw(r).host = `${"a".repeat(64)}.example.com`), "ingress.routes.api-gateway.host").rule, /label of 64 characters/);
+    assert.match(refused("production", (r) => (gw(r).host = `${"a".repeat(64)}.example.com`), `ingress.routes.${ROUTED}.host`).rule, /label of 64 characters/);
     assert.match(refused("production", (r) => (r.ingress.grafanaHost = `grafana.${"b".repeat(70)}.dev`), "ingress.grafanaHost").rule, /label of 70 characters/);
   });
   it("refuses a path with //, /./, /../ or ending in /. or /..", () => {
     for (const [path, rule] of [["/api//v1", /'\/\/'/], ["/api/./v1", /'\/\.\/'/], ["/api/../admin", /'\/\.\.\/'/], ["/api/.", /'\/\.'/], ["/api/..", /'\/\.\.'/]] as const) {
-      assert.match(refused("production", (r) => (gw(r).paths = [path]), "ingress.routes.api-gateway.paths[0]").rule, rule, path);
+      assert.match(refused("production", (r) => (gw(r).paths = [path]), `ingress.routes.${ROUTED}.paths[0]`).rule, rule, path);
     }
   });
   it("refuses path characters ingress-nginx's strict path validation refuses", () => {
-    assert.match(refused("production", (r) => (gw(r).paths = ["/~alice"]), "ingress.routes.api-gateway.paths[0]").rule, /strict path validation/);
+    assert.match(refused("production", (r) => (gw(r).paths = ["/~alice"]), `ingress.routes.${ROUTED}.paths[0]`).rule, /strict path validation/);
   });
   it("refuses paths ingress-nginx's deep inspection refuses", () => {
     for (const path of ["/content_by_lua", "/etc/nginx/conf", "/var/run/secrets/token"]) {
-      assert.match(refused("production", (r) => (gw(r).paths = [path]), "ingress.routes.api-gateway.paths[0]").rule, /deep inspection/, path);
+      assert.match(refused("production", (r) => (gw(r).paths = [path]), `ingress.routes.${ROUTED}.paths[0]`).rule, /deep inspection/, path);
     }
   });
   it("refuses two services whose Prefix paths differ only by a trailing slash", () => {
@@ -71,36 +83,38 @@ describe("ingress routes the API server or ingress-nginx would refuse, or that c
       "production",
       (r) => {
         gw(r).paths = ["/api"];
-        r.ingress.routes["web-dashboard"] = { host: gw(r).host, paths: ["/api/"] };
+        r.ingress.routes[OTHER_ROUTED] = { host: gw(r).host, paths: ["/api/"] };
       },
-      "ingress.routes.web-dashboard.paths[0]",
+      `ingress.routes.${OTHER_ROUTED}.paths[0]`,
     );
-    assert.match(rule, /the route of api-gateway already routes \(\/api and \/api\/ are one Prefix route/);
+    assert.match(rule, new RegExp(`the route of ${ROUTED} already routes \\(/api and /api/ are one Prefix route`));
   });
   it("refuses one service routing the same prefix twice", () => {
-    assert.match(refused("production", (r) => (gw(r).paths = ["/v1", "/v1/"]), "ingress.routes.api-gateway.paths[1]").rule, /already routes/);
+    assert.match(refused("production", (r) => (gw(r).paths = ["/v1", "/v1/"]), `ingress.routes.${ROUTED}.paths[1]`).rule, /already routes/);
   });
   it("refuses grafanaHost equal to a service's host and path", () => {
-    assert.match(refused("production", (r) => (r.ingress.grafanaHost = "app.berrys-agents.dev"), "ingress.grafanaHost").rule, /the route of web-dashboard already routes/);
+    const host = PRODUCTION.ingress.routes[OTHER_ROUTED]!.host;
+    assert.match(refused("production", (r) => (r.ingress.grafanaHost = host), "ingress.grafanaHost").rule, new RegExp(`the route of ${OTHER_ROUTED} already routes`));
   });
   it("accepts an internationalised host in punycode, a wildcard host, a long but valid path, dots in a path", () => {
     const json = accepted("production", (r) => {
       gw(r).host = "xn--bcher-kva.example.com";
       gw(r).paths = [`/${"segment-name_1/".repeat(60)}end`, "/v1.2/agents"];
-      r.ingress.routes["web-dashboard"].host = "*.berrys-agents.dev";
+      r.ingress.routes[OTHER_ROUTED].host = "*.berrys-agents.dev";
     });
     const hosts = Object.values(resources(json, "kubernetes_ingress_v1")).map((i) => i.spec.rule[0].host);
-    assert.deepEqual(hosts.sort(), ["*.berrys-agents.dev", "xn--bcher-kva.example.com"]);
+    const expected = Object.entries(PRODUCTION.ingress.routes).map(([name, route]) => (name === ROUTED ? "xn--bcher-kva.example.com" : name === OTHER_ROUTED ? "*.berrys-agents.dev" : route!.host));
+    assert.deepEqual(hosts.sort(), expected.sort());
   });
   it("accepts a service's path under Grafana's host (Grafana keeps /, the service its prefix)", () => {
-    accepted("local", (r) => (r.ingress.routes["api-gateway"] = { host: "grafana.localhost", paths: ["/api"] }));
+    accepted("local", (r) => (r.ingress.routes[publicService(loadConfig("local")).name] = { host: "grafana.localhost", paths: ["/api"] }));
   });
 });
 
 describe("limits that contradict each other", () => {
   it("refuses a container limit above the LimitRange maximum the stack emits (nodeSize)", () => {
     assert.match(refused("production", (r) => (r.postgres.resources.limits.memory = "32Gi"), "postgres.resources.limits.memory").rule, /above the LimitRange maximum .*nodeSize\.memory = 28Gi.*refuses every postgres pod/);
-    assert.match(refused("production", (r) => (r.services["tool-integration"].resources.limits.cpu = "8000m"), "services.tool-integration.resources.limits.cpu").rule, /LimitRange maximum/);
+    assert.match(refused("production", (r) => (r.services[SERVICE].resources.limits.cpu = "8000m"), `services.${SERVICE}.resources.limits.cpu`).rule, /LimitRange maximum/);
     assert.match(refused("staging", (r) => (r.pgbouncer.resources.limits.memory = "64Gi"), "pgbouncer.resources.limits.memory").rule, /LimitRange maximum/);
   });
   it("refuses a node smaller than the LimitRange's default container limit (the API server refuses that LimitRange)", () => {
@@ -121,16 +135,30 @@ describe("limits that contradict each other", () => {
     });
   });
   it("budgets PgBouncer's session mode: one server connection per client, on one pod", () => {
-    assert.match(refused("production", (r) => (r.pgbouncer.poolMode = "session"), "pgbouncer.poolMode").rule, /= 1180 > default_pool_size 40 \+ reserve_pool_size 5 of one PgBouncer pod/);
+    // The clients at the peak, as the connection budget counts them (config/capacity.ts).
+    const clients = connectionBudget(PRODUCTION).layers[0]!.need;
+    const { defaultPoolSize, reservePoolSize } = PRODUCTION.pgbouncer!;
+    assert.match(
+      refused("production", (r) => (r.pgbouncer.poolMode = "session"), "pgbouncer.poolMode").rule,
+      new RegExp(`= ${clients} > default_pool_size ${defaultPoolSize} \\+ reserve_pool_size ${reservePoolSize} of one PgBouncer pod`),
+    );
   });
   it("accepts session mode where every client has a server connection and Postgres admits them all", () => {
+    const staging = loadConfig("staging");
+    const clients = connectionBudget(staging).layers[0]!.need;
+    const pods = staging.pgbouncer!.replicas + surgeOf(staging.pgbouncer!.replicas);
+    // Every PgBouncer pod a server connection per client, and room for the migration, the
+    // exporters and the admins; Postgres' memory grows with it (work_mem 1Mi per connection).
+    const maxConnections = pods * clients + 100;
+    const memory = `${parseMemoryBytes(staging.postgres.sharedBuffers)! / 2 ** 20 + maxConnections + 64}Mi`;
     const raw = rawEnvironment("staging");
     raw.pgbouncer.poolMode = "session";
-    raw.pgbouncer.defaultPoolSize = 480;
+    raw.pgbouncer.defaultPoolSize = clients;
     raw.pgbouncer.reservePoolSize = 0;
-    raw.pgbouncer.maxClientConn = 1000;
-    raw.postgres.maxConnections = 1500;
+    raw.pgbouncer.maxClientConn = Math.max(raw.pgbouncer.maxClientConn, clients);
+    raw.postgres.maxConnections = maxConnections;
     raw.postgres.workMem = "1Mi";
+    raw.postgres.resources = { requests: { ...raw.postgres.resources.requests, memory }, limits: { ...raw.postgres.resources.limits, memory } };
     assert.equal(validateEnvironment(raw, "staging", validateCatalog(rawCatalog())).pgbouncer?.poolMode, "session");
   });
 });
@@ -165,7 +193,7 @@ describe("derived names and namespaces", () => {
   it("refuses service names the data tier, the migration Job and the monitoring stack use, in config/services.ts", () => {
     for (const name of ["postgres", "redis", "pgbouncer", "db-migrate", "db-migrate-v2", "default-deny-all", "allow-dns-egress", "node-exporter", "kubelet", "kps-prometheus", "etcd-gateway"]) {
       const catalog = rawCatalog();
-      catalog[name] = { ...catalog["tool-integration"] };
+      catalog[name] = { ...catalog[COPIED] };
       assert.throws(
         () => validateCatalog(catalog),
         (e: unknown) => e instanceof ConfigError && e.problems.length === 1 && e.problems[0]!.field === name && e.problems[0]!.source === "config/services.ts",
@@ -177,12 +205,12 @@ describe("derived names and namespaces", () => {
     const { rule } = refused(
       "production",
       (r, c) => {
-        c["api-gateway-green"] = { ...c["tool-integration"] };
-        r.services["api-gateway-green"] = structuredClone(r.services["tool-integration"]);
+        c[`${BLUE_GREEN}-green`] = { ...c[COPIED] };
+        r.services[`${BLUE_GREEN}-green`] = structuredClone(r.services[COPIED]);
       },
-      "services.api-gateway-green",
+      `services.${BLUE_GREEN}-green`,
     );
-    assert.match(rule, /api-gateway's green Deployment/);
+    assert.match(rule, new RegExp(`${BLUE_GREEN}'s green Deployment`));
   });
 });
 
@@ -269,7 +297,7 @@ describe("values the consumers refuse at the extremes", () => {
     assert.match(refused("production", (r) => (r.monitoring.runbookBaseUrl = "https://runbooks.example.com/{{ .Labels.team }}"), "monitoring.runbookBaseUrl").rule, /Go template/);
   });
   it("refuses settings larger than a ConfigMap holds", () => {
-    const { rule } = refused("production", (r) => (r.services["api-gateway"].env = Object.fromEntries(Array.from({ length: 260 }, (_, i) => [`SETTING_${i}`, "x".repeat(4096)]))), "services.api-gateway.env");
+    const { rule } = refused("production", (r) => (r.services[SERVICE].env = Object.fromEntries(Array.from({ length: 260 }, (_, i) => [`SETTING_${i}`, "x".repeat(4096)]))), `services.${SERVICE}.env`);
     assert.match(rule, /ConfigMap holds at most 1 MiB/);
   });
   it("refuses effective_cache_size above Postgres' range and above the container's memory", () => {
@@ -283,7 +311,7 @@ describe("values the consumers refuse at the extremes", () => {
     assert.match(refused("production", (r) => (r.logging.correlationIdHeader = "Authorization"), "logging.correlationIdHeader").rule, /log it and pass it on/);
   });
   it("refuses an image name longer than a container runtime pulls", () => {
-    assert.match(refused("production", (_r, c) => (c["api-gateway"].imageRepository = `ghcr.io/${"a".repeat(250)}`), "api-gateway.imageRepository", "config/services.ts").rule, /at most 255/);
+    assert.match(refused("production", (_r, c) => (c[SERVICE].imageRepository = `ghcr.io/${"a".repeat(250)}`), `${SERVICE}.imageRepository`, "config/services.ts").rule, /at most 255/);
   });
   it("refuses a Secret key no Secret can hold", () => {
     assert.match(refused("production", (r) => (r.monitoring.pagerduty.routingKeySecret.key = "k".repeat(254)), "monitoring.pagerduty.routingKeySecret.key").rule, /at most 253/);
@@ -328,7 +356,9 @@ describe("environments that would overwrite each other (all environment files at
     assert.match(p.rule, /both stacks create namespace monitoring.*Helm release "kps"/);
   });
   it("refuses two environments routing the same public host", () => {
-    const p = clash((s) => (s.staging.ingress.routes["api-gateway"].host = "api.berrys-agents.dev"), ["staging"], "ingress.routes.api-gateway.host");
+    const staged = publicService(loadConfig("staging")).name;
+    const taken = Object.values(PRODUCTION.ingress.routes)[0]!.host;
+    const p = clash((s) => (s.staging.ingress.routes[staged].host = taken), ["staging"], `ingress.routes.${staged}.host`);
     assert.match(p.rule, /DNS record points at one ingress controller/);
   });
   it("accepts the shipped environments, and the same context in two different kubeconfig files", () => {
@@ -353,7 +383,7 @@ describe("a construct error never reaches the user raw", () => {
     const broken = { ...config, services: [...config.services, config.services[0]!] };
     assert.throws(
       () => synthesizePlatform([broken], `${tempDir("construct-error-")}/out`),
-      (e: unknown) => e instanceof ConfigError && /^ {2}config\/local\.ts: \(the whole file\) = \(not shown\): the local stack cannot be built from it: There is already a Construct with name 'api-gateway'/m.test(e.message),
+      (e: unknown) => e instanceof ConfigError && new RegExp(`^ {2}config/local\\.ts: \\(the whole file\\) = \\(not shown\\): the local stack cannot be built from it: There is already a Construct with name '${config.services[0]!.name}'`, "m").test(e.message),
     );
   });
   it("still refuses two objects of one kind and name in one namespace at synth (the net under the rules)", () => {

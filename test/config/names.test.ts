@@ -13,7 +13,8 @@ import { serviceName } from "../../config/schema";
 import type { EnvironmentName } from "../../config/schema";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { duplicateObjects } from "../../stacks/object-names";
-import { type Json, rawCatalog, rawEnvironment, synthChecked, synthEnvironment, testApp } from "../helpers";
+import { isInternal, isRolling, serviceWhere } from "../catalogue";
+import { type Json, loadConfig, rawCatalog, rawEnvironment, synthChecked, synthEnvironment, testApp } from "../helpers";
 
 const ENVIRONMENTS: EnvironmentName[] = ["local", "production"];
 
@@ -36,12 +37,15 @@ function stackNames(env: EnvironmentName): string[] {
   return [...names].sort();
 }
 
+/** The service the extra one copies: internal and released rolling (test/catalogue.ts). */
+const COPIED = serviceWhere(loadConfig("production"), "an internal service released rolling", (s) => isInternal(s) && isRolling(s)).name;
+
 /** A stack with a sixth service called `name`, or the ConfigError that refuses it. */
 function withService(env: EnvironmentName, name: string): Json | ConfigError {
   const catalog = rawCatalog();
-  catalog[name] = { ...catalog["tool-integration"], calls: [] };
+  catalog[name] = { ...catalog[COPIED], calls: [] };
   const raw = rawEnvironment(env);
-  raw.services[name] = structuredClone(raw.services["tool-integration"]);
+  raw.services[name] = structuredClone(raw.services[COPIED]);
   try {
     return synthChecked(new PlatformStack(testApp(), { config: validateEnvironment(raw, env, validateCatalog(catalog)) }));
   } catch (error) {

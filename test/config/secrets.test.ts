@@ -144,7 +144,7 @@ describe("the walk over every string of a config file (config/secret-fields.ts)"
   const FIELDS: { field: string; set: (r: Json, v: string) => void }[] = [
     { field: "migrations.command[3]", set: (r, v) => (r.migrations.command = ["python", "-m", "alembic", v]) },
     { field: "monitoring.runbookBaseUrl", set: (r, v) => (r.monitoring.runbookBaseUrl = v) },
-    { field: "services.api-gateway.env.UPSTREAM", set: (r, v) => (r.services["api-gateway"].env = { UPSTREAM: v }) },
+    { field: `services.${SERVICE}.env.UPSTREAM`, set: (r, v) => (r.services[SERVICE].env = { UPSTREAM: v }) },
     { field: "cluster.context", set: (r, v) => (r.cluster.context = v) },
     { field: "ingress.tls.clusterIssuer", set: (r, v) => (r.ingress.tls.clusterIssuer = v) },
     { field: "monitoring.pagerduty.routingKeySecret.name", set: (r, v) => (r.monitoring.pagerduty.routingKeySecret.name = v) },
@@ -178,8 +178,8 @@ describe("the walk over every string of a config file (config/secret-fields.ts)"
 
   it("refuses a secret in the catalogue too (config/services.ts)", () => {
     const catalog = rawCatalog();
-    catalog["api-gateway"].displayName = SECRET_VALUES[0]!.value.slice(0, 60);
-    assert.throws(() => validateCatalog(catalog), (e: unknown) => e instanceof ConfigError && /config\/services\.ts: api-gateway\.displayName = \(redacted\): looks like a secret/.test(e.message) && !e.message.includes("hunter2"));
+    catalog[SERVICE].displayName = SECRET_VALUES[0]!.value.slice(0, 60);
+    assert.throws(() => validateCatalog(catalog), (e: unknown) => e instanceof ConfigError && new RegExp(`config/services\\.ts: ${SERVICE}\\.displayName = \\(redacted\\): looks like a secret`).test(e.message) && !e.message.includes("hunter2"));
   });
 
   it("refuses a command whose flag takes a secret in the next argument", () => {
@@ -193,7 +193,7 @@ describe("the walk over every string of a config file (config/secret-fields.ts)"
   it("accepts the harmless values in free-text fields", () => {
     for (const v of HARMLESS_VALUES) {
       const raw = rawEnvironment("production");
-      raw.services["api-gateway"].env = { UPSTREAM: v.value };
+      raw.services[SERVICE].env = { UPSTREAM: v.value };
       raw.migrations.command = ["sh", "-c", v.value];
       assert.doesNotThrow(() => validateEnvironment(raw, "production", validateCatalog(rawCatalog())), v.name);
     }
@@ -201,13 +201,13 @@ describe("the walk over every string of a config file (config/secret-fields.ts)"
 
   it("keeps image tags that are commit SHAs and digests: public, content-derived", () => {
     const raw = rawEnvironment("production");
-    raw.services["agent-orchestrator"].image = { tag: "7f3a9c2e4b1d8f6a0c5e3b9d2f7a1c4e8b6d0f3a", digest: `sha256:${"ab12".repeat(16)}` };
+    raw.services[raw.migrations.service].image = { tag: "7f3a9c2e4b1d8f6a0c5e3b9d2f7a1c4e8b6d0f3a", digest: `sha256:${"ab12".repeat(16)}` };
     assert.doesNotThrow(() => validateEnvironment(raw, "production", validateCatalog(rawCatalog())));
   });
 
   it("never prints a key that is itself a credential", () => {
     const raw = rawEnvironment("production");
-    raw.services["api-gateway"].env = { "ghp_abcdefghijklmnopqrstuvwxyz0123456789": "x" };
+    raw.services[SERVICE].env = { "ghp_abcdefghijklmnopqrstuvwxyz0123456789": "x" };
     raw["sk-proj-abcdefghijklmnopqrstuvwxyz012345"] = true;
     const error = refused(raw);
     assert.ok(!error.message.includes("abcdefghijklmnopqrstuvwxyz"), error.message);

@@ -12,13 +12,13 @@ import { describe, it } from "node:test";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { evaluatePolicy } from "../../stacks/policy";
 import { secretStrings } from "../../stacks/secret-scan";
-import { type Json, named, synthEnvironment, tempDir } from "../helpers";
+import { type Json, synthEnvironment, tempDir } from "../helpers";
 import { HARMLESS_VALUES, SECRET_VALUES } from "../secret-values";
 
 /** Places a construct could write configuration text into, in a synthesized stack. */
 const PLACES: { where: RegExp; put: (json: Json, value: string) => void }[] = [
   { where: /kubernetes_job_v1\..*container\[0\]\.command/, put: (j, v) => (Object.values(j.resource.kubernetes_job_v1 as Json)[0].spec.template.spec.container[0].command = ["sh", "-c", v]) },
-  { where: /kubernetes_ingress_v1\..*annotations/, put: (j, v) => (named(j, "kubernetes_ingress_v1", "api-gateway").metadata.annotations = { "example.com/upstream": v }) },
+  { where: /kubernetes_ingress_v1\..*annotations/, put: (j, v) => (Object.values(j.resource.kubernetes_ingress_v1 as Json)[0].metadata.annotations = { "example.com/upstream": v }) },
   { where: /helm_release\..*values\[0\]/, put: (j, v) => (Object.values(j.resource.helm_release as Json)[0].values = [`grafana:\n  extra: ${JSON.stringify(v)}\n`]) },
   { where: /provider\.kubernetes/, put: (j, v) => (j.provider.kubernetes[0].config_context = v) },
   { where: /terraform\.backend/, put: (j, v) => (j.terraform.backend = { s3: { bucket: v } }) },
