@@ -32,6 +32,8 @@ export const SIZES = {
   grafanaSidecar: size("20m", "64Mi", "100m", "128Mi"),
   prometheusAdapter: size("50m", "128Mi", "250m", "256Mi"),
   metricsServer: size("50m", "64Mi", "250m", "128Mi"),
+  /** The operator admission webhook's certificate Jobs (kube-webhook-certgen), run at install and upgrade. */
+  webhookCertgen: size("10m", "32Mi", "50m", "64Mi"),
 } as const;
 
 /** Deployments roll surge-first: this many extra pods (of the replica count, rounded up) at once. */

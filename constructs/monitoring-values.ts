@@ -12,11 +12,60 @@ import { alertmanagerConfig, alertmanagerSecrets } from "../dashboards/alertmana
 import { alertRuleGroups } from "../dashboards/alerts";
 import { PART_OF } from "./labels";
 
+/** What every chart container runs with (Pod Security `restricted`, read-only root). */
+const RESTRICTED_CONTAINER = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ["ALL"] },
+  seccompProfile: { type: "RuntimeDefault" },
+};
+
+/** Chart probes that ask the same endpoint for liveness and readiness: liveness waits longer. */
+const LIVENESS_FAILURE_THRESHOLD = 6;
+
+/**
+ * kube-state-metrics' collectors: the chart's defaults (kube-state-metrics 5.28) without
+ * `secrets`, so it needs no right to list Secrets anywhere.
+ */
+export const KUBE_STATE_METRICS_COLLECTORS = [
+  "certificatesigningrequests",
+  "configmaps",
+  "cronjobs",
+  "daemonsets",
+  "deployments",
+  "endpoints",
+  "horizontalpodautoscalers",
+  "ingresses",
+  "jobs",
+  "leases",
+  "limitranges",
+  "mutatingwebhookconfigurations",
+  "namespaces",
+  "networkpolicies",
+  "nodes",
+  "persistentvolumeclaims",
+  "persistentvolumes",
+  "poddisruptionbudgets",
+  "pods",
+  "replicasets",
+  "replicationcontrollers",
+  "resourcequotas",
+  "services",
+  "statefulsets",
+  "storageclasses",
+  "validatingwebhookconfigurations",
+  "volumeattachments",
+];
+
 /** Names every chart resource after this, so in-cluster addresses are stable. */
 export const STACK_RELEASE = "kps";
 export const GRAFANA_NAME = `${STACK_RELEASE}-grafana`;
 export const PROMETHEUS_URL = (namespace: string) => `http://${STACK_RELEASE}-prometheus.${namespace}.svc`;
 export const GRAFANA_ADMIN_SECRET = "grafana-admin";
+/** Grafana's admin login; its password is the Secret's `admin-password`. */
+export const GRAFANA_ADMIN_USER = "admin";
+/** Where the admin Secret is mounted in Grafana's container. */
+const GRAFANA_ADMIN_MOUNT = "/etc/secrets/grafana-admin";
 
 
 export interface MonitoringInputs {
@@ -31,6 +80,8 @@ export interface MonitoringInputs {
   readonly hpaMetrics: readonly string[];
   /** PgBouncer runs. */
   readonly pooler: boolean;
+  /** Redis runs (it does not where rate limiting is in memory and nothing caches). */
+  readonly redis: boolean;
 }
 
 export function monitoringInputs(config: PlatformConfig): MonitoringInputs {
@@ -41,6 +92,7 @@ export function monitoringInputs(config: PlatformConfig): MonitoringInputs {
     autoscaling: config.autoscalingEnabled,
     hpaMetrics: config.autoscalingEnabled ? [...new Set(config.services.flatMap((s) => s.autoscaling.customMetrics.map((m) => m.metric)))].sort() : [],
     pooler: !!config.pgbouncer,
+    redis: !!config.redis,
   };
 }
 
@@ -61,6 +113,8 @@ export function monitoringValues(m: MonitoringInputs): MonitoringValues {
     ? {
         prometheus: { url: PROMETHEUS_URL(m.namespace), port: 9090 },
         replicas: METRICS_API_REPLICAS,
+        // Both probes ask /healthz: liveness tolerates a slow minute before a restart.
+        livenessProbe: { failureThreshold: LIVENESS_FAILURE_THRESHOLD },
         podDisruptionBudget: { enabled: true, maxUnavailable: 1 },
         resources: SIZES.prometheusAdapter,
         // No external or resource rules: the adapter registers custom.metrics.k8s.io only.
@@ -87,16 +141,45 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
     namespaceSelector: { matchNames: [m.platformNamespace] },
     endpoints: [{ port, path: "/metrics", interval: "30s", scrapeTimeout: "10s" }],
   });
+  const nodeExporterNamespace = `${m.namespace}-node-exporter`;
   return {
     fullnameOverride: STACK_RELEASE,
     crds: { enabled: true },
+    // The chart's RBAC would give the operator every ConfigMap and Secret of the cluster; the
+    // stack binds the same rules with those two confined to this namespace (MonitoringRbac).
+    global: { rbac: { create: false } },
     prometheusOperator: {
       resources: SIZES.prometheusOperator,
       prometheusConfigReloader: { resources: SIZES.prometheusConfigReloader },
+      // Watch only the namespaces it manages; Prometheus and Alertmanager (whose Secrets and
+      // ConfigMaps it reads and writes) run in this one.
+      namespaces: { releaseNamespace: true, ...(settings.alerting ? { additional: [nodeExporterNamespace] } : {}) },
+      prometheusInstanceNamespaces: [m.namespace],
+      alertmanagerInstanceNamespaces: [m.namespace],
+      thanosRulerInstanceNamespaces: [m.namespace],
+      // Both probes ask /healthz: liveness tolerates a slow minute before a restart.
+      livenessProbe: { failureThreshold: LIVENESS_FAILURE_THRESHOLD },
+      admissionWebhooks: { patch: { resources: SIZES.webhookCertgen } },
     },
-    "kube-state-metrics": { resources: SIZES.kubeStateMetrics },
-    // node-exporter needs the host's network and PID namespaces: a namespace of its own.
-    "prometheus-node-exporter": { namespaceOverride: `${m.namespace}-node-exporter`, resources: SIZES.nodeExporter },
+    "kube-state-metrics": {
+      resources: SIZES.kubeStateMetrics,
+      // The chart's default collectors minus `secrets`, which needs list/watch on every Secret of
+      // the cluster; no rule or dashboard reads kube_secret_*.
+      collectors: KUBE_STATE_METRICS_COLLECTORS,
+    },
+    // node-exporter needs the host's network and PID namespaces: a namespace of its own. Its
+    // values only where it runs (the subchart reads none of them when disabled).
+    ...(settings.alerting
+      ? {
+          "prometheus-node-exporter": {
+            namespaceOverride: nodeExporterNamespace,
+            resources: SIZES.nodeExporter,
+            securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: { type: "RuntimeDefault" } },
+            containerSecurityContext: RESTRICTED_CONTAINER,
+            livenessProbe: { failureThreshold: LIVENESS_FAILURE_THRESHOLD },
+          },
+        }
+      : {}),
     // The chart's own Kubernetes alert rules: worth having wherever someone receives alerts.
     defaultRules: { create: settings.alerting },
     nodeExporter: { enabled: settings.alerting },
@@ -134,7 +217,7 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
       },
       additionalServiceMonitors: [
         monitor("agent-platform-services", { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/component": "service" }, "metrics"),
-        monitor("agent-platform-redis", { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": PART_OF }, "metrics"),
+        ...(m.redis ? [monitor("agent-platform-redis", { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
         monitor("agent-platform-postgres", { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": PART_OF }, "metrics"),
         ...(m.pooler ? [monitor("agent-platform-pgbouncer", { "app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
       ],
@@ -150,17 +233,35 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
       : {}),
     grafana: {
       fullnameOverride: GRAFANA_NAME,
-      admin: { existingSecret: GRAFANA_ADMIN_SECRET, userKey: "admin-user", passwordKey: "admin-password" },
+      // The admin password reaches Grafana as a file (Grafana reads `<setting>__FILE`), never as
+      // an env var: with these set, the chart passes no Secret through env, to Grafana or to its
+      // sidecars (their dashboard reload calls needed the password; see skipReload below).
+      env: { GF_SECURITY_ADMIN_USER: GRAFANA_ADMIN_USER, GF_SECURITY_ADMIN_PASSWORD__FILE: `${GRAFANA_ADMIN_MOUNT}/admin-password` },
+      extraSecretMounts: [{ name: GRAFANA_ADMIN_SECRET, secretName: GRAFANA_ADMIN_SECRET, mountPath: GRAFANA_ADMIN_MOUNT, readOnly: true, defaultMode: 0o440 }],
       // No chart RBAC: its Role would grant every Secret (its ClusterRole, every Secret of the
       // cluster). The stack binds a Role that reads ConfigMaps in this namespace only.
-      rbac: { create: false, namespaced: true },
+      rbac: { create: false },
       serviceAccount: { create: true, name: GRAFANA_NAME },
       resources: settings.grafanaResources,
+      containerSecurityContext: RESTRICTED_CONTAINER,
+      // Grafana writes its database and plugins to /var/lib/grafana (the chart's emptyDir); these
+      // take the rest of what it writes, so its root filesystem stays read-only.
+      extraEmptyDirMounts: [
+        { name: "tmp", mountPath: "/tmp" },
+        { name: "logs", mountPath: "/var/log/grafana" },
+      ],
       defaultDashboardsEnabled: settings.alerting,
       sidecar: {
         resources: SIZES.grafanaSidecar,
-        dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", resource: "configmap" },
-        datasources: { enabled: true, resource: "configmap" },
+        securityContext: RESTRICTED_CONTAINER,
+        // kube-prometheus-stack's own values search ALL namespaces, which the namespaced Role
+        // above refuses: the sidecar would load no dashboard. It searches exactly this one.
+        // No reload call (it needs the admin password): Grafana rereads the dashboards folder
+        // every 30 s (the chart's provider, updateIntervalSeconds).
+        dashboards: { enabled: true, label: "grafana_dashboard", labelValue: "1", resource: "configmap", searchNamespace: [m.namespace], skipReload: true },
+        // Datasources are the chart's own and fixed: an init container writes them before Grafana
+        // starts (Grafana reads datasources at start only; no reload call needed).
+        datasources: { enabled: true, resource: "configmap", initDatasources: true },
       },
     },
   };
@@ -191,7 +292,9 @@ export function chartWorkloads(values: MonitoringValues): ChartWorkload[] {
   const reloader = kps.prometheusOperator.prometheusConfigReloader.resources as ContainerResources;
   const out = [
     chartWorkload("prometheus", 1, [["prometheus", kps.prometheus.prometheusSpec.resources], ["config-reloader", reloader]]),
-    chartWorkload("grafana", 1, [["grafana", kps.grafana.resources], ["grafana-sc-dashboard", kps.grafana.sidecar.resources], ["grafana-sc-datasources", kps.grafana.sidecar.resources]]),
+    // The datasources sidecar runs as an init container (initDatasources): it adds nothing to the
+    // running pod's size, and its requests are below the running containers' sum.
+    chartWorkload("grafana", 1, [["grafana", kps.grafana.resources], ["grafana-sc-dashboard", kps.grafana.sidecar.resources]]),
     chartWorkload("prometheus-operator", 1, [["kube-prometheus-stack", kps.prometheusOperator.resources]]),
     chartWorkload("kube-state-metrics", 1, [["kube-state-metrics", kps["kube-state-metrics"].resources]]),
   ];

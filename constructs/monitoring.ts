@@ -5,7 +5,7 @@ import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v
 import { RoleBindingV1 } from "@cdktf/provider-kubernetes/lib/role-binding-v1";
 import { RoleV1 } from "@cdktf/provider-kubernetes/lib/role-v1";
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
-import { dependable, TerraformVariable } from "cdktf";
+import { type ITerraformDependable, TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { HPA_METRIC_RULES, type MetricsApiPlan } from "../config/metrics";
 import type { MonitoringSettings } from "../config/schema";
@@ -15,6 +15,7 @@ import { platformDashboards } from "../dashboards/dashboards";
 import { objectLabels, PART_OF } from "./labels";
 import { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, monitoringValues, STACK_RELEASE } from "./monitoring-values";
 import { monitoringNetworkPolicies } from "./monitoring-network";
+import { MonitoringRbac } from "./monitoring-rbac";
 import type { NamespaceRef } from "./platform-namespace";
 import { literal, literalMap } from "./terraform-text";
 import { toYaml } from "./yaml";
@@ -47,6 +48,11 @@ export interface MonitoringProps {
    * @default false
    */
   readonly pooler?: boolean;
+  /**
+   * Redis runs: scrape its exporter.
+   * @default false
+   */
+  readonly redis?: boolean;
   /**
    * The ingress controller, when Grafana is reached through it: its pods are admitted to Grafana.
    * @default none (Grafana reached by port-forward)
@@ -145,7 +151,7 @@ export class Monitoring extends Construct {
       password.overrideLogicalId("grafana_admin_password");
       new SecretV1(this, "grafana-admin", {
         metadata: { name: GRAFANA_ADMIN_SECRET, namespace, labels },
-        data: { "admin-user": "admin", "admin-password": password.stringValue },
+        data: { "admin-password": password.stringValue },
       });
     }
 
@@ -174,12 +180,13 @@ export class Monitoring extends Construct {
       autoscaling: !!props.autoscaling,
       hpaMetrics: wanted,
       pooler: !!props.pooler,
+      redis: !!props.redis,
     });
     this.metricsApis = values.plan;
     this.stackValues = values.kubePrometheusStack;
     this.adapterValues = values.adapter;
     this.metricsServerValues = values.metricsServer;
-    const release = (id: string, name: string, chart: { repository: string; chart: string; version: string }, v: Record<string, unknown>, dependsOn?: Release[]) =>
+    const release = (id: string, name: string, chart: { repository: string; chart: string; version: string }, v: Record<string, unknown>, dependsOn?: ITerraformDependable[]) =>
       new Release(this, id, {
         name,
         namespace,
@@ -194,8 +201,12 @@ export class Monitoring extends Construct {
         maxHistory: 5,
         dependsOn,
       });
-    this.stack = release("kube-prometheus-stack", STACK_RELEASE, CHARTS.kubePrometheusStack, this.stackValues);
-    if (this.nodeExporterNamespace) this.stack.dependsOn = [dependable(this.nodeExporterNamespace)];
+    // The operator's, Prometheus' and the webhook Jobs' RBAC exist before the chart's pods start.
+    const chartRbac = new MonitoringRbac(this, "chart-rbac", { namespace, labels });
+    this.stack = release("kube-prometheus-stack", STACK_RELEASE, CHARTS.kubePrometheusStack, this.stackValues, [
+      ...chartRbac.resources,
+      ...(this.nodeExporterNamespace ? [this.nodeExporterNamespace] : []),
+    ]);
     if (this.adapterValues) this.adapter = release("prometheus-adapter", "prometheus-adapter", CHARTS.prometheusAdapter, this.adapterValues, [this.stack]);
     if (this.metricsServerValues) this.metricsServer = release("metrics-server", "metrics-server", CHARTS.metricsServer, this.metricsServerValues);
 

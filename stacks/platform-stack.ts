@@ -218,6 +218,7 @@ export class PlatformStack extends TerraformStack {
       hpaMetrics: built.flatMap((m) => m.tracks.flatMap((t) => t.autoscaler?.customMetricNames ?? [])),
       secretsMode: config.secrets.mode,
       pooler: !!config.pgbouncer,
+      redis: !!config.redis,
       autoscaling: config.autoscalingEnabled,
       dns: config.dns,
       apiServer: config.cluster.apiServer ?? DEFAULT_API_SERVER,

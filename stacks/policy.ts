@@ -53,7 +53,7 @@ export const POLICY_RULES = {
   "KS-SERVICE-SELECTOR": { id: "KS-SERVICE-SELECTOR", title: "a Service's selector must match some workload's pod labels", fix: "align the Service selector with the pod template labels" },
   "KS-ROLLING-UPDATE": { id: "KS-ROLLING-UPDATE", title: "Deployments must roll with an explicit RollingUpdate strategy", fix: "set strategy.type: RollingUpdate" },
   "KS-STABLE-API": { id: "KS-STABLE-API", title: "Kubernetes resources must use the stable, versioned resource types", fix: "use the *_v1 / *_v2 resource of the provider" },
-  "KS-RBAC-SECRETS": { id: "KS-RBAC-SECRETS", title: "no Role or ClusterRole may grant reading Secrets (a chart's included)", fix: "grant only the resources the component reads; for Grafana keep rbac.create false and bind a ConfigMap-only Role" },
+  "KS-RBAC-SECRETS": { id: "KS-RBAC-SECRETS", title: "no Role or ClusterRole may grant reading Secrets (a chart's included)", fix: "grant only the resources the component reads; for Grafana keep rbac.create false and bind a ConfigMap-only Role; for kube-prometheus-stack keep global.rbac.create false (MonitoringRbac) and kube-state-metrics' collectors without secrets" },
   "KS-NAMESPACE-DEFAULT-DENY": { id: "KS-NAMESPACE-DEFAULT-DENY", title: "every namespace the stack creates needs a default-deny NetworkPolicy for ingress and egress", fix: "add a NetworkPolicy with an empty podSelector and policyTypes Ingress and Egress" },
   "KS-INGRESS-ROUTE": { id: "KS-INGRESS-ROUTE", title: "every public Service (its pods admit the ingress controller) has an Ingress route, and no other Service has one", fix: "add the service to ingress.routes in config/<env>.ts, or remove the route of an internal service" },
   "KS-INGRESS-TLS": { id: "KS-INGRESS-TLS", title: "outside local, every Ingress host is served over TLS", fix: "set ingress.tls to secret or cert-manager in config/<env>.ts" },
@@ -293,6 +293,17 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
 
 type Add = (r: { type: string; id: string; body: Json }, rule: PolicyRuleId, detail: string) => void;
 
+/**
+ * The pod-level rules (Pod Security, resources, probes, image pinning, service-account token,
+ * secrets in env) on one workload in the provider's shape (snake_case, singular blocks): the
+ * chart checks run them on the workloads helm renders (test/charts/).
+ */
+export function podTemplateFindings(workload: { type: string; id: string; body: Json }): { rule: PolicyRuleId; detail: string }[] {
+  const out: { rule: PolicyRuleId; detail: string }[] = [];
+  checkPodTemplate(workload, (_, rule, detail) => out.push({ rule, detail }));
+  return out;
+}
+
 function checkPodTemplate(w: { type: string; id: string; body: Json }, add: Add): void {
   const pod = w.body.spec?.template?.spec ?? {};
   const podSc = pod.security_context ?? {};
@@ -373,6 +384,14 @@ function checkHelmRelease(h: { type: string; id: string; body: Json }, rendered:
     // The grafana chart's RBAC: a ClusterRole (not namespaced) or a Role that both grant Secrets.
     const rbac = values.grafana?.rbac ?? {};
     if (rbac.create !== false) add(h, "KS-RBAC-SECRETS", `grafana.rbac.create is ${rbac.create ?? "true (the chart's default)"}: the chart's ${rbac.namespaced ? "Role" : "ClusterRole"} grants get/list/watch on Secrets`);
+    // The operator's ClusterRole (the chart's only RBAC for it) grants `*` on every Secret.
+    const globalRbac = values.global?.rbac?.create;
+    if (globalRbac !== false) add(h, "KS-RBAC-SECRETS", `global.rbac.create is ${globalRbac ?? "true (the chart's default)"}: the chart's operator ClusterRole grants * on configmaps and secrets in every namespace`);
+    // kube-state-metrics' `secrets` collector (a default) needs list/watch on every Secret.
+    const collectors = values["kube-state-metrics"]?.collectors;
+    if (values.kubeStateMetrics?.enabled !== false && (!Array.isArray(collectors) || collectors.includes("secrets"))) {
+      add(h, "KS-RBAC-SECRETS", `kube-state-metrics.collectors ${Array.isArray(collectors) ? "includes" : "is the chart's default, which includes"} secrets: its ClusterRole lists and watches every Secret`);
+    }
   }
   const walk = (node: unknown, path: string) => {
     if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}[${i}]`));

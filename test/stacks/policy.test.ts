@@ -85,11 +85,19 @@ const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void;
   { rule: "KS-INGRESS-TLS", on: PUBLIC.name, mutate: (j) => delete find(j, "kubernetes_ingress_v1", PUBLIC.name).spec.tls },
   { rule: "HELM-RESOURCES", on: "kube-prometheus-stack", mutate: (j) => {
     const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
-    kps.values = [kps.values[0].replace(/grafana:\n  admin:/, "grafana:\n  resources: {}\n  admin:").replace(/\n  resources:\n    requests:\n      cpu: 100m\n      memory: 256Mi\n    limits:\n      cpu: 500m\n      memory: 512Mi\n  defaultDashboardsEnabled/, "\n  defaultDashboardsEnabled")];
+    kps.values = [kps.values[0].replace(/grafana:\n  admin:/, "grafana:\n  resources: {}\n  admin:").replace(/\n  resources:\n    requests:\n      cpu: 100m\n      memory: 256Mi\n    limits:\n      cpu: 500m\n      memory: 512Mi\n  containerSecurityContext/, "\n  containerSecurityContext")];
   } },
   { rule: "KS-RBAC-SECRETS", on: "kube-prometheus-stack", mutate: (j) => {
     const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
-    kps.values = [kps.values[0].replace("rbac:\n    create: false", "rbac:\n    create: true")];
+    kps.values = [kps.values[0].replace("grafana:\n  fullnameOverride: kps-grafana\n  admin:", "grafana:\n  fullnameOverride: kps-grafana\n  rbac:\n    create: true\n  admin:").replace("  rbac:\n    create: false\n  serviceAccount:", "  serviceAccount:")];
+  } },
+  { rule: "KS-RBAC-SECRETS", on: "kube-prometheus-stack's operator", mutate: (j) => {
+    const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
+    kps.values = [kps.values[0].replace("global:\n  rbac:\n    create: false", "global:\n  rbac:\n    create: true")];
+  } },
+  { rule: "KS-RBAC-SECRETS", on: "kube-state-metrics' collectors", mutate: (j) => {
+    const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
+    kps.values = [kps.values[0].replace("    - services\n", "    - secrets\n    - services\n")];
   } },
   { rule: "HELM-SECRETS", on: "kube-prometheus-stack", mutate: (j) => {
     const kps = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "kube-prometheus-stack")!;
@@ -114,6 +122,9 @@ describe("policy gate", () => {
           // mode; Helm's release records, where a chart is), in Roles of their own.
           ...(config.secrets.mode === "variable" ? [`KS-RBAC-SECRETS ${env}/diff-identity/${config.namespace}/secrets-role`] : []),
           `KS-RBAC-SECRETS ${env}/diff-identity/${config.monitoringNamespace}/secrets-role`,
+          // kube-prometheus-stack's operator and webhook Jobs, in the monitoring namespace only.
+          `KS-RBAC-SECRETS ${env}/monitoring/chart-rbac/operator-role`,
+          `KS-RBAC-SECRETS ${env}/monitoring/chart-rbac/admission-role`,
         ].sort(),
       );
     });
