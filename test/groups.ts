@@ -28,6 +28,9 @@ export const OWN_PROCESS: readonly string[] = [
   "constructs/stand-in.test.js", // nginx
   "network/matrix.test.js", // cyclonus, the NetworkPolicy engine
   "stacks/backend-terraform.test.js", // versitygw and terraform
+  "charts/render.test.js", // helm, with HELM_CHARTS_DIR
+  "charts/dead-keys.test.js", // helm, about thirty renders per values document
+  "charts/rules.test.js", // helm and promtool
 ];
 
 /** Every compiled test file under dist/test, relative, sorted. */

@@ -3,172 +3,18 @@
  * alert fires on its condition and stays quiet otherwise.
  */
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
 import { describe, it } from "node:test";
-import { stringify } from "yaml";
 import { ALERT_NAMES, type AlertName, alertRuleGroups } from "../../dashboards/alerts";
 import { loadConfig } from "../helpers";
-import { checkRules, tool, writeFiles } from "./tools";
+import { alertScenarios, runUnitTests, scenarioTests } from "./alert-scenarios";
+import { checkRules } from "./tools";
 
 const production = loadConfig("production");
 const NS = production.namespace;
 const groups = alertRuleGroups({ namespace: NS, thresholds: production.monitoring.thresholds, runbookBaseUrl: production.monitoring.runbookBaseUrl, pooler: !!production.pgbouncer });
 const rules = groups.flatMap((g) => g.rules);
 
-interface Series {
-  readonly series: string;
-  readonly values: string;
-}
-interface Scenario {
-  readonly alert: AlertName;
-  readonly evalTime: string;
-  /** Labels the firing alert carries besides alertname. */
-  readonly labels: Record<string, string>;
-  readonly firing: Series[];
-  readonly quiet: Series[];
-}
-
-const n = `namespace="${NS}"`;
-/** Label values of the scenarios' series: two services of the catalogue (the rules select by namespace, not by name). */
-const SERVICE = production.services[0]!.name;
-const OTHER = production.services[production.services.length - 1]!.name;
-const gw = `${n},service="${SERVICE}"`;
-
-/** One scenario per alert, at production's thresholds. */
-const scenarios: Scenario[] = [
-  {
-    alert: "AgentPlatformHighErrorRatio",
-    evalTime: "15m",
-    labels: { severity: "critical", namespace: NS, service: SERVICE },
-    firing: [
-      { series: `http_requests_total{${gw},status="500"}`, values: "0+10x30" },
-      { series: `http_requests_total{${gw},status="200"}`, values: "0+90x30" },
-    ],
-    quiet: [
-      { series: `http_requests_total{${gw},status="500"}`, values: "0+1x30" },
-      { series: `http_requests_total{${gw},status="200"}`, values: "0+99x30" },
-    ],
-  },
-  {
-    alert: "AgentPlatformHighLatencyP95",
-    evalTime: "20m",
-    labels: { severity: "warning", namespace: NS, service: SERVICE },
-    firing: [
-      { series: `http_request_duration_seconds_bucket{${gw},le="1"}`, values: "0x30" },
-      { series: `http_request_duration_seconds_bucket{${gw},le="2.5"}`, values: "0x30" },
-      { series: `http_request_duration_seconds_bucket{${gw},le="5"}`, values: "0+10x30" },
-      { series: `http_request_duration_seconds_bucket{${gw},le="+Inf"}`, values: "0+10x30" },
-    ],
-    quiet: [
-      { series: `http_request_duration_seconds_bucket{${gw},le="1"}`, values: "0+10x30" },
-      { series: `http_request_duration_seconds_bucket{${gw},le="2.5"}`, values: "0+10x30" },
-      { series: `http_request_duration_seconds_bucket{${gw},le="5"}`, values: "0+10x30" },
-      { series: `http_request_duration_seconds_bucket{${gw},le="+Inf"}`, values: "0+10x30" },
-    ],
-  },
-  {
-    alert: "AgentPlatformPodCrashLooping",
-    evalTime: "16m",
-    labels: { severity: "warning", namespace: NS, pod: `${SERVICE}-7d9f`, container: "app" },
-    firing: [{ series: `kube_pod_container_status_restarts_total{${n},pod="${SERVICE}-7d9f",container="app"}`, values: "0+1x30" }],
-    quiet: [{ series: `kube_pod_container_status_restarts_total{${n},pod="${SERVICE}-7d9f",container="app"}`, values: "0x30" }],
-  },
-  {
-    alert: "AgentPlatformReplicasUnavailable",
-    evalTime: "15m",
-    labels: { severity: "warning", namespace: NS, deployment: SERVICE },
-    firing: [{ series: `kube_deployment_status_replicas_unavailable{${n},deployment="${SERVICE}"}`, values: "1x30" }],
-    quiet: [{ series: `kube_deployment_status_replicas_unavailable{${n},deployment="${SERVICE}"}`, values: "0x30" }],
-  },
-  {
-    alert: "AgentPlatformHpaAtMaxReplicas",
-    evalTime: "20m",
-    labels: { severity: "warning", namespace: NS, horizontalpodautoscaler: OTHER },
-    firing: [
-      { series: `kube_horizontalpodautoscaler_status_current_replicas{${n},horizontalpodautoscaler="${OTHER}"}`, values: "12x30" },
-      { series: `kube_horizontalpodautoscaler_spec_max_replicas{${n},horizontalpodautoscaler="${OTHER}"}`, values: "12x30" },
-    ],
-    quiet: [
-      { series: `kube_horizontalpodautoscaler_status_current_replicas{${n},horizontalpodautoscaler="${OTHER}"}`, values: "6x30" },
-      { series: `kube_horizontalpodautoscaler_spec_max_replicas{${n},horizontalpodautoscaler="${OTHER}"}`, values: "12x30" },
-    ],
-  },
-  {
-    alert: "AgentPlatformQueueGrowing",
-    evalTime: "40m",
-    labels: { severity: "warning", namespace: NS, service: OTHER },
-    firing: [{ series: `queue_length{${n},service="${OTHER}",pod="${OTHER}-1",queue="runs"}`, values: "100+5x60" }],
-    // Long, but draining: no alert.
-    quiet: [{ series: `queue_length{${n},service="${OTHER}",pod="${OTHER}-1",queue="runs"}`, values: "500-2x60" }],
-  },
-  {
-    alert: "AgentPlatformRateLimitRejectionsSurging",
-    evalTime: "20m",
-    labels: { severity: "warning", namespace: NS, service: SERVICE },
-    firing: [
-      { series: `rate_limit_decisions_total{${gw},tier="default",decision="rejected"}`, values: "0+30x30" },
-      { series: `rate_limit_decisions_total{${gw},tier="default",decision="allowed"}`, values: "0+70x30" },
-    ],
-    quiet: [
-      { series: `rate_limit_decisions_total{${gw},tier="default",decision="rejected"}`, values: "0+5x30" },
-      { series: `rate_limit_decisions_total{${gw},tier="default",decision="allowed"}`, values: "0+95x30" },
-    ],
-  },
-  {
-    alert: "AgentPlatformPostgresConnectionsNearLimit",
-    evalTime: "10m",
-    labels: { severity: "warning", namespace: NS },
-    firing: [
-      { series: `pg_stat_database_numbackends{${n},datname="agent_platform"}`, values: "700x20" },
-      { series: `pg_settings_max_connections{${n}}`, values: "800x20" },
-    ],
-    quiet: [
-      { series: `pg_stat_database_numbackends{${n},datname="agent_platform"}`, values: "100x20" },
-      { series: `pg_settings_max_connections{${n}}`, values: "800x20" },
-    ],
-  },
-  {
-    alert: "AgentPlatformRedisMemoryHigh",
-    evalTime: "10m",
-    labels: { severity: "warning", namespace: NS },
-    firing: [
-      { series: `redis_memory_used_bytes{${n}}`, values: "1500000000x20" },
-      { series: `redis_memory_max_bytes{${n}}`, values: "1610612736x20" },
-    ],
-    quiet: [
-      { series: `redis_memory_used_bytes{${n}}`, values: "100000000x20" },
-      { series: `redis_memory_max_bytes{${n}}`, values: "1610612736x20" },
-    ],
-  },
-  {
-    alert: "AgentPlatformPgbouncerClientsWaiting",
-    evalTime: "10m",
-    labels: { severity: "warning", namespace: NS, database: "agent_platform" },
-    firing: [
-      { series: `pgbouncer_pools_client_waiting_connections{${n},database="agent_platform",user="agent_platform",pod="pgbouncer-0"}`, values: "12x20" },
-      { series: `pgbouncer_pools_client_maxwait_seconds{${n},database="agent_platform",user="agent_platform",pod="pgbouncer-0"}`, values: "3x20" },
-    ],
-    // Clients queue briefly under load (transaction pooling does that), but nobody waits long.
-    quiet: [
-      { series: `pgbouncer_pools_client_waiting_connections{${n},database="agent_platform",user="agent_platform",pod="pgbouncer-0"}`, values: "12x20" },
-      { series: `pgbouncer_pools_client_maxwait_seconds{${n},database="agent_platform",user="agent_platform",pod="pgbouncer-0"}`, values: "0x20" },
-    ],
-  },
-];
-
-/** The rule file with annotations left out: unit tests assert expressions, durations and labels. */
-const ruleFileForTests = stringify({
-  groups: groups.map((g) => ({ name: g.name, rules: g.rules.map(({ annotations: _annotations, ...rest }) => rest) })),
-});
-
-function runUnitTests(tests: unknown[]): { status: number; output: string } {
-  const dir = writeFiles({ "rules.yaml": ruleFileForTests, "tests.yaml": stringify({ rule_files: ["rules.yaml"], evaluation_interval: "1m", tests }) });
-  try {
-    return tool("promtool", ["test", "rules", "tests.yaml"], dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+const scenarios = alertScenarios(production);
 
 describe("alert rules", () => {
   it("pass promtool check rules, templates included", () => {
@@ -212,12 +58,7 @@ describe("alert rules", () => {
 
   for (const s of scenarios) {
     it(`${s.alert} fires on its condition and stays quiet otherwise (promtool test rules)`, () => {
-      const alertTest = (input: Series[], firing: boolean) => ({
-        interval: "1m",
-        input_series: input,
-        alert_rule_test: [{ eval_time: s.evalTime, alertname: s.alert, exp_alerts: firing ? [{ exp_labels: s.labels }] : [] }],
-      });
-      const result = runUnitTests([alertTest(s.firing, true), alertTest(s.quiet, false)]);
+      const result = runUnitTests(groups, scenarioTests(s));
       assert.equal(result.status, 0, result.output);
       assert.match(result.output, /SUCCESS/);
     });
@@ -225,7 +66,7 @@ describe("alert rules", () => {
 
   it("promtool's unit tests can fail: a wrong expectation is reported", () => {
     const s = scenarios[0]!;
-    const result = runUnitTests([
+    const result = runUnitTests(groups, [
       { interval: "1m", input_series: s.quiet, alert_rule_test: [{ eval_time: s.evalTime, alertname: s.alert, exp_alerts: [{ exp_labels: s.labels }] }] },
     ]);
     assert.notEqual(result.status, 0);

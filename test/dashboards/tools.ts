@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { RATE } from "../../dashboards/common";
 
 export function tool(name: "promtool" | "amtool", args: string[], cwd?: string, input?: string): { status: number; output: string } {
   assert.ok(existsSync(`/usr/bin/${name}`), `${name} is not installed (Debian package ${name === "promtool" ? "prometheus" : "prometheus-alertmanager"}; .ci/run installs it)`);
@@ -27,4 +28,14 @@ export function checkRules(groups: unknown): { status: number; output: string } 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A dashboard query with Grafana's variables replaced by values Prometheus accepts, as Grafana does before querying. */
+export function concrete(expr: string): string {
+  return expr.split(RATE).join("5m").replace(/"\$service"/g, '".*"');
+}
+
+/** `promtool check rules` over dashboard queries, each as a recording rule (promtool's PromQL parser). */
+export function checkDashboardExpressions(exprs: readonly string[]): { status: number; output: string } {
+  return checkRules([{ name: "dashboard-expressions", rules: exprs.map((expr, i) => ({ record: `dashboard:check:${i}`, expr: concrete(expr) })) }]);
 }

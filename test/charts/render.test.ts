@@ -1,0 +1,245 @@
+/**
+ * Every Helm release of every stack, rendered by real helm from the pinned chart with the exact
+ * values the stack hands it, for the target Kubernetes version; then checked together with the
+ * stack's own objects: what the RBAC grants, the policy gate's pod rules on the charts' workloads,
+ * and the wiring (Grafana's sidecars, ServiceMonitors, the adapter's rules, the aggregated APIs,
+ * our Ingresses and NetworkPolicies against the charts' Services and pods). Without
+ * HELM_CHARTS_DIR every test here skips and says why.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { describe, it, type TestContext } from "node:test";
+import { parse } from "yaml";
+import { CHART_SUPPRESSIONS } from "../../constructs/chart-suppressions";
+import { ADMISSION_CLUSTER_RULES, ADMISSION_NAMESPACE_RULES, OPERATOR_CLUSTER_RULES, OPERATOR_NAMESPACE_RULES, PROMETHEUS_CLUSTER_RULES, type RbacRule } from "../../constructs/monitoring-rbac";
+import { KUBE_STATE_METRICS_COLLECTORS } from "../../constructs/monitoring-values";
+import { CHARTS } from "../../config/versions";
+import { loadConfig } from "../helpers";
+import { unknownCustomResourceFields } from "./dead-keys";
+import { chartArchive, type Helm, helmSetup, type Json, KUBERNETES_VERSION, render, type RenderedObject } from "./helm";
+import { grantsOf, mayServiceAccount, secretReadersOutsideTheirNamespace } from "./rbac";
+import { clusterApiVersions, type ClusterView, clusterView, STACKS } from "./releases";
+import { adapterConfig, adapterProblems, apiServiceProblems, grafanaSidecars, idleNetworkPolicies, ingressBackendProblems, serviceMonitorProblems, sidecarConfigMaps, sidecarRefusals } from "./wiring";
+import { applySuppressions, workloadFindings } from "./workloads";
+
+/** Helm, or undefined after marking the test skipped with the reason. */
+function helmOrSkip(t: TestContext): Helm | undefined {
+  const setup = helmSetup();
+  if (typeof setup === "string") {
+    t.skip(setup);
+    return undefined;
+  }
+  return setup;
+}
+
+const find = (objects: readonly RenderedObject[], kind: string, name: string) => {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  assert.ok(found, `no ${kind} ${name} in the render`);
+  return found;
+};
+const containerArgs = (deployment: RenderedObject): string[] => (deployment.spec.template.spec.containers as Json[]).flatMap((c) => (c.args ?? []) as string[]);
+
+describe("charts: every release renders", () => {
+  it("HELM_CHARTS_DIR holds every pinned chart as helm pull leaves it, at exactly the pinned version", (t) => {
+    const helm = helmOrSkip(t);
+    if (!helm) return;
+    for (const c of Object.values(CHARTS)) {
+      const archive = chartArchive(helm, c.chart, c.version);
+      const shown: { status: number | null; stdout: string; stderr: string } = spawnSync(helm.binary, ["show", "chart", archive], { encoding: "utf8" });
+      assert.equal(shown.status, 0, shown.stderr);
+      const chart = parse(shown.stdout) as Json;
+      assert.equal(chart.name, c.chart);
+      assert.equal(chart.version, c.version);
+    }
+  });
+
+  for (const s of STACKS) {
+    it(`${s.label}: every release renders with the stack's values for Kubernetes ${KUBERNETES_VERSION}`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      assert.ok(view.releases.length > 0);
+      for (const r of view.releases) {
+        assert.ok(r.objects.length > 0, `${r.name} rendered nothing`);
+        assert.deepEqual(unknownCustomResourceFields(r.objects), [], `${r.name}: custom resources with fields their CRD does not define`);
+      }
+      // kube-prometheus-stack brings its CRDs (the helm provider installs crds/ too).
+      const kps = view.releases.find((r) => r.chart === "kube-prometheus-stack")!;
+      for (const kind of ["PrometheusRule", "ServiceMonitor", "Prometheus"]) assert.ok(kps.objects.some((o) => o.kind === "CustomResourceDefinition" && o.spec.names.kind === kind), `CRD of ${kind}`);
+    });
+  }
+});
+
+describe("charts: RBAC on the rendered objects", () => {
+  for (const s of STACKS) {
+    it(`${s.label}: no Role or ClusterRole, ours or a chart's, reads Secrets outside the namespace it serves`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      const { unresolved } = grantsOf(view.all);
+      assert.deepEqual(unresolved, []);
+      assert.deepEqual(
+        secretReadersOutsideTheirNamespace(view.all).map((f) => `${f.binding} → ${f.role} grants ${f.subject} ${JSON.stringify(f.rule.verbs)} on secrets in ${f.scope} (${f.source})`),
+        [],
+      );
+    });
+
+    it(`${s.label}: the operator watches only the namespaces it manages and reads Secrets only where Prometheus runs`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      const kps = view.releases.find((r) => r.chart === "kube-prometheus-stack")!;
+      const ns = kps.namespace;
+      const args = containerArgs(find(kps.objects, "Deployment", "kps-operator"));
+      const nodeExporterNs = kps.objects.find((o) => o.kind === "DaemonSet")?.metadata.namespace as string | undefined;
+      assert.ok(args.includes(`--namespaces=${[ns, ...(nodeExporterNs ? [nodeExporterNs] : [])].join(",")}`), args.join(" "));
+      for (const flag of ["prometheus", "alertmanager", "thanos-ruler"]) assert.ok(args.includes(`--${flag}-instance-namespaces=${ns}`), flag);
+      const operator = { name: "kps-operator", namespace: ns };
+      assert.ok(mayServiceAccount(view.all, operator, "get", "secrets", ns));
+      assert.ok(mayServiceAccount(view.all, operator, "create", "configmaps", ns));
+      for (const elsewhere of ["*", loadConfig(s.env).namespace, "kube-system"]) {
+        assert.ok(!mayServiceAccount(view.all, operator, "get", "secrets", elsewhere), `the operator reads Secrets in ${elsewhere}`);
+      }
+      // kube-state-metrics runs without its Secret collector, so with no right to list Secrets.
+      const ksmArgs = containerArgs(find(kps.objects, "Deployment", "kps-kube-state-metrics"));
+      const resourcesArg = ksmArgs.find((a) => a.startsWith("--resources="))!;
+      assert.deepEqual(resourcesArg.slice("--resources=".length).split(",").sort(), [...KUBE_STATE_METRICS_COLLECTORS].sort());
+      assert.ok(!mayServiceAccount(view.all, { name: "kps-kube-state-metrics", namespace: ns }, "list", "secrets", "*"));
+    });
+  }
+
+  it("the stack's chart RBAC grants everything the chart's own would, Secrets and ConfigMaps confined to the monitoring namespace", async (t) => {
+    const helm = helmOrSkip(t);
+    if (!helm) return;
+    const view = await clusterView(helm, "production", true);
+    const kps = view.releases.find((r) => r.chart === "kube-prometheus-stack")!;
+    // The chart with its own RBAC, as it would install it without ours.
+    const own = await render(helm, { chart: kps.chart, version: kps.version, release: kps.name, namespace: kps.namespace, values: [...kps.values, "global:\n  rbac:\n    create: true\n"], apiVersions: clusterApiVersions(view.releases) });
+    const triples = (rules: readonly RbacRule[] | readonly Json[]) =>
+      (rules as Json[]).flatMap((r) => [...(r.apiGroups ?? ["-"])].flatMap((g: string) => [...(r.resources ?? r.nonResourceURLs ?? [])].flatMap((res: string) => (r.verbs as string[]).map((v) => `${g}|${res}|${v}`))));
+    const ours = new Set([...triples(OPERATOR_CLUSTER_RULES), ...triples(PROMETHEUS_CLUSTER_RULES), ...triples(ADMISSION_CLUSTER_RULES)]);
+    const oursNamespaced = new Set([...triples(OPERATOR_NAMESPACE_RULES), ...triples(ADMISSION_NAMESPACE_RULES)]);
+    const chartRoles = own.objects.filter((o) => (o.kind === "ClusterRole" || o.kind === "Role") && ["kps-operator", "kps-prometheus", "kps-admission"].includes(o.metadata.name));
+    assert.equal(chartRoles.length, 4, chartRoles.map((r) => `${r.kind} ${r.metadata.name}`).join(", "));
+    for (const role of chartRoles) {
+      for (const triple of triples(role.rules as Json[])) {
+        const [, resource] = triple.split("|");
+        const confined = resource === "secrets" || resource === "configmaps";
+        assert.ok(confined ? oursNamespaced.has(triple) : ours.has(triple), `${role.kind} ${role.metadata.name} grants ${triple}, which MonitoringRbac does not`);
+      }
+    }
+    // And the chart's operator ClusterRole is the finding: * on Secrets in every namespace.
+    const chartOperator = chartRoles.find((r) => r.kind === "ClusterRole" && r.metadata.name === "kps-operator")!;
+    assert.ok(triples(chartOperator.rules as Json[]).includes("|secrets|*"));
+    assert.ok(secretReadersOutsideTheirNamespace(own.objects).some((f) => f.role === "ClusterRole/kps-operator" && f.scope === "every namespace"));
+  });
+});
+
+describe("charts: the policy gate's pod rules on the charts' workloads", () => {
+  for (const s of STACKS) {
+    it(`${s.label}: every rendered workload passes, but for the declared suppressions`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      for (const r of view.releases) {
+        const { violations, stale } = applySuppressions(r.name, workloadFindings(r.name, r.objects), r.objects);
+        assert.deepEqual(violations.map((v) => `${v.kind} ${v.namespace}/${v.name} ${v.rule}: ${v.detail} (${v.source})`), [], r.name);
+        assert.deepEqual(stale.map((x) => `${x.kind} ${x.name} ${x.rule}`), [], `${r.name}: stale chart suppressions`);
+      }
+      // Host namespaces and hostPath are excused for node-exporter only, in its privileged namespace.
+      for (const sup of CHART_SUPPRESSIONS.filter((x) => x.rule.startsWith("PSS-"))) {
+        const ds = view.all.find((o) => o.kind === sup.kind && o.metadata.name === sup.name);
+        if (!ds) continue;
+        const ns = view.own.find((o) => o.kind === "Namespace" && o.metadata.name === ds.metadata.namespace);
+        assert.equal(ns?.metadata.labels["pod-security.kubernetes.io/enforce"], "privileged", `${sup.name} runs in ${ds.metadata.namespace}`);
+        assert.deepEqual(view.all.filter((o) => ["Deployment", "DaemonSet", "StatefulSet", "Job"].includes(o.kind) && o.metadata.namespace === ds.metadata.namespace).map((o) => o.metadata.name), [sup.name]);
+      }
+    });
+  }
+});
+
+describe("charts: wiring", () => {
+  for (const s of STACKS) {
+    it(`${s.label}: Grafana's sidecars search the namespace their Role covers, and find the dashboards there`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      const sidecars = grafanaSidecars(view.all);
+      const ns = view.releases.find((r) => r.chart === "kube-prometheus-stack")!.namespace;
+      assert.deepEqual(sidecars.map((c) => c.container).sort(), ["grafana-init-sc-datasources", "grafana-sc-dashboard"]);
+      for (const c of sidecars) {
+        assert.deepEqual(c.namespaces, [ns], `${c.container} searches ${c.env.NAMESPACE}`);
+        assert.deepEqual(sidecarRefusals(view.all, c), []);
+      }
+      const dashboards = sidecarConfigMaps(view.all, sidecars.find((c) => c.container === "grafana-sc-dashboard")!);
+      const ours = Object.values((view.stack.resource.kubernetes_config_map_v1 ?? {}) as Record<string, Json>).filter((c) => c.metadata.labels?.grafana_dashboard === "1");
+      assert.ok(ours.length > 0 && ours.every((c) => dashboards.some((d) => d.metadata.name === c.metadata.name)), "our dashboard ConfigMaps are found");
+      assert.equal(sidecarConfigMaps(view.all, sidecars.find((c) => c.container === "grafana-init-sc-datasources")!).length, 1, "the chart's Prometheus datasource");
+    });
+
+    it(`${s.label}: every ServiceMonitor selects a Service that exists, with the port it names`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      assert.ok(view.all.filter((o) => o.kind === "ServiceMonitor").length >= 4);
+      assert.deepEqual(serviceMonitorProblems(view.all), []);
+    });
+
+    it(`${s.label}: the aggregated APIs point at Services that exist and reach the server's port; the adapter names only the contract's series`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      const apis = apiServiceProblems(view.all);
+      assert.deepEqual(apis.filter((a) => a.problem).map((a) => `${a.apiService}: ${a.problem}`), []);
+      const expected = [...(view.releases.some((r) => r.chart === "metrics-server") ? ["v1beta1.metrics.k8s.io"] : []), ...(view.releases.some((r) => r.chart === "prometheus-adapter") ? ["v1beta1.custom.metrics.k8s.io"] : [])];
+      assert.deepEqual(view.all.filter((o) => o.kind === "APIService").map((o) => o.metadata.name).sort(), expected.sort());
+      const adapter = adapterConfig(view.all);
+      assert.equal(!!adapter, view.releases.some((r) => r.chart === "prometheus-adapter"));
+      if (adapter) {
+        const hpaMetrics = Object.values((view.stack.resource.kubernetes_horizontal_pod_autoscaler_v2 ?? {}) as Record<string, Json>).flatMap((h) =>
+          ((h.spec.metric ?? []) as Json[]).filter((m) => m.type === "Pods").map((m) => String(m.pods.metric.name)),
+        );
+        assert.ok(hpaMetrics.length > 0);
+        assert.deepEqual(adapterProblems(adapter.config, [...new Set(hpaMetrics)]), [], adapter.source);
+      }
+    });
+
+    it(`${s.label}: our Ingresses reach the charts' Services, and our NetworkPolicies select pods that run`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      assert.deepEqual(ingressBackendProblems(view.all), []);
+      assert.deepEqual(idleNetworkPolicies(view.all), []);
+    });
+  }
+
+  it("the checks can fail: kube-prometheus-stack's own searchNamespace (ALL) is refused by Grafana's Role, a wrong port and a series outside the contract are caught", async (t) => {
+    const helm = helmOrSkip(t);
+    if (!helm) return;
+    const view: ClusterView = await clusterView(helm, "production", true);
+    const kps = view.releases.find((r) => r.chart === "kube-prometheus-stack")!;
+    // The finding: without our override the chart's values search ALL namespaces, which the
+    // namespaced Role refuses, so no dashboard would load.
+    const chartDefault = await render(helm, { chart: kps.chart, version: kps.version, release: kps.name, namespace: kps.namespace, values: [...kps.values, "grafana:\n  sidecar:\n    dashboards:\n      searchNamespace: ALL\n"], apiVersions: clusterApiVersions(view.releases) });
+    const objects = [...view.own, ...chartDefault.objects];
+    const sidecar = grafanaSidecars(objects).find((c) => c.container === "grafana-sc-dashboard")!;
+    assert.equal(sidecar.env.NAMESPACE, "ALL");
+    assert.deepEqual(sidecarRefusals(objects, sidecar).length, 2, "list and watch on configmaps cluster-wide are refused");
+
+    const broken = structuredClone(view.all) as RenderedObject[];
+    const monitor = broken.find((o) => o.kind === "ServiceMonitor" && o.metadata.name === "agent-platform-services")!;
+    monitor.spec.endpoints[0].port = "metric";
+    assert.match(serviceMonitorProblems(broken).map((p) => p.problem).join("\n"), /endpoint port metric is not a port of/);
+    monitor.spec.selector.matchLabels["app.kubernetes.io/component"] = "servce";
+    assert.match(serviceMonitorProblems(broken).map((p) => p.problem).join("\n"), /selects no Service/);
+
+    const adapter = adapterConfig(view.all)!;
+    const config = structuredClone(adapter.config);
+    config.rules.push({ seriesQuery: 'queue_depth{namespace!="",pod!=""}', name: { as: "queue_depth" } });
+    assert.match(adapterProblems(config, ["queue_length"]).join("\n"), /names queue_depth, which config\/metrics.ts does not define/);
+
+    const api = broken.find((o) => o.kind === "APIService" && o.metadata.name === "v1beta1.metrics.k8s.io")!;
+    api.spec.service.name = "metrics-servr";
+    assert.match(apiServiceProblems(broken).map((a) => a.problem ?? "").join("\n"), /points at Service monitoring\/metrics-servr, which nothing creates/);
+  });
+});
