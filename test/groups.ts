@@ -20,6 +20,7 @@ export const OWN_PROCESS: readonly string[] = [
   "scripts/plan-guard-cluster.test.js", // a control plane and terraform
   "scripts/compile.test.js", // tsc
   "scripts/config-errors.test.js", // tsc, the app and the cdktf CLI on project copies
+  "scripts/pull-charts.test.js", // the script, tsc and a helm stand-in
   "stacks/output-directory.test.js", // the app, as a process
   "stacks/local-state.test.js", // the app and terraform, as processes
   "stacks/cdktf-cli.test.js", // the cdktf CLI, the app and terraform, as processes
