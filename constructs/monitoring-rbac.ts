@@ -31,6 +31,12 @@ export interface RbacRule {
 
 const rule = (apiGroups: string[], resources: string[], verbs: string[]): RbacRule => ({ apiGroups, resources, verbs });
 
+/**
+ * Every verb of the API's resources: what the chart's `*` grants on them, spelled out (no
+ * wildcard, so a verb added to Kubernetes later is not granted unseen; checkov CKV_K8S_49).
+ */
+export const ALL_VERBS: readonly string[] = ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
+
 /** The operator's cluster-wide rules: the chart's ClusterRole without ConfigMaps and Secrets. */
 export const OPERATOR_CLUSTER_RULES: readonly RbacRule[] = [
   rule(
@@ -55,9 +61,9 @@ export const OPERATOR_CLUSTER_RULES: readonly RbacRule[] = [
       "probes",
       "prometheusrules",
     ],
-    ["*"],
+    [...ALL_VERBS],
   ),
-  rule(["apps"], ["statefulsets"], ["*"]),
+  rule(["apps"], ["statefulsets"], [...ALL_VERBS]),
   rule([""], ["pods"], ["list", "delete"]),
   // The kubelet Service and its Endpoints in kube-system (`--kubelet-service`).
   rule([""], ["services", "services/finalizers", "endpoints"], ["get", "create", "update", "delete"]),
@@ -70,7 +76,7 @@ export const OPERATOR_CLUSTER_RULES: readonly RbacRule[] = [
 ];
 
 /** The operator's rules in the namespace Prometheus and Alertmanager run in. */
-export const OPERATOR_NAMESPACE_RULES: readonly RbacRule[] = [rule([""], ["configmaps", "secrets"], ["*"])];
+export const OPERATOR_NAMESPACE_RULES: readonly RbacRule[] = [rule([""], ["configmaps", "secrets"], [...ALL_VERBS])];
 
 /** Prometheus' service discovery and the kubelets' metrics endpoints (the chart's ClusterRole). */
 export const PROMETHEUS_CLUSTER_RULES: readonly RbacRule[] = [
