@@ -13,6 +13,7 @@ import { parse } from "yaml";
 import { CHART_SUPPRESSIONS } from "../../constructs/chart-suppressions";
 import { ADMISSION_CLUSTER_RULES, ALL_VERBS, ADMISSION_NAMESPACE_RULES, OPERATOR_CLUSTER_RULES, OPERATOR_NAMESPACE_RULES, PROMETHEUS_CLUSTER_RULES, type RbacRule } from "../../constructs/monitoring-rbac";
 import { KUBE_STATE_METRICS_COLLECTORS } from "../../constructs/monitoring-values";
+import { CHART_PODS } from "../network/stand-ins";
 import { CHARTS } from "../../config/versions";
 import { loadConfig } from "../helpers";
 import { unknownCustomResourceFields } from "./dead-keys";
@@ -213,6 +214,38 @@ describe("charts: wiring", () => {
       const view = await clusterView(helm, s.env, s.autoscaling);
       assert.deepEqual(ingressBackendProblems(view.all), []);
       assert.deepEqual(idleNetworkPolicies(view.all), []);
+    });
+  }
+
+  for (const s of STACKS) {
+    it(`${s.label}: the traffic matrix's stand-ins for the charts' pods carry the labels and ports the charts render`, async (t) => {
+      const helm = helmOrSkip(t);
+      if (!helm) return;
+      const view = await clusterView(helm, s.env, s.autoscaling);
+      const problems: string[] = [];
+      let compared = 0;
+      for (const r of view.releases) {
+        for (const pod of CHART_PODS[r.chart]!({ name: r.name, namespace: r.namespace, values: parse(r.values[0]!) as Json })) {
+          // The operator builds these at runtime, from the custom resources: not in the render.
+          if (pod.role === "prometheus" || pod.role === "alertmanager") continue;
+          const owner = r.objects.find((o) => ["Deployment", "Job"].includes(o.kind) && o.metadata.name === pod.name);
+          if (!owner) {
+            problems.push(`${pod.namespace}/${pod.name}: the chart renders no such workload`);
+            continue;
+          }
+          compared++;
+          const template = owner.spec.template as Json;
+          const ports = ((template.spec.containers ?? []) as Json[]).flatMap((c) => ((c.ports ?? []) as Json[]).map((p) => `${p.name ?? ""}:${p.containerPort}/${p.protocol ?? "TCP"}`)).sort();
+          const modelled = pod.ports.map((p) => `${p.name ?? ""}:${p.port}/${p.protocol}`).sort();
+          const canonical = (labels: Json) => JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+          if (canonical(template.metadata.labels) !== canonical(pod.labels)) {
+            problems.push(`${pod.namespace}/${pod.name}: rendered labels ${JSON.stringify(template.metadata.labels)}, stand-in ${JSON.stringify(pod.labels)}`);
+          }
+          if (JSON.stringify(ports) !== JSON.stringify(modelled)) problems.push(`${pod.namespace}/${pod.name}: rendered ports ${ports.join(" ")}, stand-in ${modelled.join(" ")}`);
+        }
+      }
+      assert.deepEqual(problems, []);
+      assert.ok(compared >= 3, `${compared} stand-ins compared`);
     });
   }
 

@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DATA_BEARING_OUTPUT } from "../../config/terraform-names";
 import { DATA_TYPES } from "../../scripts/plan-guard";
+import { prepareReleases } from "./charts";
 
 type Json = Record<string, any>;
 
@@ -116,12 +117,11 @@ export function checkDestroyGuard(
   return results;
 }
 
-/** What the run applies of a synthesized stack: its own state, no helm_release (as run.ts's applicableCopy). */
+/** What the run applies of a synthesized stack: its own state, the releases as run.ts's applicableCopy has them. */
 function asRun(stack: Json): Json {
   const json = structuredClone(stack);
   json.terraform.backend = { local: { path: "terraform.tfstate" } };
-  delete json.resource.helm_release;
-  forgetLeftOut(json, "helm_release");
+  if (prepareReleases(json).leftOut.length > 0) forgetLeftOut(json, "helm_release");
   return json;
 }
 

@@ -273,7 +273,7 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
     report.check(label, "no PodSecurity violation in the audit log", violations.length === 0, violations.slice(0, 5).map((v) => `${v.namespace} ${v.object}: ${v.violation}`).join("; "));
 
     // 5b. The traffic matrix's input is what the cluster holds (test/e2e/network.ts).
-    await checkNetworkModel(cp, report, label, stack, config);
+    await checkNetworkModel(cp, report, label, stack, config, installed.length > 0);
 
     // 5c. The diff identity plans the deployed stack with its own token and is refused an apply.
     await checkDiffIdentity({ cp, check: (name, ok, detail) => report.check(label, name, ok, detail), terraform: (args, extra) => tf.run(args, extra), stack: json, dir: base, tail });
