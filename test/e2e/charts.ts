@@ -219,6 +219,16 @@ export async function checkInstalledCharts(cp: ControlPlane, report: ChartsRepor
   const declared = CHART_SUPPRESSIONS.filter((s) => s.rule.startsWith("PSS-")).map((s) => s.name);
   const strangers = podsThere.filter((p) => !declared.some((d) => p.metadata.name.startsWith(`${d}-`)));
   report.check(label, "only the declared node-exporter pods run where Pod Security is privileged", strangers.length === 0 && (podsThere.length > 0) === config.monitoring.alerting, `${podsThere.length} pod(s) in ${privileged.map((n) => n.metadata.name).join(", ") || "no privileged namespace"}`);
+  // And the exception is needed: node-exporter's pod, in the monitoring namespace (baseline), is refused.
+  const exporter = daemonSets.find((d) => declared.includes(d.metadata.name));
+  if (exporter) {
+    // Its service account lives in its own namespace: the probe runs as the default one.
+    const { serviceAccountName: _sa, serviceAccount: _legacy, ...spec } = exporter.spec.template.spec as Json;
+    const pod = { apiVersion: "v1", kind: "Pod", metadata: { name: "pss-probe", labels: exporter.spec.template.metadata.labels }, spec };
+    const res = await cp.api("POST", `/api/v1/namespaces/${ns}/pods?dryRun=All`, pod);
+    const refused = res.status === 403 && /violates PodSecurity/.test(String(res.body?.message));
+    report.check(label, `node-exporter's pod is refused anywhere but its privileged namespace (dry run in ${ns})`, refused, `${res.status} ${String(res.body?.message ?? "").slice(0, 200)}`);
+  }
 
   // Kubernetes' bootstrap roles the charts bind are what the chart checks assume.
   const drift: string[] = [];
