@@ -49,14 +49,23 @@ interface RoleRef {
   readonly key: string;
   readonly rules: readonly Rule[];
   readonly source: string;
+  /** The reason of a KS-RBAC-SECRETS suppression the stack declares on this Role. */
+  readonly declared?: string;
+}
+
+/** A KS-RBAC-SECRETS suppression declared on a stack's own Role (test/charts/releases.ts carries them). */
+function declaredReason(o: RenderedObject): string | undefined {
+  return ((o as { suppressions?: { rule: string; reason: string }[] }).suppressions ?? []).find((x) => x.rule === "KS-RBAC-SECRETS")?.reason;
 }
 
 function roles(objects: readonly RenderedObject[]): Map<string, RoleRef> {
   const out = new Map<string, RoleRef>();
   for (const [key, r] of Object.entries(BOOTSTRAP_ROLES)) out.set(key, { key, rules: r.rules, source: "Kubernetes' bootstrap policy" });
   for (const o of objects) {
-    if (o.kind === "ClusterRole") out.set(`ClusterRole/${o.metadata.name}`, { key: `ClusterRole/${o.metadata.name}`, rules: (o.rules ?? []) as Rule[], source: sourceOf(o) });
-    if (o.kind === "Role") out.set(`Role/${o.metadata.namespace}/${o.metadata.name}`, { key: `Role/${o.metadata.namespace}/${o.metadata.name}`, rules: (o.rules ?? []) as Rule[], source: sourceOf(o) });
+    const declared = declaredReason(o);
+    const ref = (key: string): RoleRef => ({ key, rules: (o.rules ?? []) as Rule[], source: sourceOf(o), ...(declared ? { declared } : {}) });
+    if (o.kind === "ClusterRole") out.set(`ClusterRole/${o.metadata.name}`, ref(`ClusterRole/${o.metadata.name}`));
+    if (o.kind === "Role") out.set(`Role/${o.metadata.namespace}/${o.metadata.name}`, ref(`Role/${o.metadata.namespace}/${o.metadata.name}`));
   }
   return out;
 }
@@ -75,6 +84,8 @@ export interface Grant {
   readonly scope: string;
   readonly subjects: readonly { readonly kind: string; readonly name: string; readonly namespace?: string }[];
   readonly source: string;
+  /** The reason of a KS-RBAC-SECRETS suppression the stack declares on the role. */
+  readonly declared?: string;
 }
 
 /** Every binding of the objects, resolved to its role's rules. Unknown roles are errors. */
@@ -91,7 +102,7 @@ export function grantsOf(objects: readonly RenderedObject[]): { grants: Grant[];
       unresolved.push(`${binding} (${sourceOf(b)}) binds ${key}, which neither the stack, its charts nor Kubernetes' bootstrap policy defines`);
       continue;
     }
-    out.push({ binding, role: key, rules: role.rules, scope: b.kind === "ClusterRoleBinding" ? "*" : String(b.metadata.namespace), subjects: (b.subjects ?? []) as Grant["subjects"], source: sourceOf(b) });
+    out.push({ binding, role: key, rules: role.rules, scope: b.kind === "ClusterRoleBinding" ? "*" : String(b.metadata.namespace), subjects: (b.subjects ?? []) as Grant["subjects"], source: sourceOf(b), ...(role.declared ? { declared: role.declared } : {}) });
   }
   return { grants: out, unresolved };
 }
@@ -104,11 +115,15 @@ export interface SecretFinding {
   readonly scope: string;
   readonly rule: Rule;
   readonly source: string;
+  /** Declared by the stack (a KS-RBAC-SECRETS suppression on its Role), with the reason. */
+  readonly declared?: string;
 }
 
 /**
  * Who may read Secrets outside the namespace they serve: a service account may read Secrets of
- * its own namespace only, and nothing else (a user or group bound here) may read any. ClusterRoles
+ * its own namespace only, and nothing else (a user or group bound here) may read any. A grant
+ * through a Role of the stack that declares a KS-RBAC-SECRETS suppression is returned with its
+ * reason (`declared`): the caller reports it rather than failing. ClusterRoles
  * that aggregate into Kubernetes' `admin`/`edit`/`view` roles and grant Secrets count too (they
  * widen every binding of those roles).
  */
@@ -118,7 +133,7 @@ export function secretReadersOutsideTheirNamespace(objects: readonly RenderedObj
     for (const rule of g.rules.filter((r) => grants(r, "", "secrets", READ))) {
       for (const s of g.subjects) {
         const own = s.kind === "ServiceAccount" && g.scope === s.namespace;
-        if (!own) out.push({ binding: g.binding, role: g.role, subject: `${s.kind} ${s.namespace ? `${s.namespace}/` : ""}${s.name}`, scope: g.scope === "*" ? "every namespace" : g.scope, rule, source: g.source });
+        if (!own) out.push({ binding: g.binding, role: g.role, subject: `${s.kind} ${s.namespace ? `${s.namespace}/` : ""}${s.name}`, scope: g.scope === "*" ? "every namespace" : g.scope, rule, source: g.source, ...(g.declared ? { declared: g.declared } : {}) });
       }
     }
   }

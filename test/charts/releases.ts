@@ -160,6 +160,8 @@ export function terraformObjects(stack: Json): RenderedObject[] {
         typeof v === "string" ? unescapeLiteral(resolveName(stack, v)) : Array.isArray(v) ? v.map(resolveDeep) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolveDeep(x)])) : v;
       const object = { ...meta, ...(resolveDeep(shaped) as Json) } as unknown as RenderedObject;
       Object.defineProperty(object, "source", { value: `${type}.${id}`, enumerable: false });
+      // The policy gate's declared suppressions on the resource (constructs/suppressions.ts).
+      Object.defineProperty(object, "suppressions", { value: (body["//"]?.suppressions ?? []) as { rule: string; reason: string }[], enumerable: false });
       out.push(object);
     }
   }
