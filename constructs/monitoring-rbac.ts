@@ -153,7 +153,7 @@ export class MonitoringRbac extends Construct {
       CHART_SERVICE_ACCOUNTS.operator,
       CHART_SERVICE_ACCOUNTS.operator,
       OPERATOR_NAMESPACE_RULES,
-      "the operator writes Prometheus' and Alertmanager's generated configuration Secrets and reads the Secrets they mount, in the monitoring namespace only (the chart's ClusterRole granted every Secret of the cluster)",
+      "the operator writes the configuration Secrets it builds for Prometheus and Alertmanager and reads the Secrets they mount, in the monitoring namespace only (the chart's ClusterRole granted every Secret of the cluster)",
     );
     cluster("prometheus", CHART_SERVICE_ACCOUNTS.prometheus, CHART_SERVICE_ACCOUNTS.prometheus, PROMETHEUS_CLUSTER_RULES);
     cluster("admission", CHART_SERVICE_ACCOUNTS.admission, CHART_SERVICE_ACCOUNTS.admission, ADMISSION_CLUSTER_RULES);

@@ -69,14 +69,14 @@ describe("the diff identity", () => {
         assert.deepEqual(new Set(roles.filter((r) => r.metadata.name === DIFF_IDENTITY).map(ns)), new Set(needed.keys()), "a Role in each namespace with managed objects, and nowhere else");
       });
 
-      it("reads cluster-scoped objects by name only: the stack's namespaces and its own ClusterRole and binding", () => {
+      it("reads cluster-scoped objects by name only: the stack's namespaces, ClusterRoles and bindings (its own, and the chart components' MonitoringRbac)", () => {
         const clusterRoles = Object.values(resources(json, "kubernetes_cluster_role_v1")).filter(isIdentity);
         assert.equal(clusterRoles.length, 1);
-        const name = clusterRoles[0]!.metadata.name;
+        const names = (type: string) => Object.values(resources(json, type)).map((r) => r.metadata.name as string).sort().join(",");
         assert.deepEqual(new Set(grants(clusterRoles[0]!.rule)), new Set([
           `get /namespaces[${[...namespaceName.values()].sort().join(",")}]`,
-          `get rbac.authorization.k8s.io/clusterroles[${name}]`,
-          `get rbac.authorization.k8s.io/clusterrolebindings[${name}]`,
+          `get rbac.authorization.k8s.io/clusterroles[${names("kubernetes_cluster_role_v1")}]`,
+          `get rbac.authorization.k8s.io/clusterrolebindings[${names("kubernetes_cluster_role_binding_v1")}]`,
         ]));
         const binding = Object.values(resources(json, "kubernetes_cluster_role_binding_v1")).find(isIdentity)!;
         assert.equal(binding.role_ref.name, `\${kubernetes_cluster_role_v1.${Object.entries(resources(json, "kubernetes_cluster_role_v1")).find(([, r]) => r === clusterRoles[0])![0]}.metadata[0].name}`);
