@@ -25,7 +25,10 @@ function main(): number {
     const outdir = checkOutputDirectory(process.env.CDKTF_OUTDIR, { projectRoot: PROJECT_ROOT, cwd: process.cwd(), home: homedir() });
     if (process.env.PLATFORM_DEBUG !== "1") require("./stacks/cdktf-runtime").disableTokenStackTraces();
     const { synthesizePlatform } = require("./stacks/synthesize") as typeof import("./stacks/synthesize");
-    for (const note of options.notes ?? []) process.stderr.write(`Note: ${terminalSafe(note, 2000)}\n`);
+    // A note is information, not a problem: under the cdktf CLI (which labels every stderr line
+    // `[ERROR]`) it goes to stdout, which the CLI shows as the app's output.
+    const noteStream = options.cdktfCli ? process.stdout : process.stderr;
+    for (const note of options.notes ?? []) noteStream.write(`Note: ${terminalSafe(note, 2000)}\n`);
     const report = synthesizePlatform(configs, outdir, { projectRoot: PROJECT_ROOT, allowDestroy: options.allowDestroy });
     // The cdktf CLI prints the manifest's warnings itself, as `WARN [stack]: …` (redacted at their
     // source, stacks/synthesize.ts), and labels everything the app writes to stderr `[ERROR]`:

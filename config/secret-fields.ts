@@ -7,7 +7,7 @@
  */
 import type { ConfigProblem } from "./errors";
 import { renderPath } from "./errors";
-import { looksLikeKey, looksSecretName, secretReason, secretShape } from "./secrets";
+import { commitIdentifier, looksLikeKey, looksSecretName, secretReason, secretShape } from "./secrets";
 
 /** Where a secret goes instead, for every message of this walk. */
 export const SECRET_ADVICE =
@@ -67,7 +67,8 @@ export function secretFieldProblems(raw: unknown, source: string, prefix: Path =
     const shape = secretShape(value);
     const reason = NAMED_VALUES.some((r) => r.test(field)) ? secretReason(name, value) : shape ? `its value looks like ${shape}` : undefined;
     if (reason) add(path, reason);
-    else if (looksLikeKey(value)) add(path, "its value is a run of random letters and digits, the shape of a key");
+    else if (looksLikeKey(value) && !(NAMED_VALUES.some((r) => r.test(field)) && commitIdentifier(name, value)))
+      add(path, "its value is a run of random letters and digits, the shape of a key");
   };
 
   const visit = (node: unknown, path: Path) => {

@@ -204,9 +204,27 @@ export function looksLikeKey(value: string): boolean {
   return secretShape(value) !== undefined || (/^[A-Za-z0-9]{20,}$/.test(value) && classSwitches(value) >= 6);
 }
 
+/**
+ * A setting that names itself a commit and holds exactly a git object id (40 lower-case hex
+ * digits, or 64 for a SHA-256 repository): `GIT_COMMIT`, `BUILD_SHA`, `SOURCE_REVISION`. It has the
+ * shape of a random key, but the name says what it is and the commit is published with the code;
+ * refusing it would refuse the most common build metadata there is. A name that also says secret
+ * (`GIT_TOKEN`) is never one.
+ */
+export function commitIdentifier(name: string, value: unknown): boolean {
+  const words = nameWords(name);
+  return (
+    typeof value === "string" &&
+    /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(value) &&
+    words.some((w) => ["commit", "sha", "revision", "rev", "git"].includes(w)) &&
+    !looksSecretName(name)
+  );
+}
+
 /** Why a name/value pair is secret-looking, or undefined. */
 export function secretReason(name: string, value: unknown): string | undefined {
   if (looksSecretName(name)) return `its name (${name}) says it is a secret`;
+  if (commitIdentifier(name, value)) return undefined;
   if (typeof value === "string") {
     const shape = secretShape(value);
     if (shape) return `its value looks like ${shape}`;

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import {
   NetworkPolicyV1,
@@ -10,6 +9,7 @@ import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
 import { type ITerraformDependable, TerraformVariable, Token } from "cdktf";
 import { Construct } from "constructs";
 import type { ServiceConfig } from "../config/load";
+import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from "./config-checksum";
 import { ServiceDeployment } from "./deployment";
 import { ServiceAutoscaler } from "./horizontal-pod-autoscaler";
 import { namespaceSelector, objectLabels, selectorLabels } from "./labels";
@@ -161,7 +161,11 @@ export class Microservice extends Construct {
     const standInMap = props.standIn
       ? new ConfigMapV1(this, "stand-in", { metadata: { name: `${name}-stand-in`, namespace, labels }, data: literalMap({ "nginx.conf": renderStandInConf(service) }) })
       : undefined;
-    const podSettingsChecksum = checksum({ ...this.settings, ...prefixKeys("file:", files), ...(props.standIn ? { "stand-in": renderStandInConf(service) } : {}) });
+    const podConfigChecksum = configChecksum({
+      [`${name}-settings`]: this.settings,
+      ...(filesMap ? { [`${name}-files`]: files } : {}),
+      ...(standInMap ? { [`${name}-stand-in`]: { "nginx.conf": renderStandInConf(service) } } : {}),
+    });
     const trackProps = (image: ServiceConfig["image"]): TrackProps => ({
       namespace,
       labels,
@@ -169,7 +173,7 @@ export class Microservice extends Construct {
       image: props.standIn ? IMAGES.standIn : imageReference({ imageRepository: service.imageRepository, image }),
       version: versionLabel(image),
       digest: image.digest !== undefined,
-      podAnnotations: { "agent-platform/settings-sha256": podSettingsChecksum },
+      podAnnotations: { [CONFIG_CHECKSUM_ANNOTATION]: podConfigChecksum },
       configMapName: this.configMap.metadata.name,
       filesConfigMapName: filesMap?.metadata.name,
       standInConfigMapName: standInMap?.metadata.name,
@@ -318,16 +322,8 @@ function buildSettings(props: MicroserviceProps): Record<string, string> {
   return sortKeys({ ...service.env, ...platform });
 }
 
-function prefixKeys(prefix: string, record: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(record).map(([k, v]) => [`${prefix}${k}`, v]));
-}
-
 function sortKeys(record: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
-function checksum(settings: Record<string, string>): string {
-  return createHash("sha256").update(JSON.stringify(sortKeys(settings))).digest("hex");
 }
 
 function networkPolicySpec(props: MicroserviceProps, selector: Record<string, string>) {

@@ -1,4 +1,5 @@
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from "./config-checksum";
 import { DeploymentV1 } from "@cdktf/provider-kubernetes/lib/deployment-v1";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
@@ -153,13 +154,14 @@ export class Pgbouncer extends Construct {
     const runAs = { user: POOLER_UID, group: POOLER_GID };
 
     const account = new ServiceAccountV1(this, "service-account", { metadata: { name, namespace, labels }, automountServiceAccountToken: false });
+    const configFiles = {
+      "pgbouncer.ini": renderPgbouncerIni(props),
+      "pg_hba.conf": renderPgbouncerHba(props.monitoringUser),
+      "write-auth-file.sh": renderAuthScript(props.appUser, props.monitoringUser),
+    };
     const config = new ConfigMapV1(this, "config", {
       metadata: { name: `${name}-config`, namespace, labels },
-      data: literalMap({
-        "pgbouncer.ini": renderPgbouncerIni(props),
-        "pg_hba.conf": renderPgbouncerHba(props.monitoringUser),
-        "write-auth-file.sh": renderAuthScript(props.appUser, props.monitoringUser),
-      }),
+      data: literalMap(configFiles),
     });
 
     const secrets = secretFilesVolume("secrets", [
@@ -176,7 +178,9 @@ export class Pgbouncer extends Construct {
         selector: { matchLabels: selector },
         strategy: surgeOnlyRollingUpdate(),
         template: {
-          metadata: { labels },
+          // PgBouncer reads its files at start; a changed pool size or HBA rule rolls the pods
+          // (surge first, so the pool never shrinks) instead of waiting for their next restart.
+          metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum({ [`${name}-config`]: configFiles }) } },
           spec: {
             serviceAccountName: account.metadata.name,
             automountServiceAccountToken: false,

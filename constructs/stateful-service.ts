@@ -1,4 +1,5 @@
 import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
+import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from "./config-checksum";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
@@ -134,7 +135,9 @@ export class StatefulService extends Construct {
       automountServiceAccountToken: false,
     });
 
+    const configMapData: Record<string, Record<string, string>> = {};
     const mounts = Object.entries(props.configFiles).map(([path, files], i) => {
+      configMapData[`${name}-config-${i}`] = files;
       const configMap = new ConfigMapV1(this, `config-${i}`, {
         metadata: { name: `${name}-config-${i}`, namespace, labels },
         data: literalMap(files),
@@ -179,7 +182,9 @@ export class StatefulService extends Construct {
         selector: { matchLabels: selector },
         updateStrategy: [{ type: "RollingUpdate" }],
         template: {
-          metadata: { labels },
+          // A changed config file restarts the server (one pod, so a short outage at apply) rather
+          // than waiting unseen for its next restart: what the plan shows is what runs.
+          metadata: { labels, annotations: { [CONFIG_CHECKSUM_ANNOTATION]: configChecksum(configMapData) } },
           spec: {
             serviceAccountName: account.metadata.name,
             automountServiceAccountToken: false,

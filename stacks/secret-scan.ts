@@ -64,7 +64,8 @@ export interface SecretString {
  * and env names, which `secretLiterals` reads):
  * - `//` blocks hold cdktf's construct paths and the policy's suppression reasons (prose);
  * - container env values and ConfigMap data are `secretLiterals`' (by name too);
- * - an image's `@sha256:<digest>` and a `*sha256*`/`*checksum*` annotation are content hashes;
+ * - an image's `@sha256:<digest>` and a `*sha256*`/`*checksum*` annotation are content hashes, an
+ *   image's `:tag` and the version label made from it are public (often a commit SHA);
  * - a `${…}` reference and a `depends_on` entry are addresses Terraform resolves, not text.
  * Command arrays are also read joined, so `["sh", "-c", "PGPASSWORD=… psql"]` is found.
  */
@@ -76,9 +77,9 @@ export function secretStrings(stack: Json, files: Readonly<Record<string, string
   };
   const visit = (node: unknown, where: string, key: string) => {
     if (typeof node === "string") {
-      if (/sha256|checksum/i.test(key) || key === "depends_on") return;
+      if (/sha256|checksum/i.test(key) || key === "depends_on" || key === VERSION_LABEL) return;
       const before = found.length;
-      check(where, textOf(key === "image" ? node.replace(/@sha256:[0-9a-f]{64}$/, "") : node));
+      check(where, textOf(key === "image" ? withoutVersion(node) : node));
       // A Helm release's values are YAML text (constructs/yaml.ts: never folded): a quoted
       // string escapes its quotes, which hides JSON inside it from the text as a whole.
       if (found.length === before && key === "values" && /\.helm_release\./.test(where) && node.includes('\\"')) check(where, textOf(node).replace(/\\(["\\])/g, "$1"));
@@ -100,6 +101,22 @@ export function secretStrings(stack: Json, files: Readonly<Record<string, string
   visit(rest, "stack", "");
   for (const [file, content] of Object.entries(files)) check(`monitoring file ${file}`, content);
   return found;
+}
+
+/**
+ * The version label is the image tag made label-safe (config/names.ts): public, like the tag, and
+ * often a commit SHA, which has the shape of a random key.
+ */
+const VERSION_LABEL = "app.kubernetes.io/version";
+
+/**
+ * An image reference without what identifies its version: the `@sha256:` digest (a content hash)
+ * or the `:tag` (often a commit SHA). Both are published by the registry; the configuration walk
+ * exempts the same fields (config/secret-fields.ts, PUBLIC_RANDOM). A registry's `:port` is kept:
+ * a tag never contains `/`.
+ */
+function withoutVersion(image: string): string {
+  return image.replace(/@sha256:[0-9a-f]{64}$/, "").replace(/:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "");
 }
 
 /** A Terraform string as text: literal escapes undone, `${…}` references (addresses) left out. */

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { ServiceConfig } from "../../config/load";
+import { CONFIG_CHECKSUM_ANNOTATION } from "../../constructs/config-checksum";
 import { Microservice, type MicroserviceProps } from "../../constructs/microservice";
 import { isInternal, publicService, serviceWhere } from "../catalogue";
 import { type Json, loadConfig, named, resources, synthScope } from "../helpers";
@@ -197,7 +198,7 @@ describe("Microservice", () => {
   });
 
   it("rolls the pods when a setting changes, and only then", () => {
-    const checksum = (json: Json) => deployment(json).spec.template.metadata.annotations["agent-platform/settings-sha256"];
+    const checksum = (json: Json) => deployment(json).spec.template.metadata.annotations[CONFIG_CHECKSUM_ANNOTATION];
     const base = INTERNAL;
     const a = checksum(synth({}, base));
     assert.equal(checksum(synth({}, base)), a);
