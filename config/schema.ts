@@ -443,6 +443,9 @@ const alertThresholdsSchema = z.strictObject({
   poolerMaxWaitSeconds: z.number().min(0).max(600).default(1),
 });
 
+/** The control-plane scrape targets `monitoring.controlPlaneTargets` may name. */
+export const CONTROL_PLANE_TARGETS = ["kube-controller-manager", "kube-scheduler", "etcd", "kube-proxy"] as const;
+
 const monitoringSchema = z
   .strictObject({
     /** How long Prometheus keeps samples, e.g. 15d. */
@@ -500,6 +503,17 @@ const monitoringSchema = z
      * @default none
      */
     clusterMetricsApis: z.array(z.enum(["metrics.k8s.io", "custom.metrics.k8s.io", "external.metrics.k8s.io"])).default([]),
+    /**
+     * Control-plane components Prometheus scrapes (with the chart's alert rules for them).
+     * kube-prometheus-stack scrapes all four by default, on the nodes' addresses; a managed
+     * control plane (EKS, GKE, AKS) exposes none of them to pods, and kube-proxy binds its metrics
+     * to 127.0.0.1 unless configured otherwise (and Cilium clusters run none). An unreachable
+     * target fires the chart's critical `...Down` rules forever, which page. List a component
+     * only where its metrics port is reachable from the pod network (a self-managed, kubeadm-style
+     * control plane with its bind addresses opened).
+     * @default none
+     */
+    controlPlaneTargets: z.array(z.enum(CONTROL_PLANE_TARGETS)).max(CONTROL_PLANE_TARGETS.length).default([]),
     /**
      * metrics-server skips verifying the kubelets' serving certificates (kind's are self-signed).
      * Local clusters only.

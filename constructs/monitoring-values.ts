@@ -182,6 +182,13 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
       : {}),
     // The chart's own Kubernetes alert rules: worth having wherever someone receives alerts.
     defaultRules: { create: settings.alerting },
+    // The control plane only where it is reachable (config monitoring.controlPlaneTargets): each
+    // switch also drops the chart's rules for that component, which would otherwise page
+    // "...Down" forever on a managed control plane.
+    kubeControllerManager: { enabled: settings.controlPlaneTargets.includes("kube-controller-manager") },
+    kubeScheduler: { enabled: settings.controlPlaneTargets.includes("kube-scheduler") },
+    kubeEtcd: { enabled: settings.controlPlaneTargets.includes("etcd") },
+    kubeProxy: { enabled: settings.controlPlaneTargets.includes("kube-proxy") },
     nodeExporter: { enabled: settings.alerting },
     alertmanager: settings.alerting
       ? {

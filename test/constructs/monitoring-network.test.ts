@@ -48,7 +48,8 @@ describe("monitoring namespace: least-privilege NetworkPolicies", () => {
     const platform = prometheus.egress.find((r: Json) => r.to[0].namespace_selector?.match_labels?.["kubernetes.io/metadata.name"] === "agent-platform");
     assert.deepEqual(platform.ports, [{ port: "metrics", protocol: "TCP" }]);
     const nodes = prometheus.egress.find((r: Json) => cidrsOf(r.to).length > 0);
-    assert.deepEqual(nodes.ports.map((p: Json) => p.port), ["2381", "9100", "10249", "10250", "10257", "10259"]);
+    // The kubelet and node-exporter: no control-plane component unless the config lists it.
+    assert.deepEqual(nodes.ports.map((p: Json) => p.port), ["9100", "10250"]);
     assert.deepEqual(configured.get("metrics-server")!.egress, [{ to: [{ ip_block: { cidr: "10.30.0.0/16" } }], ports: [{ port: "10250", protocol: "TCP" }] }]);
   });
 
@@ -68,6 +69,15 @@ describe("monitoring namespace: least-privilege NetworkPolicies", () => {
     const defaults = monitoringPolicies(synthEnvironment("production"));
     assert.deepEqual(cidrsOf(defaults.get("allow-apiserver-egress")!.egress[0].to), ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]);
     assert.deepEqual(defaults.get("allow-apiserver-egress")!.egress[0].ports.map((p: Json) => p.port), ["443", "6443"]);
+  });
+
+  it("opens a control-plane component's port only where monitoring.controlPlaneTargets lists it", () => {
+    const listed = rawEnvironment("production");
+    listed.cluster.nodeCidrs = ["10.30.0.0/16"];
+    listed.monitoring.controlPlaneTargets = ["kube-scheduler", "etcd"];
+    const policies = monitoringPolicies(synthEnvironment("production", {}, listed));
+    const nodes = policies.get("prometheus")!.egress.find((r: Json) => cidrsOf(r.to).length > 0);
+    assert.deepEqual(nodes.ports.map((p: Json) => p.port), ["2381", "9100", "10250", "10259"]);
   });
 
   it("follows the chart values: a scrape turned off closes its node port", () => {
