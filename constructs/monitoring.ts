@@ -201,16 +201,10 @@ export class Monitoring extends Construct {
         maxHistory: 5,
         dependsOn,
       });
-    // The operator's, Prometheus' and the webhook Jobs' RBAC exist before the chart's pods start.
-    const chartRbac = new MonitoringRbac(this, "chart-rbac", { namespace, labels });
-    this.stack = release("kube-prometheus-stack", STACK_RELEASE, CHARTS.kubePrometheusStack, this.stackValues, [
-      ...chartRbac.resources,
-      ...(this.nodeExporterNamespace ? [this.nodeExporterNamespace] : []),
-    ]);
-    if (this.adapterValues) this.adapter = release("prometheus-adapter", "prometheus-adapter", CHARTS.prometheusAdapter, this.adapterValues, [this.stack]);
-    if (this.metricsServerValues) this.metricsServer = release("metrics-server", "metrics-server", CHARTS.metricsServer, this.metricsServerValues);
-
-    monitoringNetworkPolicies(this, {
+    // The namespace's policies exist before any chart pod starts: under an enforcing CNI, a pod
+    // that starts between default-deny and its allow rules (the webhook Jobs, the operator)
+    // cannot reach the API server, and an atomic release rolls back.
+    const policies = monitoringNetworkPolicies(this, {
       namespace,
       labels,
       release: STACK_RELEASE,
@@ -221,10 +215,20 @@ export class Monitoring extends Construct {
       stackValues: this.stackValues,
       alertmanager: settings.alerting,
       pagerduty: settings.alerting && settings.pagerduty.enabled,
-      adapter: !!this.adapter,
-      metricsServer: !!this.metricsServer,
+      adapter: !!this.adapterValues,
+      metricsServer: !!this.metricsServerValues,
       grafanaIngressFrom: props.grafanaIngressFrom,
     });
+
+    // The operator's, Prometheus' and the webhook Jobs' RBAC exist before the chart's pods start.
+    const chartRbac = new MonitoringRbac(this, "chart-rbac", { namespace, labels });
+    this.stack = release("kube-prometheus-stack", STACK_RELEASE, CHARTS.kubePrometheusStack, this.stackValues, [
+      ...chartRbac.resources,
+      ...(this.nodeExporterNamespace ? [this.nodeExporterNamespace] : []),
+      ...policies,
+    ]);
+    if (this.adapterValues) this.adapter = release("prometheus-adapter", "prometheus-adapter", CHARTS.prometheusAdapter, this.adapterValues, [this.stack, ...policies]);
+    if (this.metricsServerValues) this.metricsServer = release("metrics-server", "metrics-server", CHARTS.metricsServer, this.metricsServerValues, policies);
 
     const files: Record<string, string> = {};
     const stackValues = this.stackValues as { alertmanager: { config?: unknown }; additionalPrometheusRulesMap?: Record<string, unknown> };
