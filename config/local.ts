@@ -36,7 +36,7 @@ export default {
   },
   autoscaling: { enabled: false },
   imagePullPolicy: "IfNotPresent",
-  ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+  ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" } },
   // kind's ingress-nginx on the laptop's port 80 (scripts/local/kind-cluster.yaml): *.localhost
   // resolves to 127.0.0.1 without a hosts entry.
   ingress: {

@@ -49,7 +49,7 @@ export default {
   },
   autoscaling: { enabled: false },
   imagePullPolicy: "Always",
-  ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+  ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" } },
   // cert-manager's ClusterIssuer issues <service>-tls for each host.
   ingress: {
     className: "nginx",
