@@ -10,6 +10,7 @@ import { METRICS_API_REPLICAS, SIZES, type ContainerResources } from "../config/
 import type { PlatformConfig } from "../config/types";
 import { alertmanagerConfig, alertmanagerSecrets } from "../dashboards/alertmanager";
 import { alertRuleGroups } from "../dashboards/alerts";
+import { parseMemoryBytes } from "../config/quantity";
 import { PART_OF } from "./labels";
 
 /** What every chart container runs with (Pod Security `restricted`, read-only root). */
@@ -132,6 +133,21 @@ export function monitoringValues(m: MonitoringInputs): MonitoringValues {
   return { kubePrometheusStack: kubePrometheusStackValues(m), ...(adapter ? { adapter } : {}), ...(metricsServer ? { metricsServer } : {}), plan };
 }
 
+/**
+ * The share of Prometheus' volume its blocks may fill before the oldest are deleted. Time-based
+ * retention alone lets a busier-than-planned week fill the volume, and a full volume stops
+ * Prometheus (every alert with it). The write-ahead log and the head block are not counted in
+ * `retentionSize`, hence the headroom.
+ */
+export const PROMETHEUS_RETENTION_SHARE = 0.8;
+
+/** `retentionSize` for a volume of `size`, in Prometheus' base-2 units (MB = 2^20 bytes). */
+export function prometheusRetentionSize(size: string): string {
+  const bytes = parseMemoryBytes(size);
+  if (bytes === undefined) throw new Error(`prometheusStorage.size ${size} is not a quantity`);
+  return `${Math.floor((bytes * PROMETHEUS_RETENTION_SHARE) / 2 ** 20)}MB`;
+}
+
 /** kube-prometheus-stack's values. */
 export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, unknown> {
   const { settings } = m;
@@ -210,6 +226,7 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
         ruleSelectorNilUsesHelmValues: false,
         ...(settings.prometheusStorage
           ? {
+              retentionSize: prometheusRetentionSize(settings.prometheusStorage.size),
               storageSpec: {
                 volumeClaimTemplate: {
                   spec: {
