@@ -136,13 +136,38 @@ const imageSchema = z
 
 const resourcePair = z.strictObject({ cpu: cpuQuantity, memory: memoryQuantity });
 
+/**
+ * Why a request/limit pair is likely inverted by a missing unit, for the "at least" message: the
+ * unit check (config/semantics.ts) never runs once the schema refuses the pair, so the likely
+ * cause is named here. A bare CPU of 100 or more is that many cores (millicores need `m`); a bare
+ * memory below 1Mi is that many bytes.
+ */
+function unitHint(kind: "cpu" | "memory", pair: { requests: string; limits: string }): string {
+  const hints = (["requests", "limits"] as const).flatMap((side) => {
+    const value = pair[side];
+    if (!/^\d+(\.\d+)?$/.test(value)) return [];
+    if (kind === "cpu" && Number(value) >= 100) return [`${side}.cpu "${value}" is ${value} cores: for millicores write "${value}m"`];
+    if (kind === "memory" && Number(value) < 2 ** 20) return [`${side}.memory "${value}" is ${value} bytes: add a unit, such as "${value}Mi"`];
+    return [];
+  });
+  return hints.length > 0 ? `; ${hints.join("; ")}` : "";
+}
+
 const resourcesSchema = z
   .strictObject({ requests: resourcePair, limits: resourcePair })
   .superRefine((r, ctx) => {
     if (parseCpuMillis(r.limits.cpu)! < parseCpuMillis(r.requests.cpu)!)
-      ctx.addIssue({ code: "custom", message: `must be at least requests.cpu (${r.requests.cpu})`, path: ["limits", "cpu"] });
+      ctx.addIssue({
+        code: "custom",
+        message: `must be at least requests.cpu (${r.requests.cpu})${unitHint("cpu", { requests: r.requests.cpu, limits: r.limits.cpu })}`,
+        path: ["limits", "cpu"],
+      });
     if (parseMemoryBytes(r.limits.memory)! < parseMemoryBytes(r.requests.memory)!)
-      ctx.addIssue({ code: "custom", message: `must be at least requests.memory (${r.requests.memory})`, path: ["limits", "memory"] });
+      ctx.addIssue({
+        code: "custom",
+        message: `must be at least requests.memory (${r.requests.memory})${unitHint("memory", { requests: r.requests.memory, limits: r.limits.memory })}`,
+        path: ["limits", "memory"],
+      });
   });
 
 const scalingPolicySchema = z.strictObject({

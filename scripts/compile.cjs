@@ -86,7 +86,11 @@ function reportErrors(output) {
   const unexplained = diagnostics.filter((d) => !problems.some((p) => p.source === d.file));
   if (unexplained.length > 0) {
     const which = [...new Set(unexplained.map((d) => d.file))].join(", ");
-    process.stderr.write(`The TypeScript compiler refuses ${which}, though its values pass validation (nothing was synthesized):\n${unexplained.map(shown).join("\n")}\n`);
+    // TS1xxx are syntax errors: tsc still emits what it could parse, which may validate, but the
+    // file is not what its author wrote, so "its values pass" would mislead.
+    const syntax = unexplained.some((d) => /^TS1\d{3}$/.test(d.code));
+    const why = syntax ? "which does not parse" : "though its values pass validation";
+    process.stderr.write(`The TypeScript compiler refuses ${which}, ${why} (nothing was synthesized):\n${unexplained.map(shown).join("\n")}\n`);
   }
   return 1;
 }

@@ -2,7 +2,7 @@
 # Deploys one environment of the agent platform.
 #
 #   export DEPLOYMENT_ENV=production        # local, staging or production (required)
-#   export ENABLE_AUTOSCALING=false         # true or false (default false)
+#   export ENABLE_AUTOSCALING=true          # true or false; unset: config/<env>.ts's autoscaling.enabled
 #   ./scripts/deploy.sh                     # synth, check, diff, deploy (blue-green aware)
 #   ./scripts/deploy.sh --dry-run           # stop after the diff; writes no password, no state
 #   ./scripts/deploy.sh rollback SERVICE    # switch a blue-green service back to its other track
@@ -128,19 +128,25 @@ case "${env_name}" in
   "") fail "DEPLOYMENT_ENV is not set: export DEPLOYMENT_ENV=local, staging or production" ;;
   *) fail "DEPLOYMENT_ENV='$(shown "${env_name}")' is not an environment: use local, staging or production" ;;
 esac
-autoscaling="${ENABLE_AUTOSCALING:-false}"
+# Unset (or empty) means what config/<env>.ts says (autoscaling.enabled), exactly as for
+# `npm run synth` and `cdktf diff`: the plan a pull request shows is the plan deployed.
+autoscaling="${ENABLE_AUTOSCALING:-}"
 case "${autoscaling}" in
-  true | false) ;;
-  *) fail "ENABLE_AUTOSCALING='$(shown "${autoscaling}")' must be true or false" ;;
+  true | false) export ENABLE_AUTOSCALING="${autoscaling}" ;;
+  "")
+    unset ENABLE_AUTOSCALING
+    autoscaling="as config/${env_name}.ts sets it"
+    ;;
+  *) fail "ENABLE_AUTOSCALING='$(shown "${autoscaling}")' must be true or false, or unset for config/${env_name}.ts's autoscaling.enabled" ;;
 esac
-export DEPLOYMENT_ENV="${env_name}" ENABLE_AUTOSCALING="${autoscaling}"
+export DEPLOYMENT_ENV="${env_name}"
 
 # --- 2. Tools ----------------------------------------------------------------------------------
 need() {
   command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed or not on PATH: $2"
 }
 need node "install Node.js 20 (https://nodejs.org or your package manager)"
-need terraform "install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)"
+need terraform "install Terraform >= 1.11.4 (https://developer.hashicorp.com/terraform/install)"
 need kubectl "install kubectl (https://kubernetes.io/docs/tasks/tools/)"
 node_version="$(node --version)"
 node_major="${node_version#v}"

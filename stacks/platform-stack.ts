@@ -41,6 +41,9 @@ import { markDataBearing, protectDataBearing } from "../constructs/data-bearing"
 import { LOCAL_BACKEND } from "./local-state";
 import { DEFAULT_API_SERVER, DEFAULT_NODE_CIDRS } from "../config/network";
 
+/** The oldest Terraform whose S3 backend locks with `use_lockfile` (1.10.0). */
+export const S3_LOCKFILE_TERRAFORM = ">= 1.10.0";
+
 export interface PlatformStackProps {
   readonly config: PlatformConfig;
   /**
@@ -329,6 +332,9 @@ export class PlatformStack extends TerraformStack {
         // S3-native state locking (Terraform >= 1.10; the DynamoDB table is deprecated since
         // 1.11). cdktf 0.21's S3Backend has no field for it, so it is set as an override.
         this.addOverride("terraform.backend.s3.use_lockfile", true);
+        // An older Terraform then stops with "Unsupported Terraform Core version" naming this
+        // constraint, instead of "An argument named use_lockfile is not expected here" at init.
+        this.addOverride("terraform.required_version", S3_LOCKFILE_TERRAFORM);
         return;
       case "pg":
         // conn_str is left out on purpose: Terraform reads it from PG_CONN_STR at init, so the

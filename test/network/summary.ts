@@ -77,7 +77,11 @@ if (require.main === module) {
     const doc = readFileSync(design, "utf8");
     const markers = /(<!-- traffic-matrix:production -->\n)[\s\S]*?(<!-- \/traffic-matrix -->)/;
     if (!markers.test(doc)) throw new Error(`${design} has no traffic-matrix markers`);
-    writeFileSync(design, doc.replace(markers, (_, open: string, close: string) => `${open}${table}${close}`));
-    process.stdout.write("docs/design.md: the production traffic matrix is up to date\n");
+    const updated = doc.replace(markers, (_, open: string, close: string) => `${open}${table}${close}`);
+    if (updated === doc) process.stdout.write("docs/design.md: the production traffic matrix was already up to date\n");
+    else {
+      writeFileSync(design, updated);
+      process.stdout.write("docs/design.md: the production traffic matrix was rewritten\n");
+    }
   } else process.stdout.write(table);
 }

@@ -22,7 +22,7 @@ const FIELD = ["services", SERVICE.name, "replicas"];
 /** The project's sources (no dist/, no build info) with node_modules linked, in a fresh directory. */
 function projectCopy(): string {
   const dir = tempDir("config-errors-");
-  for (const entry of ["main.ts", "config", "constructs", "stacks", "dashboards", "scripts", "tsconfig.json", "tsconfig.build.json", "package.json", "cdktf.json"]) {
+  for (const entry of ["main.ts", "config", "constructs", "stacks", "dashboards", "scripts", "tsconfig.json", "tsconfig.build.json", "tsconfig.deploy.json", "package.json", "cdktf.json"]) {
     cpSync(join(PROJECT, entry), join(dir, entry), { recursive: true });
   }
   symlinkSync(join(PROJECT, "node_modules"), join(dir, "node_modules"));
@@ -60,6 +60,26 @@ describe("a config file that does not type-check", () => {
     assert.match(run.stderr, new RegExp(`config/production\\.ts: services\\.${escapeRegExp(SERVICE.name)}\\.replica = ${SERVICE.replicas}: is not a known field`));
     assert.match(run.stderr, new RegExp(`config/production\\.ts: services\\.${escapeRegExp(SERVICE.name)}\\.replicas = \\(missing\\): is required`));
     assert.doesNotMatch(run.stdout + run.stderr, /error TS\d+/);
+    assert.equal(existsSync(join(dir, "cdktf.out")), false);
+  });
+
+  it("a misspelt field through npm run summary (the README's way to look at a change): the same message, exit 1", async () => {
+    const dir = projectCopy();
+    editProduction(dir, (s) => renameKey(s, FIELD, "replica"));
+    const run = await runAsync("npm", ["run", "--silent", "summary"], { cwd: dir, env: cleanEnv() });
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, new RegExp(`config/production\\.ts: services\\.${escapeRegExp(SERVICE.name)}\\.replica = ${SERVICE.replicas}: is not a known field`));
+    assert.doesNotMatch(run.stdout + run.stderr, /error TS\d+/);
+  });
+
+  it("a syntax error: tsc's diagnostic with its line, said to be one, exit 1, nothing written", async () => {
+    const dir = projectCopy();
+    const { source } = editProduction(dir, (s) => s.replace(/(replicas: \d+),/, "$1"));
+    const run = await npmSynth(dir);
+    assert.equal(run.status, 1, run.stdout + run.stderr);
+    assert.match(run.stderr, /The TypeScript compiler refuses config\/production\.ts, which does not parse/);
+    assert.match(run.stderr, /config\/production\.ts:\d+:\d+: ',' expected\. \(TS1005\)/);
+    assert.ok(source.length > 0);
     assert.equal(existsSync(join(dir, "cdktf.out")), false);
   });
 

@@ -259,6 +259,22 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
     assert.equal(Object.keys(stack.resource.kubernetes_horizontal_pod_autoscaler_v2).length, production.services.length + BLUE_GREEN.length);
   });
 
+  it("with ENABLE_AUTOSCALING unset, follows the file's autoscaling.enabled, as synth and cdktf diff do", async () => {
+    // Before: deploy.sh read unset as false, so a file with autoscaling on deployed without HPAs
+    // while the pull request's diff (cdktf diff, no variable) showed them.
+    const dir = project((d) => {
+      const file = join(d, "config", "production.ts");
+      const text = readFileSync(file, "utf8");
+      assert.match(text, /autoscaling: \{ enabled: false \}/);
+      writeFileSync(file, text.replace("autoscaling: { enabled: false }", "autoscaling: { enabled: true }"));
+    });
+    const run = await deploy(dir, ["--dry-run"], { DEPLOYMENT_ENV: "production" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /synthesizing production \(autoscaling as config\/production\.ts sets it\)/);
+    const stack = JSON.parse(readFileSync(join(run.dir, "cdktf.out", "stacks", "production", "cdk.tf.json"), "utf8"));
+    assert.equal(Object.keys(stack.resource.kubernetes_horizontal_pod_autoscaler_v2 ?? {}).length, production.services.length + BLUE_GREEN.length);
+  });
+
   it("deploys local with generated passwords kept out of git and the logs", async () => {
     const run = await deployLocal();
     assert.equal(run.status, 0, run.stderr);

@@ -58,6 +58,13 @@ describe("state backends", () => {
     assert.deepEqual(json.terraform.backend, {
       s3: { bucket: "berrys-tfstate", key: "agent-platform/production.tfstate", region: "eu-west-1", encrypt: true, use_lockfile: true },
     });
+    // use_lockfile needs Terraform 1.10: an older one says so by name instead of failing at init.
+    assert.equal(json.terraform.required_version, ">= 1.10.0");
+  });
+
+  it("constrains the Terraform version only where the backend needs it (S3's use_lockfile)", () => {
+    assert.equal(synthEnvironment("local").terraform.required_version, undefined);
+    assert.equal(synthEnvironment("production", {}, withBackend({ type: "pg", schemaName: "agent_platform_production" })).terraform.required_version, undefined);
   });
 
   it("adds a DynamoDB table where the config names one (migrating from the older locking), S3-native locking still on", () => {
