@@ -42,6 +42,17 @@ const NOT_A_CORRELATION_HEADER = ["authorization", "proxy-authorization", "cooki
 /** A Docker image name is at most 255 characters (distribution/reference `NameTotalLengthMax`). */
 const MAX_IMAGE_NAME = 255;
 
+/**
+ * The largest number a Kubernetes `int32` field holds. The API server decodes a larger one into
+ * nothing and refuses the whole object ("json: cannot unmarshal number 2147483648 into Go struct
+ * field … of type int32"); the kubernetes provider's `intstr.Parse` wraps it around instead.
+ * Fields that reach one: an HPA scaling policy's `value` (autoscaling/v2 `HPAScalingPolicy.Value`)
+ * and a PodDisruptionBudget's whole-number `maxUnavailable` (policy/v1, an `IntOrString` whose
+ * `IntVal` is int32). The schema bounds every other integer that reaches the API server well below
+ * it (replicas, ports, periods, windows; `minAvailable` stays below the replicas).
+ */
+export const MAX_INT32 = 2 ** 31 - 1;
+
 export function extremeValueProblems(config: PlatformConfig, source: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (field: string, value: unknown, rule: string) => problems.push(problemAt(source, field, value, rule));
@@ -50,6 +61,17 @@ export function extremeValueProblems(config: PlatformConfig, source: string): Co
     if (s.imageRepository.length > MAX_IMAGE_NAME)
       problems.push(problemAt("config/services.ts", `${s.name}.imageRepository`, s.imageRepository, `is ${s.imageRepository.length} characters: an image name is at most ${MAX_IMAGE_NAME} (the container runtime refuses to pull it)`));
   }
+  for (const s of config.services) {
+    const int32 = (field: string, value: unknown, what: string) => {
+      if (typeof value === "number" && value > MAX_INT32)
+        add(`services.${s.name}.${field}`, value, `is above ${MAX_INT32}, the largest number ${what} holds (a Kubernetes int32): the API server refuses the object`);
+    };
+    for (const direction of ["scaleUp", "scaleDown"] as const) {
+      s.autoscaling.behavior[direction].policies.forEach((p, i) => int32(`autoscaling.behavior.${direction}.policies[${i}].value`, p.value, "an HPA scaling policy's value"));
+    }
+    int32("disruption.maxUnavailable", s.disruption.maxUnavailable, "a PodDisruptionBudget's maxUnavailable");
+  }
+
   const tls = config.ingress.tls;
   const secretNames = [...PLATFORM_SECRET_NAMES, ...(config.monitoring.pagerduty.routingKeySecret ? [config.monitoring.pagerduty.routingKeySecret.name] : [])];
   if (tls.mode === "secret" && tls.secretName !== undefined && secretNames.includes(tls.secretName))
