@@ -5,6 +5,7 @@
  * with the largest, smallest and strangest value the schema lets through (docs/validation.md,
  * "Configuration checks").
  */
+import { namespaceQuota } from "./capacity";
 import { type ConfigProblem, problemAt } from "./errors";
 import { formatMemory, parseMemoryBytes } from "./quantity";
 import type { PlatformConfig } from "./types";
@@ -53,6 +54,15 @@ const MAX_IMAGE_NAME = 255;
  */
 export const MAX_INT32 = 2 ** 31 - 1;
 
+/**
+ * The first byte count a Kubernetes quantity cannot hold: 2^63 (8Ei). The API server keeps a
+ * quantity's value in an int64 and stores 9223372036854775807 for anything larger (apimachinery
+ * `resource.Quantity`; "100Ei" reads back as 9223372036854775807, checked against kube-apiserver
+ * v1.35), so the object never matches its configuration: the kubernetes provider compares the two
+ * as quantities (`suppressEquivalentResourceQuantity`) and plans a change on every run.
+ */
+export const QUANTITY_BYTES_LIMIT = 2 ** 63;
+
 export function extremeValueProblems(config: PlatformConfig, source: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (field: string, value: unknown, rule: string) => problems.push(problemAt(source, field, value, rule));
@@ -70,6 +80,43 @@ export function extremeValueProblems(config: PlatformConfig, source: string): Co
       s.autoscaling.behavior[direction].policies.forEach((p, i) => int32(`autoscaling.behavior.${direction}.policies[${i}].value`, p.value, "an HPA scaling policy's value"));
     }
     int32("disruption.maxUnavailable", s.disruption.maxUnavailable, "a PodDisruptionBudget's maxUnavailable");
+  }
+
+  // Byte quantities the stack emits: every size the config sets, and the quota's sums of them.
+  const sizes: [string, string | undefined][] = [
+    ["nodeSize.memory", config.nodeSize.memory],
+    ["postgres.storage.size", config.postgres.storage.size],
+    ["redis.storage.size", config.redis?.storage?.size],
+    ["monitoring.prometheusStorage.size", config.monitoring.prometheusStorage?.size],
+    ["quota.ceiling.requestsMemory", config.quota.ceiling?.requestsMemory],
+    ["quota.ceiling.limitsMemory", config.quota.ceiling?.limitsMemory],
+  ];
+  const resources: [string, { requests: { memory: string }; limits: { memory: string } } | undefined][] = [
+    ...config.services.map((s) => [`services.${s.name}.resources`, s.resources] as [string, typeof s.resources]),
+    ["postgres.resources", config.postgres.resources],
+    ["redis.resources", config.redis?.resources],
+    ["pgbouncer.resources", config.pgbouncer?.resources],
+    ["monitoring.prometheusResources", config.monitoring.prometheusResources],
+    ["monitoring.grafanaResources", config.monitoring.grafanaResources],
+  ];
+  for (const [field, r] of resources) if (r) sizes.push([`${field}.requests.memory`, r.requests.memory], [`${field}.limits.memory`, r.limits.memory]);
+  const tooLarge = `at least 8Ei (2^63 bytes): the API server holds a quantity in an int64 and stores 9223372036854775807 instead, so the object never matches the configuration and every plan shows a change`;
+  let oversized = false;
+  for (const [field, size] of sizes) {
+    if (size !== undefined && parseMemoryBytes(size)! >= QUANTITY_BYTES_LIMIT) {
+      add(field, size, `is ${tooLarge}`);
+      oversized = true;
+    }
+  }
+  if (!oversized) {
+    const hard = namespaceQuota(config).hard;
+    const sums = Object.entries({ "requests.memory": hard.requestsMemoryBytes, "limits.memory": hard.limitsMemoryBytes, "requests.storage": hard.storageBytes }).filter(([, bytes]) => bytes >= QUANTITY_BYTES_LIMIT);
+    if (sums.length > 0)
+      add(
+        "quota",
+        Object.fromEntries(sums.map(([k, bytes]) => [k, formatMemory(bytes)])),
+        `sizes the namespace's ResourceQuota (the peak plus quota.headroomPercent) ${tooLarge}; lower the sizes, replicas or HPA maximums it sums`,
+      );
   }
 
   const tls = config.ingress.tls;

@@ -44,7 +44,10 @@ const labelKey = z
   .regex(
     /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
     "must be a Kubernetes label key such as app.kubernetes.io/name",
-  );
+  )
+  // The prefix is a DNS subdomain, at most 253 characters (apimachinery `IsQualifiedName`: "prefix
+  // part must be no more than 253 bytes"); the API server refuses a selector with a longer one.
+  .refine((k) => !k.includes("/") || k.indexOf("/") <= 253, "must be a Kubernetes label key whose prefix (before the /) is at most 253 characters");
 const labels = z.record(labelKey, labelValue);
 
 /** Prometheus metric name, as the HPA and the adapter will both spell it. */

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError } from "../../config/errors";
+import { ConfigError, renderPath } from "../../config/errors";
 import { MAX_INT32 } from "../../config/extreme-rules";
 import { validateCatalog, validateEnvironment } from "../../config/load";
 import type { EnvironmentName } from "../../config/schema";
@@ -70,5 +70,57 @@ describe("integers the API server holds in int32 fields", () => {
     );
     assert.equal(named(json, "kubernetes_horizontal_pod_autoscaler_v2", SERVICE).spec.behavior.scale_up[0].policy[0].value, MAX_INT32);
     assert.equal(named(json, "kubernetes_pod_disruption_budget_v1", SERVICE).spec.max_unavailable, String(MAX_INT32));
+  });
+});
+
+describe("label keys the API server refuses in a selector", () => {
+  const prefix = (length: number) => {
+    const labels = ["a", "b", "c", "d"].map((c) => c.repeat(63));
+    return labels.join(".").slice(0, length).replace(/\.$/, "x");
+  };
+  it("refuses a label key whose prefix is longer than 253 characters, wherever labels select pods", () => {
+    const key = `${prefix(254)}/name`;
+    for (const field of ["ingressController.podLabels", "dns.podLabels"] as const) {
+      const { rule } = refused(
+        "production",
+        (r) => {
+          if (field === "dns.podLabels") r.dns = { namespace: "kube-system", podLabels: { [key]: "kube-dns" } };
+          else r.ingressController.podLabels = { [key]: "controller" };
+        },
+        renderPath([...field.split("."), key]),
+      );
+      assert.match(rule, /prefix \(before the \/\) is at most 253 characters/);
+    }
+  });
+  it("accepts a prefix of exactly 253 characters, labels of 63 inside it, and selects pods by it", () => {
+    const key = `${prefix(253)}/name`;
+    assert.equal(key.indexOf("/"), 253);
+    const json = accepted("production", (r) => (r.ingressController.podLabels = { [key]: "controller" }));
+    const policies = Object.values(resources(json, "kubernetes_network_policy_v1"));
+    assert.ok(JSON.stringify(policies).includes(key));
+  });
+});
+
+describe("byte quantities beyond what a Kubernetes quantity holds", () => {
+  it("refuses a size of 8Ei (2^63 bytes) or more, naming the field", () => {
+    for (const [field, mutate] of [
+      ["postgres.storage.size", (r: Json) => (r.postgres.storage.size = "8Ei")],
+      ["monitoring.prometheusStorage.size", (r: Json) => (r.monitoring.prometheusStorage.size = "100Ei")],
+      ["nodeSize.memory", (r: Json) => (r.nodeSize.memory = "9223372036854775808")],
+    ] as const) {
+      const { rule } = refused("production", mutate, field);
+      assert.match(rule, /at least 8Ei \(2\^63 bytes\).*stores 9223372036854775807 instead/);
+    }
+  });
+  it("refuses sizes below 8Ei each whose namespace quota sums to 8Ei or more", () => {
+    const { value, rule } = refused("production", (r) => ((r.postgres.storage.size = "5Ei"), (r.redis.storage.size = "5Ei")), "quota");
+    assert.match(value, /requests\.storage/);
+    assert.match(rule, /sizes the namespace's ResourceQuota .* at least 8Ei/);
+  });
+  it("accepts a volume just below 2^63 bytes with the namespace's other volumes, and emits it as written", () => {
+    // 2^63 bytes less 16Gi, beside Redis' 10Gi: the quota's requests.storage stays below 2^63.
+    const json = accepted("production", (r) => ((r.postgres.storage.size = "8796093005824Mi"), (r.redis.storage.size = "10Gi")));
+    const postgres = named(json, "kubernetes_stateful_set_v1", "postgres");
+    assert.equal(postgres.spec.volume_claim_template[0].spec.resources.requests.storage, "8796093005824Mi");
   });
 });
