@@ -56,7 +56,12 @@ export const metricName = z
   .regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, "must be a Prometheus metric name ([a-zA-Z_:][a-zA-Z0-9_:]*)");
 
 
-const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name in UPPER_SNAKE_CASE");
+// Each name is a key of the service's settings ConfigMap: at most 253 characters (apimachinery
+// `IsConfigMapKey`), or the API server refuses the ConfigMap.
+const envName = z
+  .string()
+  .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name in UPPER_SNAKE_CASE")
+  .max(253, "must be at most 253 characters: it is a key of the service's settings ConfigMap, which the API server refuses otherwise");
 
 // ---------------------------------------------------------------------------------------------
 // The service catalogue (config/services.ts)

@@ -124,3 +124,16 @@ describe("byte quantities beyond what a Kubernetes quantity holds", () => {
     assert.equal(postgres.spec.volume_claim_template[0].spec.resources.requests.storage, "8796093005824Mi");
   });
 });
+
+describe("setting names the API server refuses as ConfigMap keys", () => {
+  it("refuses an env name longer than 253 characters", () => {
+    const name = "A".repeat(254);
+    const { rule } = refused("production", (r) => (r.services[SERVICE].env = { [name]: "x" }), renderPath(["services", SERVICE, "env", name]));
+    assert.match(rule, /at most 253 characters: it is a key of the service's settings ConfigMap/);
+  });
+  it("accepts one of exactly 253, as a key of the service's settings ConfigMap", () => {
+    const name = "A".repeat(253);
+    const json = accepted("production", (r) => (r.services[SERVICE].env = { [name]: "x" }));
+    assert.ok(Object.hasOwn(named(json, "kubernetes_config_map_v1", `${SERVICE}-settings`).data, name));
+  });
+});
