@@ -63,6 +63,13 @@ export const MAX_INT32 = 2 ** 31 - 1;
  */
 export const QUANTITY_BYTES_LIMIT = 2 ** 63;
 
+/**
+ * Why a container cannot start with a NUL in its environment or arguments: both reach execve(2)
+ * as C strings, and the container runtime's exec refuses them (runc's `unix.Exec`, Go's
+ * `syscall.BytePtrFromString`: EINVAL, "invalid argument"), so the pod fails at every start.
+ */
+const NUL_RULE = "contains a NUL character, which no process environment or argument can hold: the container runtime's exec fails with EINVAL (invalid argument), so the pod never starts";
+
 export function extremeValueProblems(config: PlatformConfig, source: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (field: string, value: unknown, rule: string) => problems.push(problemAt(source, field, value, rule));
@@ -71,6 +78,13 @@ export function extremeValueProblems(config: PlatformConfig, source: string): Co
     if (s.imageRepository.length > MAX_IMAGE_NAME)
       problems.push(problemAt("config/services.ts", `${s.name}.imageRepository`, s.imageRepository, `is ${s.imageRepository.length} characters: an image name is at most ${MAX_IMAGE_NAME} (the container runtime refuses to pull it)`));
   }
+  for (const s of config.services) {
+    for (const [name, value] of Object.entries(s.env)) if (value.includes("\u0000")) add(`services.${s.name}.env.${name}`, value, NUL_RULE);
+  }
+  config.migrations.command.forEach((arg, i) => {
+    if (arg.includes("\u0000")) add(`migrations.command[${i}]`, arg, NUL_RULE);
+  });
+
   for (const s of config.services) {
     const int32 = (field: string, value: unknown, what: string) => {
       if (typeof value === "number" && value > MAX_INT32)

@@ -137,3 +137,18 @@ describe("setting names the API server refuses as ConfigMap keys", () => {
     assert.ok(Object.hasOwn(named(json, "kubernetes_config_map_v1", `${SERVICE}-settings`).data, name));
   });
 });
+
+describe("text no process can be started with", () => {
+  it("refuses a NUL character in a setting's value and in the migration command, and never prints it raw", () => {
+    const env = refused("production", (r) => (r.services[SERVICE].env = { GREETING: "hello\u0000world" }), `services.${SERVICE}.env.GREETING`);
+    assert.equal(env.value, '"hello\\u0000world"');
+    assert.match(env.rule, /NUL character.*EINVAL \(invalid argument\)/);
+    const command = refused("production", (r) => r.migrations.command.push("--tag=a\u0000b"), `migrations.command[${PRODUCTION.migrations.command.length}]`);
+    assert.ok(!command.value.includes("\u0000"), command.value);
+    assert.match(command.rule, /NUL character/);
+  });
+  it("accepts a value with a newline, a tab and non-ASCII text, which an environment holds", () => {
+    const json = accepted("production", (r) => (r.services[SERVICE].env = { GREETING: "line one\n\tline two, grüße ✓" }));
+    assert.equal(named(json, "kubernetes_config_map_v1", `${SERVICE}-settings`).data.GREETING.includes("grüße"), true);
+  });
+});
