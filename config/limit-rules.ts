@@ -98,8 +98,21 @@ export function limitProblems(config: PlatformConfig, source: string): ConfigPro
         `is below ${REDIS_DISK_PER_MAXMEMORY} x maxmemory (${redis.maxmemory}) = ${formatMemory(REDIS_DISK_PER_MAXMEMORY * max)}, what the RDB snapshot and the AOF need at the peak of a rewrite (dump.rdb + old AOF base + its increment + the new base): short of it a save fails and Redis refuses writes with MISCONF`,
       );
   }
+
+  // Prometheus' volume holds the write-ahead log (128 MiB segments, three at least) and the head
+  // block before any block retentionSize counts (80% of the volume, constructs/monitoring-values.ts).
+  const prometheusVolume = config.monitoring.prometheusStorage?.size;
+  if (prometheusVolume !== undefined && parseMemoryBytes(prometheusVolume)! < PROMETHEUS_MIN_VOLUME)
+    add(
+      "monitoring.prometheusStorage.size",
+      prometheusVolume,
+      `is below ${formatMemory(PROMETHEUS_MIN_VOLUME)}: Prometheus' write-ahead log alone takes three 128Mi segments, and retentionSize (80% of the volume) would leave no room for a block; a full volume stops Prometheus and every alert`,
+    );
   return problems;
 }
+
+/** The smallest volume Prometheus is given: its WAL, the head block and a few blocks. */
+export const PROMETHEUS_MIN_VOLUME = 2 ** 30;
 
 function resolveField(config: PlatformConfig, field: string): { cpu: string; memory: string } | undefined {
   const [head, name] = field.split(".");

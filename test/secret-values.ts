@@ -66,6 +66,7 @@ export const HARMLESS_VALUES: readonly { readonly name: string; readonly value: 
   { name: "a database URL without credentials", value: "postgresql://db.internal:5432/agent" },
   { name: "a URL with a port", value: "http://127.0.0.1:9187/metrics" },
   { name: "a runbook URL with a long path", value: "https://runbooks.example.com/agent-platform/AgentPlatformHighLatencyP95" },
+  { name: "a runbook URL with a percent-encoded space", value: "https://runbooks.example.com/agent%20platform/AgentPlatformHighLatencyP95" },
   { name: "a Postgres setting about passwords", value: "password_encryption = scram-sha-256" },
   { name: "a PgBouncer auth type", value: "auth_type = scram-sha-256" },
   { name: "initdb's authentication methods", value: "--auth-local=scram-sha-256 --auth-host=scram-sha-256" },

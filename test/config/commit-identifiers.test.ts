@@ -64,3 +64,14 @@ describe("commit identifiers pass, secrets shaped like them do not", () => {
     });
   }
 });
+
+describe("written text that looks random to a detector of keys", () => {
+  for (const base of ["https://runbooks.example.com/agent%20platform", "https://runbooks.example.com/team runbooks"]) {
+    it(`synthesizes production with runbookBaseUrl ${JSON.stringify(base)} (the alert names appended to it are words)`, () => {
+      const raw = rawEnvironment("production");
+      raw.monitoring.runbookBaseUrl = base;
+      const json = synthEnvironment("production", {}, raw);
+      assert.ok(JSON.stringify(json.resource.helm_release).includes("AgentPlatformHighLatencyP95"));
+    });
+  }
+});

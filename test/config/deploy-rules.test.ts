@@ -127,6 +127,11 @@ describe("limits that contradict each other", () => {
     const { rule } = refused("production", (r) => (r.redis.storage.size = "5Gi"), "redis.storage.size");
     assert.match(rule, /below 4 x maxmemory \(1536Mi\) = 6Gi.*MISCONF/);
   });
+  it("refuses a Prometheus volume below 1Gi (its WAL alone needs most of it), accepts exactly 1Gi", () => {
+    const { rule } = refused("production", (r) => (r.monitoring.prometheusStorage.size = "512Mi"), "monitoring.prometheusStorage.size");
+    assert.match(rule, /is below 1Gi: Prometheus' write-ahead log alone takes three 128Mi segments/);
+    accepted("production", (r) => (r.monitoring.prometheusStorage.size = "1Gi"));
+  });
   it("accepts a Redis volume of exactly 4 x maxmemory, and any volume without persistence", () => {
     accepted("production", (r) => (r.redis.storage.size = "6Gi"));
     accepted("production", (r) => {
