@@ -1,6 +1,7 @@
 import { HorizontalPodAutoscalerV2 } from "@cdktf/provider-kubernetes/lib/horizontal-pod-autoscaler-v2";
 import { Construct } from "constructs";
 import type { CustomMetric, ScalingRules } from "../config/schema";
+import { canonicalQuantity } from "../config/quantity";
 
 export interface ServiceAutoscalerProps {
   readonly namespace: string;
@@ -48,12 +49,12 @@ export class ServiceAutoscaler extends Construct {
     });
     const custom = customMetrics.map((m) =>
       m.type === "Pods"
-        ? { type: "Pods", pods: { metric: { name: m.metric }, target: { type: "AverageValue", averageValue: m.targetAverageValue } } }
+        ? { type: "Pods", pods: { metric: { name: m.metric }, target: { type: "AverageValue", averageValue: canonicalQuantity(m.targetAverageValue) } } }
         : {
             type: "External",
             external: {
               metric: { name: m.metric, ...(Object.keys(m.selector).length > 0 ? { selector: [{ matchLabels: m.selector }] } : {}) },
-              target: { type: "AverageValue", averageValue: m.targetAverageValue },
+              target: { type: "AverageValue", averageValue: canonicalQuantity(m.targetAverageValue) },
             },
           },
     );

@@ -2,7 +2,7 @@ import { LimitRangeV1 } from "@cdktf/provider-kubernetes/lib/limit-range-v1";
 import { ResourceQuotaV1 } from "@cdktf/provider-kubernetes/lib/resource-quota-v1";
 import { Construct } from "constructs";
 import type { QuotaAmounts } from "../config/capacity";
-import { formatCpuQuantity, formatMemoryQuantity } from "../config/quantity";
+import { canonicalQuantity, formatCpuQuantity, formatMemoryQuantity } from "../config/quantity";
 import { PART_OF } from "./labels";
 
 export interface NamespaceQuotaProps {
@@ -50,7 +50,9 @@ export class NamespaceQuota extends Construct {
             type: "Container",
             defaultRequest: { cpu: "50m", memory: "64Mi" },
             default: { cpu: "250m", memory: "256Mi" },
-            max: { cpu: props.nodeSize.cpu, memory: props.nodeSize.memory },
+            // In the form the API server stores (`8000m` → `8`): the provider compares this field as
+            // text, so a config's own spelling would show as a change on every plan.
+            max: { cpu: canonicalQuantity(props.nodeSize.cpu), memory: canonicalQuantity(props.nodeSize.memory) },
           },
         ],
       },
