@@ -7,6 +7,7 @@
  */
 import { parseCpuMillis, parseMemoryBytes } from "./quantity";
 import { ROLLING_MAX_SURGE_PERCENT, SIZES, type ContainerResources } from "./sizes";
+import type { CloudNativePgSettings } from "./schema";
 import type { PlatformConfig, ServiceConfig } from "./types";
 
 export interface Resources {
@@ -47,7 +48,8 @@ export interface PodRange {
 export interface Workload {
   /** The Kubernetes name: `api-gateway-blue`, `postgres`, `pgbouncer`, `db-migrate`. */
   readonly name: string;
-  readonly kind: "Deployment" | "StatefulSet" | "Job";
+  /** `Cluster`: a CloudNativePG Cluster, whose pods the operator creates. */
+  readonly kind: "Deployment" | "StatefulSet" | "Job" | "Cluster";
   readonly component: "service" | "database" | "cache" | "pooler" | "migration";
   /** Containers of one pod (init containers run before, and are counted by Kubernetes as the max). */
   readonly containers: readonly { readonly name: string; readonly resources: Resources }[];
@@ -57,6 +59,8 @@ export interface Workload {
   readonly pods: { readonly off: PodRange; readonly on: PodRange };
   /** Bytes of volume claims per pod. */
   readonly storageBytes: number;
+  /** Volume claims per pod (data, and WAL where it has a volume of its own). */
+  readonly claimsPerPod: number;
 }
 
 /** Pods Kubernetes adds while a Deployment of `replicas` rolls (maxSurge rounds up). */
@@ -79,10 +83,30 @@ function workload(
   pods: { off: PodRange; on: PodRange },
   storageBytes = 0,
   initContainers: { name: string; resources: ContainerResources }[] = [],
+  claimsPerPod = storageBytes > 0 ? 1 : 0,
 ): Workload {
   const c = containers.map((x) => ({ name: x.name, resources: resourcesOf(x.resources) }));
   const i = initContainers.map((x) => ({ name: x.name, resources: resourcesOf(x.resources) }));
-  return { name, kind, component, containers: c, initContainers: i, perPod: podResources(c, i), pods, storageBytes };
+  return { name, kind, component, containers: c, initContainers: i, perPod: podResources(c, i), pods, storageBytes, claimsPerPod };
+}
+
+/**
+ * The pods of a CloudNativePG cluster, as the operator (1.30) builds them: the `postgres`
+ * container with the cluster's resources, the Barman Cloud plugin's sidecar where backups are on
+ * (a restartable init container, which Kubernetes counts like a container), and the
+ * `bootstrap-controller` init container, again with the cluster's resources. Its surge is the one
+ * Job pod (initdb, join or recovery, sized like an instance) the operator runs while it creates an
+ * instance; instances are replaced in place, never surged.
+ */
+function cloudNativePgWorkload(config: PlatformConfig, topology: CloudNativePgSettings): Workload {
+  const pg = config.postgres;
+  const containers = [
+    { name: "postgres", resources: pg.resources },
+    ...(topology.backup ? [{ name: "plugin-barman-cloud", resources: topology.backup.sidecarResources }] : []),
+  ];
+  const storage = parseMemoryBytes(pg.storage.size)! + (topology.walStorage ? parseMemoryBytes(topology.walStorage.size)! : 0);
+  const n = topology.instances;
+  return workload(topology.name, "Cluster", "database", containers, { off: fixed(n, 1), on: fixed(n, 1) }, storage, [{ name: "bootstrap-controller", resources: pg.resources }], topology.walStorage ? 2 : 1);
 }
 
 const fixed = (n: number, surge = 0): PodRange => ({ min: n, max: n, surge });
@@ -110,7 +134,8 @@ export function platformWorkloads(config: PlatformConfig): Workload[] {
   const out: Workload[] = [];
   const exporter = { name: "metrics", resources: SIZES.exporter };
   const pg = config.postgres;
-  out.push(workload("postgres", "StatefulSet", "database", [{ name: "postgres", resources: pg.resources }, exporter], { off: fixed(1), on: fixed(1) }, parseMemoryBytes(pg.storage.size)!));
+  if (pg.topology.kind === "cloudnative-pg") out.push(cloudNativePgWorkload(config, pg.topology));
+  else out.push(workload("postgres", "StatefulSet", "database", [{ name: "postgres", resources: pg.resources }, exporter], { off: fixed(1), on: fixed(1) }, parseMemoryBytes(pg.storage.size)!));
   if (config.redis) {
     const storage = config.redis.persistence && config.redis.storage ? parseMemoryBytes(config.redis.storage.size)! : 0;
     out.push(
@@ -127,7 +152,9 @@ export function platformWorkloads(config: PlatformConfig): Workload[] {
       ]),
     );
   }
-  out.push(workload("db-migrate", "Job", "migration", [{ name: "migrate", resources: SIZES.migration }], { off: fixed(1), on: fixed(1) }));
+  // On CloudNativePG the Job first waits for the read-write Service (constructs/migration-job.ts).
+  const wait = pg.topology.kind === "cloudnative-pg" ? [{ name: "wait-for-database", resources: SIZES.databaseWait }] : [];
+  out.push(workload("db-migrate", "Job", "migration", [{ name: "migrate", resources: SIZES.migration }], { off: fixed(1), on: fixed(1) }, 0, wait));
   for (const service of config.services) out.push(...serviceWorkloads(service));
   return out;
 }
@@ -166,14 +193,15 @@ export const peakPods = (w: Workload): number => Math.max(w.pods.off.max + w.pod
 export function environmentCapacity(config: PlatformConfig): EnvironmentCapacity {
   const workloads = platformWorkloads(config);
   const mode = (w: Workload) => (config.autoscalingEnabled ? w.pods.on : w.pods.off);
-  const withClaims = workloads.filter((w) => w.storageBytes > 0);
+  // Claims belong to pods that stay (a surge pod or an operator's Job claims nothing of its own).
+  const stayingPods = (w: Workload) => Math.max(w.pods.off.max, w.pods.on.max);
   return {
     workloads,
     min: total(workloads, (w) => mode(w).min),
     max: total(workloads, (w) => mode(w).max),
     peak: total(workloads, peakPods),
-    claims: withClaims.length,
-    storageBytes: withClaims.reduce((s, w) => s + w.storageBytes, 0),
+    claims: workloads.reduce((n, w) => n + w.claimsPerPod * stayingPods(w), 0),
+    storageBytes: workloads.reduce((s, w) => s + w.storageBytes * stayingPods(w), 0),
   };
 }
 
@@ -183,8 +211,47 @@ export function environmentCapacity(config: PlatformConfig): EnvironmentCapacity
 
 /** Connections the migration Job may hold (Alembic uses one; one spare for a lock session). */
 export const MIGRATION_CONNECTIONS = 2;
-/** Connections postgres_exporter may hold. */
+/** Connections postgres_exporter may hold (the StatefulSet's sidecar). */
 export const EXPORTER_CONNECTIONS = 2;
+
+/**
+ * What CloudNativePG 1.30's own processes hold on an instance. The instance manager keeps a pool
+ * of at most 3 connections per database it uses (pkg/management/postgres/pool/pool.go,
+ * `SetMaxOpenConns(3)`): as the superuser to `postgres`, `template1` and the application database;
+ * as `cnpg_metrics_exporter` to `postgres` and the application database (the default queries'
+ * `target_databases: '*'` skip templates); and each standby's to the primary, as
+ * `streaming_replica`. WAL senders do not count in `max_connections` (PostgreSQL 12 and later).
+ */
+export const CNPG_CONNECTIONS = {
+  instanceManager: 3 * 3,
+  exporter: 2 * 3,
+  perStandby: 3,
+  /** barman-cloud-backup's session in the plugin's sidecar, and one spare. */
+  backup: 2,
+} as const;
+/** pg_basebackup (a joining standby) streams with two WAL senders. */
+export const BASEBACKUP_WAL_SENDERS = 2;
+/** PostgreSQL's default `max_wal_senders`, which CloudNativePG leaves as is. */
+export const MAX_WAL_SENDERS = 10;
+
+/** The server-side connections besides the clients' (or PgBouncer's), as terms of a sum. */
+export function serverSideConnections(config: PlatformConfig): { label: string; count: number }[] {
+  const pg = config.postgres;
+  const topology = pg.topology;
+  const terms = [{ label: "migration", count: MIGRATION_CONNECTIONS }];
+  if (topology.kind === "cloudnative-pg") {
+    terms.push(
+      { label: "exporter", count: CNPG_CONNECTIONS.exporter },
+      { label: "instance manager", count: CNPG_CONNECTIONS.instanceManager },
+      { label: `standbys ${topology.instances - 1}x${CNPG_CONNECTIONS.perStandby}`, count: (topology.instances - 1) * CNPG_CONNECTIONS.perStandby },
+      ...(topology.backup ? [{ label: "backup", count: CNPG_CONNECTIONS.backup }] : []),
+    );
+  } else {
+    terms.push({ label: "exporter", count: EXPORTER_CONNECTIONS });
+  }
+  terms.push({ label: "admin", count: pg.adminConnections }, { label: "reserved", count: pg.superuserReservedConnections });
+  return terms;
+}
 
 export interface ClientLoad {
   readonly name: string;
@@ -225,6 +292,9 @@ export interface ConnectionBudget {
  *   PgBouncer pod drained; and PgBouncer's server pools at its own peak (replicas + surge) ×
  *   (default_pool_size + reserve_pool_size) + migration + exporter + admin + reserved ≤
  *   max_connections.
+ * - On CloudNativePG, the server side also counts the operator's own connections
+ *   ({@link CNPG_CONNECTIONS}) and holds on every instance, since any may be promoted; and the
+ *   primary's WAL senders (one per standby, two for a joining standby) fit `max_wal_senders`.
  */
 export function connectionBudget(config: PlatformConfig): ConnectionBudget {
   const pg = config.postgres;
@@ -238,8 +308,13 @@ export function connectionBudget(config: PlatformConfig): ConnectionBudget {
   const clients = [...byService.values()];
   const clientSum = clients.reduce((a, c) => a + c.connections, 0);
   const terms = clients.map((c) => `${c.name} ${c.pods}x${c.workers}x${c.pool}=${c.connections}`).join(" + ");
-  const others = MIGRATION_CONNECTIONS + EXPORTER_CONNECTIONS + pg.adminConnections + pg.superuserReservedConnections;
-  const othersText = `migration ${MIGRATION_CONNECTIONS} + exporter ${EXPORTER_CONNECTIONS} + admin ${pg.adminConnections} + reserved ${pg.superuserReservedConnections}`;
+  const serverTerms = serverSideConnections(config);
+  const others = serverTerms.reduce((n, t) => n + t.count, 0);
+  const othersText = serverTerms.map((t) => `${t.label}${/x\d+$/.test(t.label) ? "=" : " "}${t.count}`).join(" + ");
+  const topology = pg.topology;
+  // Every instance carries the same max_connections, and any of them may become the primary.
+  const maxConnectionsText =
+    topology.kind === "cloudnative-pg" ? `max_connections ${pg.maxConnections} on each of ${topology.instances} instance(s) (any may become the primary)` : `max_connections ${pg.maxConnections}`;
   const layer = (label: string, need: number, capacity: number, sum: string, capacityText: string, field: string): BudgetLayer => ({
     label,
     need,
@@ -250,7 +325,7 @@ export function connectionBudget(config: PlatformConfig): ConnectionBudget {
   });
   const layers: BudgetLayer[] = [];
   if (!config.pgbouncer) {
-    layers.push(layer("clients -> Postgres", clientSum + others, pg.maxConnections, `${terms || "no database users"} + ${othersText}`, `max_connections ${pg.maxConnections}`, "postgres.maxConnections"));
+    layers.push(layer("clients -> Postgres", clientSum + others, pg.maxConnections, `${terms || "no database users"} + ${othersText}`, maxConnectionsText, "postgres.maxConnections"));
   } else {
     const b = config.pgbouncer;
     const available = b.replicas - 1;
@@ -289,8 +364,21 @@ export function connectionBudget(config: PlatformConfig): ConnectionBudget {
         server + others,
         pg.maxConnections,
         `PgBouncer ${poolerPods} pods (${b.replicas} + surge ${surgeOf(b.replicas)}) x (pool ${b.defaultPoolSize} + reserve ${b.reservePoolSize})=${server} + ${othersText}`,
-        `max_connections ${pg.maxConnections}`,
+        maxConnectionsText,
         "postgres.maxConnections",
+      ),
+    );
+  }
+  if (topology.kind === "cloudnative-pg") {
+    const standbys = topology.instances - 1;
+    layers.push(
+      layer(
+        "replication (WAL senders on the primary)",
+        standbys + BASEBACKUP_WAL_SENDERS,
+        MAX_WAL_SENDERS,
+        `standbys ${standbys} + a joining standby's pg_basebackup ${BASEBACKUP_WAL_SENDERS}`,
+        `max_wal_senders ${MAX_WAL_SENDERS}`,
+        "postgres.topology.instances",
       ),
     );
   }

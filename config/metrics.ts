@@ -202,3 +202,97 @@ export function metricsApiPlan(input: { readonly autoscaling: boolean; readonly 
     adapter,
   };
 }
+
+/** A CloudNativePG metric, with where its value comes from. */
+export interface DatabaseMetricDefinition extends MetricDefinition {
+  /**
+   * `query <name>.<column>`: one of the operator's default monitoring queries (its chart's
+   * `cnpg-default-monitoring` ConfigMap), exposed as `cnpg_<name>_<column>`; `collector`: the
+   * instance manager's own; `plugin`: the Barman Cloud plugin's, through the instance manager.
+   */
+  readonly source: string;
+}
+
+/**
+ * What every CloudNativePG instance exposes on its metrics port (9187), as the database alerts and
+ * dashboard read it; the pod monitor adds `namespace` and `pod`. Names as CloudNativePG 1.30 and
+ * plugin-barman-cloud 0.13 define them (pkg/management/postgres/webserver/metricserver,
+ * internal/cnpgi/instance/metrics.go).
+ */
+export const DATABASE_METRICS = {
+  replicationLag: {
+    name: "cnpg_pg_replication_lag",
+    type: "gauge",
+    labels: [],
+    help: "Seconds this standby's replay is behind the last transaction it received (0 on the primary and on a caught-up standby).",
+    source: "query pg_replication.lag",
+  },
+  inRecovery: { name: "cnpg_pg_replication_in_recovery", type: "gauge", labels: [], help: "1 on a standby, 0 on the primary.", source: "query pg_replication.in_recovery" },
+  streamingReplicas: {
+    name: "cnpg_pg_replication_streaming_replicas",
+    type: "gauge",
+    labels: [],
+    help: "Standbys streaming from this instance (the primary's count).",
+    source: "query pg_replication.streaming_replicas",
+  },
+  replayLagBytes: {
+    name: "cnpg_pg_stat_replication_replay_diff_bytes",
+    type: "gauge",
+    labels: ["application_name"],
+    help: "Bytes of WAL the primary wrote that a standby (application_name) has not replayed.",
+    source: "query pg_stat_replication.replay_diff_bytes",
+  },
+  syncReplicas: {
+    name: "cnpg_collector_sync_replicas",
+    type: "gauge",
+    labels: ["value"],
+    help: "Synchronous standbys: value=expected (configured) and observed (in synchronous_standby_names).",
+    source: "collector",
+  },
+  archived: { name: "cnpg_pg_stat_archiver_archived_count", type: "counter", labels: [], help: "WAL files archived (the primary's).", source: "query pg_stat_archiver.archived_count" },
+  archiveFailures: { name: "cnpg_pg_stat_archiver_failed_count", type: "counter", labels: [], help: "Failed attempts to archive a WAL file.", source: "query pg_stat_archiver.failed_count" },
+  lastArchivedTime: {
+    name: "cnpg_pg_stat_archiver_last_archived_time",
+    type: "gauge",
+    labels: [],
+    help: "Unix time of the last WAL file archived (-1: never).",
+    source: "query pg_stat_archiver.last_archived_time",
+  },
+  lastFailedTime: {
+    name: "cnpg_pg_stat_archiver_last_failed_time",
+    type: "gauge",
+    labels: [],
+    help: "Unix time of the last failed archiving attempt (-1: never).",
+    source: "query pg_stat_archiver.last_failed_time",
+  },
+  walAwaitingArchive: {
+    name: "cnpg_collector_pg_wal_archive_status",
+    type: "gauge",
+    labels: ["value"],
+    help: "WAL segments in pg_wal/archive_status: value=ready (waiting to be archived) or done.",
+    source: "collector",
+  },
+  backends: { name: "cnpg_backends_total", type: "gauge", labels: ["datname", "usename", "application_name", "state"], help: "Server connections.", source: "query backends.total" },
+  setting: { name: "cnpg_pg_settings_setting", type: "gauge", labels: ["name"], help: "A numeric setting (name=max_connections, …).", source: "query pg_settings.setting" },
+  lastBackup: {
+    name: "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp",
+    type: "gauge",
+    labels: [],
+    help: "Unix time of the last successful base backup in the object store (0: none).",
+    source: "plugin",
+  },
+  firstRecoverabilityPoint: {
+    name: "barman_cloud_cloudnative_pg_io_first_recoverability_point",
+    type: "gauge",
+    labels: [],
+    help: "Unix time of the earliest point the cluster can be restored to (0: none).",
+    source: "plugin",
+  },
+  lastFailedBackup: {
+    name: "barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp",
+    type: "gauge",
+    labels: [],
+    help: "Unix time of the last failed base backup (0: none).",
+    source: "plugin",
+  },
+} as const satisfies Record<string, DatabaseMetricDefinition>;

@@ -185,8 +185,9 @@ export default {
   postgres: {
     database: "agent_platform",
     appUser: "agent_platform",
-    // Behind PgBouncer: (2 pods + 1 surge) x (pool 40 + reserve 5) + migration 2 + exporter 2 +
-    // admin 5 + reserved 3 = 147. Going direct would need 1192 (all pods at the peak x 20).
+    // Behind PgBouncer: (2 pods + 1 surge) x (pool 40 + reserve 5) + migration 2 + the
+    // operator's own 23 (exporter 6, instance manager 9, standbys 2 x 3, backup 2) + admin 5 +
+    // reserved 3 = 168, on every instance. Going direct would need 1192 (all pods at the peak x 20).
     maxConnections: 200,
     superuserReservedConnections: 3,
     adminConnections: 5,
@@ -195,8 +196,28 @@ export default {
     effectiveCacheSize: "6Gi",
     // The seed's connection pool: its section 5.3, "Connection Pooling Configuration".
     pool: { minConnections: 5, maxConnections: 20, timeoutSeconds: 30, recycleSeconds: 3600, prePing: true },
+    // Per instance.
     storage: { size: "100Gi" },
     resources: { requests: { cpu: "2", memory: "8Gi" }, limits: { cpu: "4", memory: "8Gi" } },
+    // A CloudNativePG cluster: a primary and two standbys, one per zone. A commit returns once one
+    // standby holds it (RPO 0); the operator promotes only a standby that provably holds every such
+    // commit (failover quorum). A node drain takes one standby at a time and writes go on.
+    topology: {
+      kind: "cloudnative-pg",
+      name: "postgres",
+      instances: 3,
+      synchronous: { method: "any", number: 1, dataDurability: "required", failoverQuorum: true },
+      zones: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+      // WAL archived as it is written, a base backup every night, 30 days of point-in-time
+      // recovery. Placeholder bucket: replace it with your own (synth warns until you do). The
+      // Secret holds ACCESS_KEY_ID and ACCESS_SECRET_KEY (docs/operations.md, "Secrets").
+      backup: {
+        objectStore: { bucket: "replace-with-your-backup-bucket", path: "/agent-platform/production/", region: "eu-west-1", credentialsSecretName: "postgres-backup-s3" },
+        retention: "30d",
+        schedule: "0 0 3 * * *",
+        sidecarResources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+      },
+    },
   },
   rateLimiting: { backend: "redis", trackedClients: 100_000, tiers },
   secrets: { mode: "existing" },
@@ -230,6 +251,11 @@ export default {
       redisMemoryRatio: 0.9,
       rateLimitRejectionRatio: 0.2,
       queueLength: 100,
+      // A standby 30 s behind would lose that much on promotion without synchronous replication,
+      // and is slow to take over.
+      replicationLagSeconds: 30,
+      // Backups run nightly: a day and two hours without a successful one is a missed backup.
+      backupMaxAgeHours: 26,
     },
   },
   logging: { level: "info" },

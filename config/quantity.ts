@@ -143,3 +143,8 @@ export function canonicalQuantity(text: string): string {
   const decimalSuffix = Object.keys(DECIMAL_EXPONENTS).find((k) => DECIMAL_EXPONENTS[k] === scale);
   return decimalSuffix === undefined ? `${mantissa}e${scale}` : `${mantissa}${decimalSuffix}`;
 }
+
+/** A memory quantity as whole megabytes in Postgres' `MB` unit (1024 kB), at least 1. */
+export function postgresMegabytes(quantity: string): string {
+  return `${Math.max(1, Math.floor(parseMemoryBytes(quantity)! / 2 ** 20))}MB`;
+}

@@ -401,6 +401,161 @@ const poolSchema = z
       ctx.addIssue({ code: "custom", message: `must be <= maxConnections (${p.maxConnections})`, path: ["minConnections"] });
   });
 
+/** An S3 bucket name as S3 accepts it: 3-63 characters, no adjacent dots, not an IP address. */
+const s3Bucket = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-'")
+  .refine((b) => !b.includes("..") && !/^\d+\.\d+\.\d+\.\d+$/.test(b), "must be an S3 bucket name: no adjacent dots, not an IP address");
+const awsRegion = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "must be an AWS region such as eu-west-1");
+
+/**
+ * Where the database's backups and WAL go: an S3 bucket (AWS, or any S3-compatible server named by
+ * `endpoint`). The credentials never appear here: they live in the Secret named
+ * `credentialsSecretName`, under the keys `ACCESS_KEY_ID` and `ACCESS_SECRET_KEY`.
+ * @see https://cloudnative-pg.io/plugin-barman-cloud/docs/object_stores/
+ */
+const objectStoreSchema = z.strictObject({
+  bucket: s3Bucket,
+  /** Prefix inside the bucket, with slashes at both ends: `/`, `/agent-platform/production/`. */
+  path: z
+    .string()
+    .max(512)
+    .regex(/^\/([A-Za-z0-9._-]+\/)*$/, "must be a path that starts and ends with '/', such as /agent-platform/production/")
+    .default("/"),
+  region: awsRegion,
+  /**
+   * An S3-compatible server's URL (MinIO, Ceph, R2, …), without credentials.
+   * @default https://s3.<region>.amazonaws.com
+   */
+  endpoint: z
+    .url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://minio.example.com:9000" })
+    .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), "must not carry credentials: they belong in the Secret named by credentialsSecretName")
+    .optional(),
+  /** Secret in the platform's namespace with keys ACCESS_KEY_ID and ACCESS_SECRET_KEY. */
+  credentialsSecretName: dnsSubdomain,
+  /**
+   * Server-side encryption the uploads ask for (`-e` of barman-cloud); `none` for a server that
+   * refuses the header.
+   * @default AES256
+   */
+  serverSideEncryption: z.enum(["AES256", "aws:kms", "none"]).default("AES256"),
+});
+
+/** One field of a six-field cron expression (seconds first), numbers and `* / , -` only. */
+const cronField = /^(\*|\d+(-\d+)?)(\/\d+)?(,(\*|\d+(-\d+)?)(\/\d+)?)*$/;
+
+/**
+ * Continuous backup of a CloudNativePG cluster through the Barman Cloud plugin: WAL archived as it
+ * is written, a base backup on `schedule`, both kept for `retention`.
+ * @see https://cloudnative-pg.io/plugin-barman-cloud/docs/usage/
+ */
+const databaseBackupSchema = z.strictObject({
+  objectStore: objectStoreSchema,
+  /** How long base backups and the WAL to replay them are kept: `30d`, `8w`, `6m`. */
+  retention: z.string().regex(/^[1-9][0-9]*[dwm]$/, "must be a number of days, weeks or months such as 30d, 8w or 6m"),
+  /**
+   * When base backups run, as a ScheduledBackup's six-field cron expression, seconds first, in UTC:
+   * `0 0 3 * * *` is every day at 03:00.
+   */
+  schedule: z
+    .string()
+    .refine((c) => c.trim().split(/\s+/).length === 6, "must have six fields, seconds first (CloudNativePG's ScheduledBackup): '0 0 3 * * *' is daily at 03:00 UTC")
+    .refine((c) => c.trim().split(/\s+/).every((f) => cronField.test(f)), "must use numbers, '*', '/', ',' and '-' in each field, such as '0 0 3 * * *'"),
+  /** @default gzip */
+  walCompression: z.enum(["gzip", "bzip2", "snappy"]).default("gzip"),
+  /** The plugin's sidecar in every instance pod (archives WAL, runs base backups). */
+  sidecarResources: resourcesSchema,
+});
+
+/**
+ * Synchronous replication: a commit returns only once `number` standbys hold it.
+ * @see https://cloudnative-pg.io/documentation/current/replication/#synchronous-replication
+ */
+const synchronousSchema = z.strictObject({
+  /** `any`: a quorum of the standbys; `first`: the first `number` in priority order. */
+  method: z.enum(["any", "first"]),
+  number: z.number().int().min(1, "must be at least 1"),
+  /**
+   * `required`: writes wait when too few standbys are up (no acknowledged commit is ever lost);
+   * `preferred`: the primary waits only for the standbys that are up.
+   */
+  dataDurability: z.enum(["required", "preferred"]),
+  /**
+   * Promote only a standby that provably holds every synchronous commit (R + W > N), else wait.
+   * @default false
+   */
+  failoverQuorum: z.boolean().default(false),
+});
+
+/**
+ * How Postgres runs.
+ * - `statefulset`: one instance from the official image, with its exporter beside it: a laptop's
+ *   database (no operator, no object store).
+ * - `cloudnative-pg`: a CloudNativePG `Cluster` of `instances` (one primary, the rest streaming
+ *   standbys), automatic failover by the operator, continuous backup to an object store through
+ *   the Barman Cloud plugin. The operator, the plugin and the cluster are Helm releases of this
+ *   stack.
+ * @see https://cloudnative-pg.io/documentation/current/
+ */
+const postgresTopologySchema = z.discriminatedUnion("kind", [
+  z.strictObject({ kind: z.literal("statefulset") }),
+  z
+    .strictObject({
+      kind: z.literal("cloudnative-pg"),
+      /**
+       * The Cluster's name: its Services are `<name>-rw` (the primary), `-ro`, `-r`; its pods `<name>-<n>`.
+       * @default postgres
+       */
+      name: dnsLabel(40).default("postgres"),
+      /** One primary and `instances - 1` standbys, each on its own node. */
+      instances: z.number().int().min(1, "must be at least 1").max(9, "must be at most 9"),
+      /** @default asynchronous streaming replication */
+      synchronous: synchronousSchema.optional(),
+      /**
+       * Zones (`topology.kubernetes.io/zone` values) the instances run in, one instance per zone.
+       * @default any zone; instances on distinct nodes
+       */
+      zones: z.array(labelValue.min(1, "must not be empty")).min(2, "must name at least two zones, or none").optional(),
+      /** @default no backups */
+      backup: databaseBackupSchema.optional(),
+      /** A separate volume for WAL per instance. @default WAL on the data volume */
+      walStorage: storageSchema.optional(),
+      /**
+       * Namespace of the operator and the Barman Cloud plugin (the plugin must share it).
+       * @default cnpg-system
+       */
+      operatorNamespace: dnsLabel(63).default("cnpg-system"),
+    })
+    .superRefine((t, ctx) => {
+      const standbys = t.instances - 1;
+      if (t.synchronous) {
+        const s = t.synchronous;
+        if (standbys === 0) ctx.addIssue({ code: "custom", message: "needs at least one standby: raise instances to 2 or more, or drop synchronous", path: ["synchronous"] });
+        else if (s.number > standbys)
+          ctx.addIssue({ code: "custom", message: `must be at most ${standbys}, the standbys of ${t.instances} instances`, path: ["synchronous", "number"] });
+        else if (s.dataDurability === "required" && s.number > t.instances - 2)
+          ctx.addIssue({
+            code: "custom",
+            message: `leaves no standby to spare: with dataDurability required, ${s.number} synchronous standby(s) of ${standbys} stop every write while one standby is drained, restarted or lost (the operator's disruption budget lets one go); raise instances to ${s.number + 2}, or use dataDurability preferred`,
+            path: ["synchronous", "number"],
+          });
+      }
+      if (t.zones) {
+        const seen = new Set<string>();
+        t.zones.forEach((zone, i) => {
+          if (seen.has(zone)) ctx.addIssue({ code: "custom", message: "is named twice", path: ["zones", i] });
+          seen.add(zone);
+        });
+        if (t.instances > t.zones.length)
+          ctx.addIssue({
+            code: "custom",
+            message: `places ${t.instances} instances in ${t.zones.length} zones, but instances are kept one per zone (required anti-affinity): name at least ${t.instances} zones, or none`,
+            path: ["zones"],
+          });
+      }
+    }),
+]);
+
 const postgresSchema = z.strictObject({
   database: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier"),
   /** The role the services log in as (not a superuser, so reserved slots stay reserved). */
@@ -413,8 +568,12 @@ const postgresSchema = z.strictObject({
   workMem: memoryQuantity,
   effectiveCacheSize: memoryQuantity,
   pool: poolSchema,
+  /** The data volume (of every instance). */
   storage: storageSchema,
+  /** The Postgres container (of every instance). */
   resources: resourcesSchema,
+  /** @default { kind: "statefulset" } */
+  topology: postgresTopologySchema.default({ kind: "statefulset" }),
 });
 
 const rateLimitingSchema = z.strictObject({
@@ -474,6 +633,13 @@ const alertThresholdsSchema = z.strictObject({
   queueLength: z.number().int().min(1, "must be at least 1"),
   /** Seconds the oldest client may wait for a PgBouncer server connection before alerting. */
   poolerMaxWaitSeconds: z.number().min(0).max(600).default(1),
+  /** Seconds a standby may lag behind the primary's replay before alerting (CloudNativePG only). */
+  replicationLagSeconds: z.number().gt(0, "must be above 0").max(86_400).default(30),
+  /**
+   * Hours since the last successful base backup before alerting (CloudNativePG with backups);
+   * longer than the backup schedule's interval.
+   */
+  backupMaxAgeHours: z.number().gt(0, "must be above 0").max(24 * 60).default(26),
 });
 
 /** The control-plane scrape targets `monitoring.controlPlaneTargets` may name. */
@@ -819,6 +985,22 @@ export const environmentSchema = z
         message: "must be noeviction while Redis holds rate-limit counters: every counter has a TTL, so volatile-* and allkeys-* policies may evict it",
         path: ["redis", "maxmemoryPolicy"],
       });
+    const topology = env.postgres.topology;
+    if (env.name === "production") {
+      // Production survives the loss of a node and of its data: replicated, and backed up.
+      if (topology.kind !== "cloudnative-pg")
+        ctx.addIssue({
+          code: "custom",
+          message: 'must be cloudnative-pg in production: a single Postgres pod stops every write while its node is lost, and has no backup (docs/design.md, "Database: topology, failover, backups")',
+          path: ["postgres", "topology", "kind"],
+        });
+      else {
+        if (topology.instances < 2)
+          ctx.addIssue({ code: "custom", message: "must be at least 2 in production: a primary and a standby to fail over to", path: ["postgres", "topology", "instances"] });
+        if (!topology.backup)
+          ctx.addIssue({ code: "custom", message: "is required in production: without WAL archiving and base backups, a deleted volume or a bad migration cannot be undone", path: ["postgres", "topology", "backup"] });
+      }
+    }
     for (const [name, service] of Object.entries(env.services)) {
       if (service.cache && !env.redis.enabled)
         ctx.addIssue({ code: "custom", message: "needs Redis, but redis.enabled is false in this environment: remove the cache block or enable Redis", path: ["services", name, "cache"] });
@@ -835,6 +1017,10 @@ export type ScalingRules = z.infer<typeof scalingRulesSchema>;
 export type DisruptionSettings = z.infer<typeof disruptionSchema>;
 export type RedisSettings = z.infer<typeof redisEnabledSchema>;
 export type PostgresSettings = z.infer<typeof postgresSchema>;
+export type PostgresTopology = z.infer<typeof postgresTopologySchema>;
+/** A CloudNativePG topology, as the constructs read it. */
+export type CloudNativePgSettings = Extract<PostgresTopology, { kind: "cloudnative-pg" }>;
+export type DatabaseBackupSettings = z.infer<typeof databaseBackupSchema>;
 export type PgbouncerSettings = z.infer<typeof pgbouncerEnabledSchema>;
 export type QuotaSettings = z.infer<typeof quotaSchema>;
 export type DnsSettings = z.infer<typeof dnsSchema>;

@@ -155,6 +155,17 @@ export function semanticProblems(config: PlatformConfig, source: string): Config
     );
   }
 
+  // CloudNativePG names its Services and pods after the Cluster: a service of the same name would
+  // collide with them.
+  if (pg.topology.kind === "cloudnative-pg") {
+    const name = pg.topology.name;
+    const taken = [name, `${name}-rw`, `${name}-ro`, `${name}-r`];
+    for (const s of config.services) {
+      if (taken.includes(s.name))
+        add("postgres.topology.name", name, `makes the Cluster's Services ${taken.slice(1).join(", ")}, and the service ${s.name} (config/services.ts) would collide with them: rename the Cluster`);
+    }
+  }
+
   // Redis: room for every rate-limit counter, whatever the caches hold.
   if (config.redis && config.rateLimiting.backend === "redis") {
     const limited = config.services.filter((s) => s.rateLimit);

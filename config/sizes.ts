@@ -34,7 +34,16 @@ export const SIZES = {
   metricsServer: size("50m", "64Mi", "250m", "128Mi"),
   /** The operator admission webhook's certificate Jobs (kube-webhook-certgen), run at install and upgrade. */
   webhookCertgen: size("10m", "32Mi", "50m", "64Mi"),
+  /** The CloudNativePG operator (its own namespace). */
+  cnpgOperator: size("100m", "128Mi", "500m", "512Mi"),
+  /** The Barman Cloud plugin's operator-side deployment (its instance sidecars are sized in config). */
+  barmanCloudPlugin: size("50m", "64Mi", "250m", "256Mi"),
+  /** The migration Job's init container that waits for the database's read-write Service. */
+  databaseWait: size("10m", "16Mi", "50m", "32Mi"),
 } as const;
+
+/** Replicas of the CloudNativePG operator: two, so a failover never waits for it to be rescheduled. */
+export const CNPG_OPERATOR_REPLICAS = 2;
 
 /** Deployments roll surge-first: this many extra pods (of the replica count, rounded up) at once. */
 export const ROLLING_MAX_SURGE_PERCENT = 25;

@@ -142,8 +142,9 @@ export default {
   postgres: {
     database: "agent_platform",
     appUser: "agent_platform",
-    // Behind PgBouncer: (2 pods + 1 surge) x (pool 20 + reserve 5) + migration 2 + exporter 2 +
-    // admin 5 + reserved 3 = 87.
+    // Behind PgBouncer: (2 pods + 1 surge) x (pool 20 + reserve 5) + migration 2 + the
+    // operator's own 20 (exporter 6, instance manager 9, standby 3, backup 2) + admin 5 +
+    // reserved 3 = 105, on both instances.
     maxConnections: 150,
     superuserReservedConnections: 3,
     adminConnections: 5,
@@ -153,6 +154,20 @@ export default {
     pool: { minConnections: 5, maxConnections: 20, timeoutSeconds: 30, recycleSeconds: 3600, prePing: true },
     storage: { size: "10Gi" },
     resources: { requests: { cpu: "250m", memory: "2Gi" }, limits: { cpu: "1", memory: "2Gi" } },
+    // Production's operator and backups at a smaller scale: a primary and one standby on two
+    // nodes. Synchronous while the standby is up; with it down (a drain), writes go on.
+    topology: {
+      kind: "cloudnative-pg",
+      name: "postgres",
+      instances: 2,
+      synchronous: { method: "any", number: 1, dataDurability: "preferred" },
+      backup: {
+        objectStore: { bucket: "replace-with-your-backup-bucket", path: "/agent-platform/staging/", region: "eu-west-1", credentialsSecretName: "postgres-backup-s3" },
+        retention: "7d",
+        schedule: "0 0 3 * * *",
+        sidecarResources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+      },
+    },
   },
   rateLimiting: { backend: "redis", trackedClients: 10_000, tiers },
   secrets: { mode: "existing" },

@@ -30,7 +30,19 @@ export interface MigrationJobProps {
    * Postgres itself, never a pooler: migrations need session features (advisory locks, DDL in
    * one session). Its host and port override the service's settings; its labels open the egress.
    */
-  readonly database: { readonly host: string; readonly labels: Record<string, string>; readonly port: number };
+  readonly database: { readonly host: string; readonly labels: Record<string, string>; readonly port: number; readonly sslmode: "require" | "disable" };
+  /**
+   * An image with `pg_isready`: an init container waits until the database answers on its host
+   * before migrating. Needed where Terraform cannot wait for the database itself (a
+   * CloudNativePG Cluster is a custom resource Helm does not watch); the Job's deadline bounds it.
+   * @default no wait (Terraform waited for the StatefulSet's rollout)
+   */
+  readonly waitImage?: string;
+}
+
+/** The init container's loop: until the server answers (a refusal of credentials is an answer). */
+export function databaseWaitCommand(host: string, port: number): string[] {
+  return ["sh", "-c", `until pg_isready -q -h ${host} -p ${port}; do sleep 2; done`];
 }
 
 /**
@@ -78,6 +90,18 @@ export class MigrationJob extends Construct {
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: restrictedPodSecurityContext(),
+            initContainer: props.waitImage
+              ? [
+                  {
+                    name: "wait-for-database",
+                    image: props.waitImage,
+                    imagePullPolicy: props.imagePullPolicy,
+                    command: literalList(databaseWaitCommand(props.database.host, props.database.port)),
+                    resources: { requests: { ...SIZES.databaseWait.requests }, limits: { ...SIZES.databaseWait.limits } },
+                    securityContext: restrictedContainerSecurityContext(),
+                  },
+                ]
+              : undefined,
             container: [
               {
                 name: "migrate",
@@ -90,6 +114,7 @@ export class MigrationJob extends Construct {
                   { name: "PLATFORM_DATABASE_HOST", value: literal(props.database.host) },
                   { name: "PLATFORM_DATABASE_PORT", value: String(props.database.port) },
                   { name: "PLATFORM_DATABASE_POOLING", value: "direct" },
+                  { name: "PLATFORM_DATABASE_SSLMODE", value: props.database.sslmode },
                 ],
                 resources: { requests: { ...SIZES.migration.requests }, limits: { ...SIZES.migration.limits } },
                 securityContext: restrictedContainerSecurityContext(),

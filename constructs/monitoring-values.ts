@@ -11,7 +11,9 @@ import type { PlatformConfig } from "../config/types";
 import { alertmanagerConfig, alertmanagerSecrets } from "../dashboards/alertmanager";
 import { alertRuleGroups } from "../dashboards/alerts";
 import { parseMemoryBytes } from "../config/quantity";
+import { type MonitoredDatabase } from "../dashboards/selectors";
 import { PART_OF } from "./labels";
+import { CLUSTER_LABEL, POD_ROLE_LABEL } from "./postgres-cluster-values";
 
 /** What every chart container runs with (Pod Security `restricted`, read-only root). */
 const RESTRICTED_CONTAINER = {
@@ -83,6 +85,14 @@ export interface MonitoringInputs {
   readonly pooler: boolean;
   /** Redis runs (it does not where rate limiting is in memory and nothing caches). */
   readonly redis: boolean;
+  /** The database: the StatefulSet's exporter, or a CloudNativePG cluster's instances. */
+  readonly database: MonitoredDatabase;
+}
+
+/** What the monitoring watches of an environment's database. */
+export function monitoredDatabase(config: PlatformConfig): MonitoredDatabase {
+  const t = config.postgres.topology;
+  return t.kind === "cloudnative-pg" ? { kind: "cloudnative-pg", cluster: t.name, instances: t.instances, backups: !!t.backup } : { kind: "statefulset" };
 }
 
 export function monitoringInputs(config: PlatformConfig): MonitoringInputs {
@@ -94,6 +104,7 @@ export function monitoringInputs(config: PlatformConfig): MonitoringInputs {
     hpaMetrics: config.autoscalingEnabled ? [...new Set(config.services.flatMap((s) => s.autoscaling.customMetrics.map((m) => m.metric)))].sort() : [],
     pooler: !!config.pgbouncer,
     redis: !!config.redis,
+    database: monitoredDatabase(config),
   };
 }
 
@@ -242,15 +253,28 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
       additionalServiceMonitors: [
         monitor("agent-platform-services", { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/component": "service" }, "metrics"),
         ...(m.redis ? [monitor("agent-platform-redis", { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
-        monitor("agent-platform-postgres", { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": PART_OF }, "metrics"),
+        ...(m.database.kind === "statefulset" ? [monitor("agent-platform-postgres", { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
         ...(m.pooler ? [monitor("agent-platform-pgbouncer", { "app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
       ],
+      // A CloudNativePG cluster has no metrics Service: its instances are scraped as pods.
+      ...(m.database.kind === "cloudnative-pg"
+        ? {
+            additionalPodMonitors: [
+              {
+                name: "agent-platform-postgres-cluster",
+                selector: { matchLabels: { [CLUSTER_LABEL]: m.database.cluster, [POD_ROLE_LABEL]: "instance" } },
+                namespaceSelector: { matchNames: [m.platformNamespace] },
+                podMetricsEndpoints: [{ port: "metrics", path: "/metrics", interval: "30s", scrapeTimeout: "10s" }],
+              },
+            ],
+          }
+        : {}),
     },
     ...(settings.alerting
       ? {
           additionalPrometheusRulesMap: {
             "agent-platform": {
-              groups: alertRuleGroups({ namespace: m.platformNamespace, thresholds: settings.thresholds, runbookBaseUrl: settings.runbookBaseUrl, pooler: m.pooler }),
+              groups: alertRuleGroups({ namespace: m.platformNamespace, thresholds: settings.thresholds, runbookBaseUrl: settings.runbookBaseUrl, pooler: m.pooler, database: m.database }),
             },
           },
         }

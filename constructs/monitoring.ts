@@ -12,6 +12,7 @@ import type { MonitoringSettings } from "../config/schema";
 import { CHARTS } from "../config/versions";
 import { toGrafanaJson } from "../dashboards/common";
 import { platformDashboards } from "../dashboards/dashboards";
+import type { MonitoredDatabase } from "../dashboards/selectors";
 import { objectLabels, PART_OF } from "./labels";
 import { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, monitoringValues, STACK_RELEASE } from "./monitoring-values";
 import { monitoringNetworkPolicies } from "./monitoring-network";
@@ -53,6 +54,11 @@ export interface MonitoringProps {
    * @default false
    */
   readonly redis?: boolean;
+  /**
+   * The database: the StatefulSet's exporter, or a CloudNativePG cluster's instances.
+   * @default the StatefulSet
+   */
+  readonly database?: MonitoredDatabase;
   /**
    * The ingress controller, when Grafana is reached through it: its pods are admitted to Grafana.
    * @default none (Grafana reached by port-forward)
@@ -181,6 +187,7 @@ export class Monitoring extends Construct {
       hpaMetrics: wanted,
       pooler: !!props.pooler,
       redis: !!props.redis,
+      database: props.database ?? { kind: "statefulset" },
     });
     this.metricsApis = values.plan;
     this.stackValues = values.kubePrometheusStack;
@@ -236,7 +243,7 @@ export class Monitoring extends Construct {
     if (stackValues.alertmanager.config) files["alertmanager.yaml"] = toYaml(stackValues.alertmanager.config);
 
     // Dashboards live beside Grafana: its sidecar reads ConfigMaps in its own namespace only.
-    const ctx = { namespace: props.platformNamespace.literalName, environment: props.environment, pooler: !!props.pooler };
+    const ctx = { namespace: props.platformNamespace.literalName, environment: props.environment, pooler: !!props.pooler, database: props.database ?? { kind: "statefulset" as const } };
     for (const dashboard of platformDashboards(ctx)) {
       const json = `${JSON.stringify(toGrafanaJson(dashboard, ctx), null, 2)}\n`;
       files[`dashboards/${dashboard.uid}.json`] = json;

@@ -25,6 +25,8 @@ export const PGBOUNCER_METRICS_PORT = 9127;
 export const AUTH_DIR = "/etc/pgbouncer/auth";
 const CONFIG_DIR = "/etc/pgbouncer/config";
 const SECRETS_DIR = "/run/secrets/platform";
+/** Where the server's CA certificate is mounted, when PgBouncer verifies the server. */
+const SERVER_CA_DIR = "/etc/pgbouncer/server-ca";
 
 export interface PgbouncerProps {
   readonly namespace: NamespaceRef;
@@ -33,7 +35,14 @@ export interface PgbouncerProps {
   readonly database: string;
   readonly postgresHost: string;
   readonly postgresPort: number;
+  /** Pod labels of the Postgres pods PgBouncer may reach (every instance of a cluster). */
   readonly postgresLabels: Record<string, string>;
+  /**
+   * Verify the server over TLS against this CA certificate (CloudNativePG's `<cluster>-ca`, key
+   * `ca.crt`): the read-write Service's name must be in the server's certificate.
+   * @default plain TCP (the StatefulSet, inside the pod network)
+   */
+  readonly serverCa?: SecretKeyRef;
   /** The role the services log in as, and its password. */
   readonly appUser: string;
   readonly appPassword: SecretKeyRef;
@@ -53,8 +62,8 @@ export interface PgbouncerProps {
  * @see https://www.pgbouncer.org/config.html
  */
 export function renderPgbouncerIni(
-  props: Pick<PgbouncerProps, "settings" | "database" | "postgresHost" | "postgresPort" | "monitoringUser">,
-  where: { readonly authFile?: string; readonly hbaFile?: string; readonly listenAddress?: string; readonly listenPort?: number } = {},
+  props: Pick<PgbouncerProps, "settings" | "database" | "postgresHost" | "postgresPort" | "monitoringUser" | "serverCa">,
+  where: { readonly authFile?: string; readonly hbaFile?: string; readonly listenAddress?: string; readonly listenPort?: number; readonly serverCaFile?: string } = {},
 ): string {
   const s = props.settings;
   return [
@@ -84,6 +93,15 @@ export function renderPgbouncerIni(
     `server_reset_query = ${s.poolMode === "session" ? "DISCARD ALL" : ""}`,
     // Drivers send these at startup; PgBouncer would otherwise refuse the connection.
     "ignore_startup_parameters = extra_float_digits,options",
+    // After a failover the read-write Service answers from the new primary within seconds: retry a
+    // failed server login after 1 s, not the default 15.
+    "server_login_retry = 1",
+    // A server whose node vanished sends no reset: keepalives find the dead connection in about a minute.
+    "tcp_keepalive = 1",
+    "tcp_keepidle = 30",
+    "tcp_keepintvl = 10",
+    "tcp_keepcnt = 3",
+    ...(props.serverCa ? ["server_tls_sslmode = verify-full", `server_tls_ca_file = ${where.serverCaFile ?? `${SERVER_CA_DIR}/ca.crt`}`] : []),
     `stats_users = ${props.monitoringUser}`,
     "log_connections = 0",
     "log_disconnections = 0",
@@ -224,6 +242,7 @@ export class Pgbouncer extends Construct {
                 volumeMount: [
                   { name: "config", mountPath: CONFIG_DIR, readOnly: true },
                   { name: "auth", mountPath: AUTH_DIR, readOnly: true },
+                  ...(props.serverCa ? [{ name: "server-ca", mountPath: SERVER_CA_DIR, readOnly: true }] : []),
                 ],
               },
               {
@@ -243,6 +262,8 @@ export class Pgbouncer extends Construct {
               { name: "config", configMap: { name: config.metadata.name, defaultMode: "0444" } },
               { name: "auth", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
               secrets,
+              // The CA's certificate only: the Secret also holds the CA's private key.
+              ...(props.serverCa ? [secretFilesVolume("server-ca", [{ file: "ca.crt", ref: props.serverCa }])] : []),
             ],
           },
         },

@@ -16,6 +16,19 @@ export interface PlatformSecretsProps {
   readonly mode: "existing" | "variable";
   /** Whether Redis runs, and so needs its users' passwords. */
   readonly redis: boolean;
+  /**
+   * A CloudNativePG cluster instead of the StatefulSet: its roles' passwords live in
+   * `kubernetes.io/basic-auth` Secrets (keys `username`, `password`), one per role, as the operator
+   * requires; there is no superuser password; `backup` names the object store's credentials.
+   * @default the StatefulSet's `postgres-auth`
+   */
+  readonly cluster?: {
+    readonly appSecret: string;
+    readonly appUser: string;
+    readonly monitoringSecret: string;
+    readonly monitoringUser: string;
+    readonly backupSecret?: string;
+  };
 }
 
 /** The Secrets the data tier reads, and their fixed names and keys. */
@@ -29,16 +42,23 @@ export const SECRET_NAMES = { redis: "redis-auth", postgres: "postgres-auth" } a
 export class PlatformSecrets extends Construct {
   /** Each Redis user's password (`redis-auth`, one key per purpose), when Redis runs. */
   readonly redisPasswords?: Readonly<Record<RedisPurpose, SecretKeyRef>>;
-  readonly postgresSuperuserPassword: SecretKeyRef;
+  /** The StatefulSet's superuser; absent on CloudNativePG, which runs without a superuser password. */
+  readonly postgresSuperuserPassword?: SecretKeyRef;
   readonly postgresAppPassword: SecretKeyRef;
   /** The monitoring role's (pg_monitor) password, for postgres_exporter and PgBouncer's stats. */
   readonly postgresMonitoringPassword: SecretKeyRef;
 
   constructor(scope: Construct, id: string, props: PlatformSecretsProps) {
     super(scope, id);
-    this.postgresSuperuserPassword = { secretName: SECRET_NAMES.postgres, key: "superuser-password" };
-    this.postgresAppPassword = { secretName: SECRET_NAMES.postgres, key: "app-password" };
-    this.postgresMonitoringPassword = { secretName: SECRET_NAMES.postgres, key: "monitoring-password" };
+    const cluster = props.cluster;
+    if (cluster) {
+      this.postgresAppPassword = { secretName: cluster.appSecret, key: "password" };
+      this.postgresMonitoringPassword = { secretName: cluster.monitoringSecret, key: "password" };
+    } else {
+      this.postgresSuperuserPassword = { secretName: SECRET_NAMES.postgres, key: "superuser-password" };
+      this.postgresAppPassword = { secretName: SECRET_NAMES.postgres, key: "app-password" };
+      this.postgresMonitoringPassword = { secretName: SECRET_NAMES.postgres, key: "monitoring-password" };
+    }
     const purposes = Object.keys(REDIS_SECRET_KEYS) as RedisPurpose[];
     if (props.redis) this.redisPasswords = Object.fromEntries(purposes.map((p) => [p, { secretName: SECRET_NAMES.redis, key: REDIS_SECRET_KEYS[p] }])) as Record<RedisPurpose, SecretKeyRef>;
     if (props.mode === "existing") return;
@@ -49,13 +69,32 @@ export class PlatformSecrets extends Construct {
       v.overrideLogicalId(id);
       return v;
     };
-    const superuser = variable("postgres_superuser_password", "Postgres superuser password (TF_VAR_postgres_superuser_password)");
     const app = variable("postgres_app_password", "Postgres application role password (TF_VAR_postgres_app_password)");
     const monitoring = variable("postgres_monitoring_password", "Postgres monitoring role (pg_monitor) password (TF_VAR_postgres_monitoring_password)");
-    new SecretV1(this, "postgres", {
-      metadata: { name: SECRET_NAMES.postgres, namespace: props.namespace, labels: objectLabels("postgres", "database") },
-      data: { "superuser-password": superuser.stringValue, "app-password": app.stringValue, "monitoring-password": monitoring.stringValue },
-    });
+    if (cluster) {
+      const basicAuth = (id: string, name: string, username: string, password: string) =>
+        new SecretV1(this, id, {
+          metadata: { name, namespace: props.namespace, labels: objectLabels("postgres", "database") },
+          type: "kubernetes.io/basic-auth",
+          data: { username, password },
+        });
+      basicAuth("postgres-app", cluster.appSecret, cluster.appUser, app.stringValue);
+      basicAuth("postgres-monitoring", cluster.monitoringSecret, cluster.monitoringUser, monitoring.stringValue);
+      if (cluster.backupSecret) {
+        const keyId = variable("postgres_backup_access_key_id", "Object store access key id for the database's backups (TF_VAR_postgres_backup_access_key_id)");
+        const secretKey = variable("postgres_backup_secret_access_key", "Object store secret access key for the database's backups (TF_VAR_postgres_backup_secret_access_key)");
+        new SecretV1(this, "postgres-backup", {
+          metadata: { name: cluster.backupSecret, namespace: props.namespace, labels: objectLabels("postgres", "database") },
+          data: { ACCESS_KEY_ID: keyId.stringValue, ACCESS_SECRET_KEY: secretKey.stringValue },
+        });
+      }
+    } else {
+      const superuser = variable("postgres_superuser_password", "Postgres superuser password (TF_VAR_postgres_superuser_password)");
+      new SecretV1(this, "postgres", {
+        metadata: { name: SECRET_NAMES.postgres, namespace: props.namespace, labels: objectLabels("postgres", "database") },
+        data: { "superuser-password": superuser.stringValue, "app-password": app.stringValue, "monitoring-password": monitoring.stringValue },
+      });
+    }
     if (props.redis) {
       const data = Object.fromEntries(
         purposes.map((p) => {

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import type { PostgresSettings } from "../config/schema";
 import { MONITORING_ROLE } from "../config/semantics";
-import { parseMemoryBytes } from "../config/quantity";
+import { postgresMegabytes } from "../config/quantity";
 import { DATA_SERVICE_UID, EXPORTER_UID, IMAGES } from "../config/versions";
 import type { NamespaceRef } from "./platform-namespace";
 import type { SecretKeyRef } from "./platform-secrets";
@@ -20,8 +20,7 @@ export interface PostgresProps {
   readonly monitoringNamespace: string;
 }
 
-/** Bytes as whole megabytes, Postgres' `MB` unit (1024 kB). */
-const megabytes = (quantity: string) => `${Math.max(1, Math.floor(parseMemoryBytes(quantity)! / 2 ** 20))}MB`;
+const megabytes = postgresMegabytes;
 
 /**
  * `postgresql.conf`: connections and memory from config. Accepted by Postgres 15 (the tests'

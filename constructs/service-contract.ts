@@ -8,6 +8,7 @@ import type { PlatformConfig, ServiceConfig } from "../config/load";
 import { SECRETS_DIR } from "./deployment";
 import { PGBOUNCER_NAME, PGBOUNCER_PORT } from "./pgbouncer";
 import { POSTGRES_PORT } from "./postgres";
+import { readWriteHost } from "./postgres-cluster-values";
 import { REDIS_PORT, REDIS_USERS } from "./redis";
 
 /** Where the service's files are mounted. */
@@ -21,6 +22,12 @@ export const REDIS_PASSWORD_FILES = { ratelimit: "redis-ratelimit-password", cac
 export type ServiceRedisPurpose = keyof typeof REDIS_PASSWORD_FILES;
 
 const host = (name: string, namespace: string) => `${name}.${namespace}.svc.cluster.local`;
+
+/** Postgres itself (past any pooler): the StatefulSet's Service, or a cluster's read-write Service. */
+export function databaseHost(config: PlatformConfig): string {
+  const topology = config.postgres.topology;
+  return topology.kind === "cloudnative-pg" ? readWriteHost(topology, config.namespace) : host("postgres", config.namespace);
+}
 
 /** What the service uses Redis for in this environment: rate limiting, caching, both or nothing. */
 export function redisPurposes(config: PlatformConfig, service: ServiceConfig): ServiceRedisPurpose[] {
@@ -50,9 +57,11 @@ export function contractSettings(config: PlatformConfig, service: ServiceConfig)
     const pg = config.postgres;
     // Through PgBouncer where it runs (transaction pooling), else straight to Postgres.
     Object.assign(settings, {
-      PLATFORM_DATABASE_HOST: host(config.pgbouncer ? PGBOUNCER_NAME : "postgres", config.namespace),
+      PLATFORM_DATABASE_HOST: config.pgbouncer ? host(PGBOUNCER_NAME, config.namespace) : databaseHost(config),
       PLATFORM_DATABASE_PORT: String(config.pgbouncer ? PGBOUNCER_PORT : POSTGRES_PORT),
       PLATFORM_DATABASE_POOLING: config.pgbouncer ? `pgbouncer-${config.pgbouncer.poolMode}` : "direct",
+      // libpq's sslmode: a CloudNativePG cluster admits the platform's roles over TLS only.
+      PLATFORM_DATABASE_SSLMODE: !config.pgbouncer && config.postgres.topology.kind === "cloudnative-pg" ? "require" : "disable",
       PLATFORM_DATABASE_NAME: pg.database,
       PLATFORM_DATABASE_USER: pg.appUser,
       PLATFORM_DATABASE_PASSWORD_FILE: `${SECRETS_DIR}/${DATABASE_PASSWORD_FILE}`,

@@ -5,8 +5,8 @@
  * written as a plain rule file that `promtool check rules` / `promtool test rules` read.
  */
 import type { AlertThresholds } from "../config/schema";
-import { METRICS, POOLER_METRICS } from "../config/metrics";
-import { promString } from "./selectors";
+import { DATABASE_METRICS, METRICS, POOLER_METRICS } from "../config/metrics";
+import { type MonitoredDatabase, promString } from "./selectors";
 
 export interface AlertRule {
   readonly alert: string;
@@ -31,6 +31,12 @@ export interface AlertContext {
    * @default false
    */
   readonly pooler?: boolean;
+  /**
+   * The database, whose metrics differ: postgres_exporter's beside the StatefulSet, the instances'
+   * own on CloudNativePG (which adds replication, archiving and backup alerts).
+   * @default the StatefulSet
+   */
+  readonly database?: MonitoredDatabase;
 }
 
 /** Every alert name, in the order the rule file lists them. */
@@ -45,11 +51,17 @@ export const ALERT_NAMES = [
   "AgentPlatformRateLimitRejectionsSurging",
   "AgentPlatformQueueGrowing",
   "AgentPlatformPgbouncerClientsWaiting",
+  "AgentPlatformPostgresReplicationLagHigh",
+  "AgentPlatformPostgresWalArchivingFailing",
+  "AgentPlatformPostgresBackupStale",
 ] as const;
 export type AlertName = (typeof ALERT_NAMES)[number];
 
+const D = DATABASE_METRICS;
+
 export function alertRuleGroups(ctx: AlertContext): RuleGroup[] {
   const t = ctx.thresholds;
+  const database = ctx.database ?? { kind: "statefulset" };
   const ns = `namespace=${promString(ctx.namespace)}`;
   const rule = (
     alert: AlertName,
@@ -132,14 +144,23 @@ export function alertRuleGroups(ctx: AlertContext): RuleGroup[] {
     {
       name: "agent-platform.data",
       rules: [
-        rule(
-          "AgentPlatformPostgresConnectionsNearLimit",
-          "warning",
-          `sum by (namespace) (pg_stat_database_numbackends{${ns}})\n  / max by (namespace) (pg_settings_max_connections{${ns}})\n> ${t.postgresConnectionRatio}`,
-          "5m",
-          "Postgres connections above " + pct(t.postgresConnectionRatio) + " of max_connections",
-          "{{ $value | humanizePercentage }} of Postgres' max_connections are in use in {{ $labels.namespace }}; new pods will fail to connect once the rest is gone.",
-        ),
+        database.kind === "cloudnative-pg"
+          ? rule(
+              "AgentPlatformPostgresConnectionsNearLimit",
+              "warning",
+              `sum by (namespace, pod) (${D.backends.name}{${ns}})\n  / on (namespace, pod) max by (namespace, pod) (${D.setting.name}{${ns},name="max_connections"})\n> ${t.postgresConnectionRatio}`,
+              "5m",
+              "Postgres connections above " + pct(t.postgresConnectionRatio) + " of max_connections",
+              "{{ $value | humanizePercentage }} of max_connections are in use on {{ $labels.pod }} in {{ $labels.namespace }}; new connections will fail once the rest is gone.",
+            )
+          : rule(
+              "AgentPlatformPostgresConnectionsNearLimit",
+              "warning",
+              `sum by (namespace) (pg_stat_database_numbackends{${ns}})\n  / max by (namespace) (pg_settings_max_connections{${ns}})\n> ${t.postgresConnectionRatio}`,
+              "5m",
+              "Postgres connections above " + pct(t.postgresConnectionRatio) + " of max_connections",
+              "{{ $value | humanizePercentage }} of Postgres' max_connections are in use in {{ $labels.namespace }}; new pods will fail to connect once the rest is gone.",
+            ),
         rule(
           "AgentPlatformRedisMemoryHigh",
           "warning",
@@ -160,7 +181,47 @@ export function alertRuleGroups(ctx: AlertContext): RuleGroup[] {
               ),
             ]
           : []),
+        ...(database.kind === "cloudnative-pg" ? clusterRules(database) : []),
       ],
     },
   ];
+
+  /** Replication, WAL archiving and backups of a CloudNativePG cluster. */
+  function clusterRules(db: Extract<MonitoredDatabase, { kind: "cloudnative-pg" }>): AlertRule[] {
+    const hours = t.backupMaxAgeHours;
+    return [
+      ...(db.instances > 1
+        ? [
+            rule(
+              "AgentPlatformPostgresReplicationLagHigh",
+              "warning",
+              `max by (namespace, pod) (${D.replicationLag.name}{${ns}}) > ${t.replicationLagSeconds}`,
+              "5m",
+              `Postgres standby {{ $labels.pod }} lags more than ${t.replicationLagSeconds}s`,
+              `Standby {{ $labels.pod }} in {{ $labels.namespace }} has been {{ $value | humanizeDuration }} behind the primary for 5 minutes: it would take that long to catch up if promoted, and without synchronous replication that much would be lost.`,
+            ),
+          ]
+        : []),
+      ...(db.backups
+        ? [
+            rule(
+              "AgentPlatformPostgresWalArchivingFailing",
+              "critical",
+              `max by (namespace, pod) (${D.lastFailedTime.name}{${ns}} - ${D.lastArchivedTime.name}{${ns}}) > 0\nand on (namespace, pod) increase(${D.archiveFailures.name}{${ns}}[10m]) > 0`,
+              "5m",
+              "Postgres cannot archive WAL from {{ $labels.pod }}",
+              "The primary {{ $labels.pod }} in {{ $labels.namespace }} has failed to archive WAL for 5 minutes (its last attempt failed, more recently than its last success): point-in-time recovery stops at the last archived file, and pg_wal grows until the volume is full. Check the object store, its credentials and the plugin.",
+            ),
+            rule(
+              "AgentPlatformPostgresBackupStale",
+              "critical",
+              `time() - max by (namespace) (${D.lastBackup.name}{${ns}}) > ${hours * 3600}\nor absent(${D.lastBackup.name}{${ns}})`,
+              "15m",
+              `No successful Postgres base backup for ${hours} hours`,
+              `The last successful base backup of {{ $labels.namespace }}'s database is older than ${hours} hours, or none was ever taken (or the instances report no backup status at all): a restore would replay more WAL than planned, or cannot start. Check the ScheduledBackup and the plugin.`,
+            ),
+          ]
+        : []),
+    ];
+  }
 }

@@ -3,7 +3,7 @@
  * A dashboard is a function of typed config returning Grafana's dashboard JSON model.
  * @see https://grafana.com/docs/grafana/latest/dashboards/build-dashboards/view-dashboard-json-model/
  */
-import { promString } from "./selectors";
+import { type MonitoredDatabase, promString } from "./selectors";
 
 export interface Target {
   readonly expr: string;
@@ -35,6 +35,12 @@ export interface DashboardContext {
    * @default false
    */
   readonly pooler?: boolean;
+  /**
+   * The database: a CloudNativePG cluster gets the database dashboard (replication, failover,
+   * archiving and backups).
+   * @default the StatefulSet
+   */
+  readonly database?: MonitoredDatabase;
 }
 
 /** Matchers for the platform's namespace and the dashboard's `$service` variable. */

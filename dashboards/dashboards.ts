@@ -3,9 +3,10 @@
  * bookmarks survive every deploy). Metric names come from the metrics contract.
  */
 import { type Dashboard, type DashboardContext, ns, RATE, svc, timeseries } from "./common";
-import { METRICS, POOLER_METRICS } from "../config/metrics";
+import { DATABASE_METRICS, METRICS, POOLER_METRICS } from "../config/metrics";
 
 const M = METRICS;
+const D = DATABASE_METRICS;
 const by = (labels: string) => `sum by (${labels})`;
 
 export function serviceOverview(ctx: DashboardContext): Dashboard {
@@ -108,10 +109,15 @@ export function databasePool(ctx: DashboardContext): Dashboard {
         { expr: `histogram_quantile(0.95, ${by("service, le")} (rate(${M.dbPoolWait.name}_bucket{${s}}[${RATE}])))`, legend: "{{service}}" },
       ]),
       timeseries("Acquisition timeouts per second", "short", [{ expr: `${by("service")} (rate(${M.dbPoolTimeouts.name}{${s}}[${RATE}]))`, legend: "{{service}}" }]),
-      timeseries("Postgres backends vs max_connections", "short", [
-        { expr: `sum (pg_stat_database_numbackends{${n}})`, legend: "backends" },
-        { expr: `max (pg_settings_max_connections{${n}})`, legend: "max_connections" },
-      ]),
+      ctx.database?.kind === "cloudnative-pg"
+        ? timeseries("Postgres backends vs max_connections, per instance", "short", [
+            { expr: `sum by (pod) (${D.backends.name}{${n}})`, legend: "{{pod}} backends" },
+            { expr: `max (${D.setting.name}{${n},name="max_connections"})`, legend: "max_connections" },
+          ])
+        : timeseries("Postgres backends vs max_connections", "short", [
+            { expr: `sum (pg_stat_database_numbackends{${n}})`, legend: "backends" },
+            { expr: `max (pg_settings_max_connections{${n}})`, legend: "max_connections" },
+          ]),
       ...(ctx.pooler ? poolerRow(ctx) : []),
     ],
   };
@@ -160,7 +166,44 @@ export function redisCache(ctx: DashboardContext): Dashboard {
   };
 }
 
+/**
+ * A CloudNativePG cluster: who is primary (a failover shows as a role change), replication lag in
+ * time and bytes, synchronous standbys, WAL archiving, and backup freshness (the recovery window).
+ */
+export function database(ctx: DashboardContext): Dashboard {
+  const n = ns(ctx);
+  const backups = ctx.database?.kind === "cloudnative-pg" && ctx.database.backups;
+  return {
+    uid: "agent-platform-database",
+    title: "Agent platform / Database (CloudNativePG)",
+    panels: [
+      timeseries("Primary (1) and standbys (0) per instance", "short", [{ expr: `1 - max by (pod) (${D.inRecovery.name}{${n}})`, legend: "{{pod}}" }]),
+      timeseries("Failovers and switchovers (role changes, 1h)", "short", [{ expr: `sum by (pod) (changes(${D.inRecovery.name}{${n}}[1h]))`, legend: "{{pod}}" }]),
+      timeseries("Replication lag (replay, seconds)", "s", [{ expr: `max by (pod) (${D.replicationLag.name}{${n}})`, legend: "{{pod}}" }]),
+      timeseries("Replication lag (bytes not replayed, per standby)", "bytes", [{ expr: `max by (application_name) (${D.replayLagBytes.name}{${n}})`, legend: "{{application_name}}" }]),
+      timeseries("Synchronous standbys: expected vs observed", "short", [
+        { expr: `max by (value) (${D.syncReplicas.name}{${n},value=~"expected|observed"})`, legend: "{{value}}" },
+        { expr: `max (${D.streamingReplicas.name}{${n}})`, legend: "streaming" },
+      ]),
+      ...(backups
+        ? [
+            timeseries("WAL archived and failed per minute", "short", [
+              { expr: `sum (rate(${D.archived.name}{${n}}[${RATE}])) * 60`, legend: "archived" },
+              { expr: `sum (rate(${D.archiveFailures.name}{${n}}[${RATE}])) * 60`, legend: "failed" },
+            ]),
+            timeseries("WAL waiting to be archived (segments)", "short", [{ expr: `max by (pod) (${D.walAwaitingArchive.name}{${n},value="ready"})`, legend: "{{pod}}" }]),
+            timeseries("Backup freshness: age of the last base backup, and of the recovery window's start", "s", [
+              { expr: `time() - max (${D.lastBackup.name}{${n}})`, legend: "last base backup" },
+              { expr: `time() - max (${D.firstRecoverabilityPoint.name}{${n}})`, legend: "earliest restorable point" },
+            ]),
+          ]
+        : []),
+    ],
+  };
+}
+
 /** Every dashboard the platform provisions, in display order. */
 export function platformDashboards(ctx: DashboardContext): Dashboard[] {
-  return [serviceOverview, resources, businessKpis, rateLimiting, databasePool, redisCache].map((d) => d(ctx));
+  const all = [serviceOverview, resources, businessKpis, rateLimiting, databasePool, redisCache].map((d) => d(ctx));
+  return ctx.database?.kind === "cloudnative-pg" ? [...all, database(ctx)] : all;
 }

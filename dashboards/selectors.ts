@@ -8,3 +8,11 @@
 export function promString(value: string): string {
   return `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
 }
+
+/**
+ * The database the dashboards and alerts watch: the StatefulSet (postgres_exporter's metrics), or
+ * a CloudNativePG cluster (its instances' metrics; the plugin's where it backs up).
+ */
+export type MonitoredDatabase =
+  | { readonly kind: "statefulset" }
+  | { readonly kind: "cloudnative-pg"; readonly cluster: string; readonly instances: number; readonly backups: boolean };

@@ -11,6 +11,7 @@ import {
   StringConcat,
   TerraformElement,
   TerraformOutput,
+  type TerraformResource,
   TerraformStack,
   Tokenization,
 } from "cdktf";
@@ -26,12 +27,16 @@ import { imageReference, Microservice } from "../constructs/microservice";
 import { PlatformNamespace } from "../constructs/platform-namespace";
 import { PlatformSecrets, type SecretFile } from "../constructs/platform-secrets";
 import { Postgres } from "../constructs/postgres";
+import { DatabaseOperator } from "../constructs/database-operator";
+import { PostgresCluster } from "../constructs/postgres-cluster";
+import { CLUSTER_LABEL, clusterSecrets, POD_ROLE_LABEL } from "../constructs/postgres-cluster-values";
+import type { CloudNativePgSettings } from "../config/schema";
 import { Redis } from "../constructs/redis";
 import { contractFiles, contractSettings, DATABASE_PASSWORD_FILE, REDIS_PASSWORD_FILES, redisPurposes, usesRedis } from "../constructs/service-contract";
 import { namespaceQuota, serviceWorkloads } from "../config/capacity";
 import { MONITORING_ROLE } from "../config/semantics";
 import { NamespaceQuota } from "../constructs/namespace-quota";
-import { GRAFANA_NAME } from "../constructs/monitoring-values";
+import { GRAFANA_NAME, monitoredDatabase } from "../constructs/monitoring-values";
 import { ServiceIngress } from "../constructs/service-ingress";
 import { STAND_IN_MIGRATION_COMMAND } from "../constructs/stand-in";
 import { IMAGES } from "../config/versions";
@@ -63,7 +68,11 @@ export class PlatformStack extends TerraformStack {
   readonly namespace: PlatformNamespace;
   readonly services: readonly Microservice[];
   readonly redis?: Redis;
-  readonly postgres: Postgres;
+  /** The StatefulSet database (topology `statefulset`). */
+  readonly postgres?: Postgres;
+  /** The CloudNativePG cluster (topology `cloudnative-pg`), and its operator. */
+  readonly cluster?: PostgresCluster;
+  readonly databaseOperator?: DatabaseOperator;
   /** Absent when the services connect to Postgres directly. */
   readonly pgbouncer?: Pgbouncer;
   readonly quota: NamespaceQuota;
@@ -92,32 +101,72 @@ export class PlatformStack extends TerraformStack {
 
     this.namespace = new PlatformNamespace(this, "namespace", { name: config.namespace, dns: config.dns });
     this.quota = new NamespaceQuota(this, "quota", { namespace: this.namespace.name, hard: namespaceQuota(config).hard, nodeSize: config.nodeSize });
-    const secrets = new PlatformSecrets(this, "secrets", { namespace: this.namespace.name, mode: config.secrets.mode, redis: !!config.redis });
+    const topology = config.postgres.topology;
+    const clusterNames = topology.kind === "cloudnative-pg" ? clusterSecrets(topology) : undefined;
+    const secrets = new PlatformSecrets(this, "secrets", {
+      namespace: this.namespace.name,
+      mode: config.secrets.mode,
+      redis: !!config.redis,
+      cluster:
+        topology.kind === "cloudnative-pg"
+          ? {
+              appSecret: clusterNames!.app,
+              appUser: config.postgres.appUser,
+              monitoringSecret: clusterNames!.monitoring,
+              monitoringUser: MONITORING_ROLE,
+              backupSecret: topology.backup?.objectStore.credentialsSecretName,
+            }
+          : undefined,
+    });
 
     const dbClients = config.services.filter((s) => s.usesDatabase);
     const redisClients = config.services.filter((s) => usesRedis(config, s));
 
     // Postgres admits PgBouncer where it runs, else the database-using services; and the
     // migration Job, which always connects directly (session features).
-    const postgresClients = config.pgbouncer ? [selectorLabels(PGBOUNCER_NAME)] : dbClients.map((s) => selectorLabels(s.name));
-    this.postgres = new Postgres(this, "postgres", {
-      namespace: this.namespace,
-      settings: config.postgres,
-      superuserPassword: secrets.postgresSuperuserPassword,
-      appPassword: secrets.postgresAppPassword,
-      monitoringPassword: secrets.postgresMonitoringPassword,
-      clients: [...postgresClients, selectorLabels(MIGRATION_NAME)],
-      monitoringNamespace: config.monitoringNamespace,
-    });
-    const postgresHost = `postgres.${config.namespace}.svc.cluster.local`;
+    const postgresClients = [...(config.pgbouncer ? [selectorLabels(PGBOUNCER_NAME)] : dbClients.map((s) => selectorLabels(s.name))), selectorLabels(MIGRATION_NAME)];
+    // Where Postgres answers, whatever runs it, and what must exist before its clients start.
+    let server: { host: string; port: number; labels: Record<string, string>; ready: TerraformResource };
+    if (topology.kind === "cloudnative-pg") {
+      this.databaseOperator = new DatabaseOperator(this, "database-operator", {
+        namespace: topology.operatorNamespace,
+        platformNamespace: config.namespace,
+        plugin: !!topology.backup,
+        imagePullPolicy: config.imagePullPolicy,
+        dns: config.dns,
+      });
+      this.cluster = new PostgresCluster(this, "postgres-cluster", {
+        namespace: this.namespace,
+        postgres: config.postgres,
+        topology,
+        imagePullPolicy: config.imagePullPolicy,
+        peers: { clients: postgresClients, operatorNamespace: topology.operatorNamespace, monitoringNamespace: config.monitoringNamespace },
+      });
+      // The Cluster's CRDs and webhook come with the operator, its ObjectStore's with the plugin.
+      this.cluster.release.dependsOn = [dependable(this.databaseOperator.plugin ?? this.databaseOperator.operator), dependable(this.cluster.networkPolicy)];
+      this.warnAboutPlaceholderBucket(topology);
+      server = { host: this.cluster.host, port: this.cluster.port, labels: { [CLUSTER_LABEL]: topology.name, [POD_ROLE_LABEL]: "instance" }, ready: this.cluster.release };
+    } else {
+      this.postgres = new Postgres(this, "postgres", {
+        namespace: this.namespace,
+        settings: config.postgres,
+        superuserPassword: secrets.postgresSuperuserPassword!,
+        appPassword: secrets.postgresAppPassword,
+        monitoringPassword: secrets.postgresMonitoringPassword,
+        clients: postgresClients,
+        monitoringNamespace: config.monitoringNamespace,
+      });
+      server = { host: `postgres.${config.namespace}.svc.cluster.local`, port: this.postgres.port, labels: selectorLabels("postgres"), ready: this.postgres.server.statefulSet };
+    }
     if (config.pgbouncer) {
       this.pgbouncer = new Pgbouncer(this, "pgbouncer", {
         namespace: this.namespace,
         settings: config.pgbouncer,
         database: config.postgres.database,
-        postgresHost,
-        postgresPort: this.postgres.port,
-        postgresLabels: selectorLabels("postgres"),
+        postgresHost: server.host,
+        postgresPort: server.port,
+        postgresLabels: server.labels,
+        serverCa: clusterNames ? { secretName: clusterNames.ca, key: "ca.crt" } : undefined,
         appUser: config.postgres.appUser,
         appPassword: secrets.postgresAppPassword,
         monitoringUser: MONITORING_ROLE,
@@ -126,11 +175,9 @@ export class PlatformStack extends TerraformStack {
         monitoringNamespace: config.monitoringNamespace,
         imagePullPolicy: config.imagePullPolicy,
       });
-      this.pgbouncer.deployment.dependsOn = [dependable(this.postgres.server.statefulSet)];
+      this.pgbouncer.deployment.dependsOn = [dependable(server.ready)];
     }
-    const database = this.pgbouncer
-      ? { labels: selectorLabels(PGBOUNCER_NAME), port: this.pgbouncer.port }
-      : { labels: selectorLabels("postgres"), port: this.postgres.port };
+    const database = this.pgbouncer ? { labels: selectorLabels(PGBOUNCER_NAME), port: this.pgbouncer.port } : { labels: server.labels, port: server.port };
     if (config.redis) {
       this.redis = new Redis(this, "redis", {
         namespace: this.namespace,
@@ -186,10 +233,11 @@ export class PlatformStack extends TerraformStack {
       secretFiles: [dbPassword],
       backoffLimit: config.migrations.backoffLimit,
       timeoutSeconds: config.migrations.timeoutSeconds,
-      database: { host: postgresHost, labels: selectorLabels("postgres"), port: this.postgres.port },
+      database: { host: server.host, labels: server.labels, port: server.port, sslmode: topology.kind === "cloudnative-pg" ? "require" : "disable" },
+      waitImage: topology.kind === "cloudnative-pg" ? IMAGES.cnpgPostgres : undefined,
     });
     // The schema is migrated before any database user rolls; the Job waits for Postgres.
-    this.migration.job.dependsOn = [dependable(this.postgres.server.statefulSet)];
+    this.migration.job.dependsOn = [dependable(server.ready)];
     for (const [i, service] of built.entries()) {
       if (!config.services[i]!.usesDatabase) continue;
       const after = [dependable(this.migration.job), ...(this.pgbouncer ? [dependable(this.pgbouncer.deployment)] : [])];
@@ -222,6 +270,7 @@ export class PlatformStack extends TerraformStack {
       secretsMode: config.secrets.mode,
       pooler: !!config.pgbouncer,
       redis: !!config.redis,
+      database: monitoredDatabase(config),
       autoscaling: config.autoscalingEnabled,
       dns: config.dns,
       apiServer: config.cluster.apiServer ?? DEFAULT_API_SERVER,
@@ -368,6 +417,16 @@ export class PlatformStack extends TerraformStack {
       `${config.environment}: ${unset.join(" and ")} ${unset.length === 1 ? "is" : "are"} not set in config/${config.environment}.ts, so the monitoring namespace's policies take every private range ` +
         `(${DEFAULT_NODE_CIDRS.join(", ")}) for the API server (ports ${DEFAULT_API_SERVER.ports.join(", ")}) and the nodes; set them to your cluster's addresses (docs/configuration.md, "Cluster addresses")`,
     );
+  }
+
+  /** The shipped configs' backup bucket is a placeholder, like the state backend's: say so at synth. */
+  private warnAboutPlaceholderBucket(topology: CloudNativePgSettings): void {
+    const bucket = topology.backup?.objectStore.bucket;
+    if (bucket?.startsWith("replace-with-")) {
+      Annotations.of(this).addWarning(
+        `${this.config.environment}: postgres.topology.backup.objectStore.bucket in config/${this.config.environment}.ts still holds the shipped placeholder; WAL archiving and backups fail until it names your own bucket (docs/operations.md, "Database backups and restore")`,
+      );
+    }
   }
 
   /** A memory backend counts per pod: N pods admit N times the tier. Say so at synth. */

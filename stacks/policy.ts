@@ -113,6 +113,12 @@ const HELM_WORKLOADS: Record<string, { path: string; when?: (values: Json) => bo
     { path: "prometheus-node-exporter.resources", when: (v) => v.nodeExporter?.enabled !== false },
   ],
   "prometheus-adapter": [{ path: "resources" }],
+  "cloudnative-pg": [{ path: "resources" }],
+  "plugin-barman-cloud": [{ path: "resources" }],
+  cluster: [
+    { path: "cluster.resources" },
+    { path: "backups.instanceSidecarConfiguration.resources", when: (v) => v.backups?.enabled === true },
+  ],
 };
 
 /** Applies every rule to a stack's Terraform JSON. */
@@ -197,6 +203,26 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
   }
 
   for (const h of all.filter((r) => r.type === "helm_release")) checkHelmRelease(h, options.helmValues?.[h.body.name], add);
+
+  // CloudNativePG clusters: their pods are the operator's, not in this JSON; their budget and
+  // policy are checked on the release.
+  for (const h of all.filter((r) => r.type === "helm_release" && r.body.chart === "cluster")) {
+    const values = options.helmValues?.[h.body.name] ?? parseValues(h.body);
+    const name = String(values.fullnameOverride ?? h.body.name);
+    // The operator's own budgets (primary never evicted, one standby at a time) are the only ones:
+    // a pod under two budgets cannot be evicted at all.
+    if (values.cluster?.enablePDB === false) add(h, "KS-PDB", `cluster ${name} disables the operator's PodDisruptionBudgets (cluster.enablePDB false)`);
+    const inRelease = (x: { body: Json }) => x.body.metadata?.namespace === h.body.namespace;
+    for (const p of pdbs.filter((x) => inRelease(x) && x.body.spec?.selector?.match_labels?.["cnpg.io/cluster"] !== undefined)) {
+      add(p, "KS-PDB", `${p.body.metadata?.name} selects the pods of a CloudNativePG cluster, which the operator already budgets: a pod under two budgets cannot be evicted, so drains block`);
+    }
+    const covered = new Set(
+      policies
+        .filter((p) => inRelease(p) && (p.body.spec?.pod_selector === undefined ? false : p.body.spec.pod_selector.match_labels === undefined || p.body.spec.pod_selector.match_labels["cnpg.io/cluster"] === name))
+        .flatMap((p) => p.body.spec?.policy_types ?? []),
+    );
+    if (!covered.has("Ingress") || !covered.has("Egress")) add(h, "KS-NETWORK-POLICY", `the pods of cluster ${name} (cnpg.io/cluster=${name}) are covered for ${[...covered].join(" and ") || "nothing"}`);
+  }
 
   // Ingress: public Services have routes, internal ones none; TLS outside local.
   const ingresses = all.filter((r) => r.type === "kubernetes_ingress_v1");
@@ -372,9 +398,12 @@ function checkOpenPeers(p: { type: string; id: string; body: Json }, add: Add): 
   }
 }
 
+/** A release's values, parsed back from the YAML in the JSON. */
+const parseValues = (body: Json): Json => (body.values ?? []).map((v: string) => parse(unescapeLiteral(v)) as Json).reduce((a: Json, b: Json) => ({ ...a, ...b }), {});
+
 function checkHelmRelease(h: { type: string; id: string; body: Json }, rendered: Json | undefined, add: Add): void {
   if (!h.body.version) add(h, "HELM-PINNED", `chart ${h.body.chart} has no version`);
-  const values = rendered ?? (h.body.values ?? []).map((v: string) => parse(unescapeLiteral(v)) as Json).reduce((a: Json, b: Json) => ({ ...a, ...b }), {});
+  const values = rendered ?? parseValues(h.body);
   for (const workload of HELM_WORKLOADS[h.body.chart] ?? []) {
     if (workload.when && !workload.when(values)) continue;
     const res = workload.path.split(".").reduce<any>((node, key) => node?.[key], values);
@@ -397,7 +426,7 @@ function checkHelmRelease(h: { type: string; id: string; body: Json }, rendered:
     if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}[${i}]`));
     else if (node && typeof node === "object") {
       for (const [k, v] of Object.entries(node)) {
-        if (typeof v === "string" && /^(password|adminPassword|token|secret|routing_key|service_key|api_key)$/i.test(k)) add(h, "HELM-SECRETS", `${path}.${k} holds a literal value`);
+        if (typeof v === "string" && v !== "" && /^(password|adminPassword|token|secret|routing_key|service_key|api_key|accessKey|secretKey)$/i.test(k)) add(h, "HELM-SECRETS", `${path}.${k} holds a literal value`);
         walk(v, `${path}.${k}`);
       }
     }

@@ -11,6 +11,8 @@ import { redactText } from "../config/secrets";
 import { terminalSafe } from "../config/text";
 import type { PlatformConfig } from "../config/types";
 import { chartWorkloads, monitoringInputs, monitoringValues } from "../constructs/monitoring-values";
+import { destinationPath, endpointUrl } from "../constructs/postgres-cluster-values";
+import { CNPG_OPERATOR_REPLICAS, SIZES } from "../config/sizes";
 import type { SuppressedFinding } from "./policy";
 
 const res = (r: Resources) => `requests ${formatCpu(r.cpuRequestMillis)} CPU / ${formatMemory(r.memoryRequestBytes)}, limits ${formatCpu(r.cpuLimitMillis)} CPU / ${formatMemory(r.memoryLimitBytes)}`;
@@ -53,7 +55,16 @@ function renderEnvironment(config: PlatformConfig): string {
       range.surge > 0 ? `+${range.surge}` : "",
       `${formatCpu(w.perPod.cpuRequestMillis)} / ${formatCpu(w.perPod.cpuLimitMillis)}`,
       `${formatMemory(w.perPod.memoryRequestBytes)} / ${formatMemory(w.perPod.memoryLimitBytes)}`,
-      w.kind === "Job" ? "(per release)" : d ? (d.minAvailable !== undefined ? `minAvailable ${d.minAvailable}` : `maxUnavailable ${d.maxUnavailable}`) : "maxUnavailable 1",
+      w.kind === "Job"
+        ? "(per release)"
+        : w.kind === "Cluster"
+          ? // The operator's budgets: the primary is switched over before its node drains.
+            `operator's: primary 1${range.max >= 3 ? `, standbys minAvailable ${range.max - 2}` : ""}`
+          : d
+            ? d.minAvailable !== undefined
+              ? `minAvailable ${d.minAvailable}`
+              : `maxUnavailable ${d.maxUnavailable}`
+            : "maxUnavailable 1",
     ];
   });
   const quota = namespaceQuota(config);
@@ -116,12 +127,35 @@ function renderEnvironment(config: PlatformConfig): string {
     `  monitoring (namespace ${config.monitoringNamespace}, as the chart values size it):`,
     ...table([["component", "pods", "containers", "per pod cpu req/limit", "memory req/limit"], ...chartRows]).map((l) => `  ${l}`),
     `  monitoring total: ${chartTotal.pods} pods, ${res(chartTotal.resources)}${perNode}`,
+    ...databaseLines(config),
     ...budget.layers.map((l) => `  database connections, ${l.label}: ${l.arithmetic}`),
     `  critical alerts: ${critical}`,
     `  warning alerts: ${warnings}`,
     `  HPA metrics: ${apis.length > 0 ? apis.join("; ") : "none (no HPAs)"}`,
     "",
   ].join("\n");
+}
+
+/** The database's topology, failover and backups, and the operator's pods outside the namespace. */
+function databaseLines(config: PlatformConfig): string[] {
+  const t = config.postgres.topology;
+  if (t.kind !== "cloudnative-pg") return ["  database: one Postgres pod (StatefulSet), no replica, no backup"];
+  const sync = t.synchronous
+    ? `synchronous ${t.synchronous.method.toUpperCase()} ${t.synchronous.number} (${t.synchronous.dataDurability}${t.synchronous.failoverQuorum ? ", failover quorum" : ""})`
+    : "asynchronous replication";
+  const spread = t.zones ? `one per zone (${t.zones.join(", ")})` : "one per node";
+  const backup = t.backup
+    ? `WAL and base backups to ${destinationPath(t)} (${terminalSafe(endpointUrl(t) ?? "")}), schedule '${t.backup.schedule}', retention ${t.backup.retention}`
+    : "no backups";
+  const operator = SIZES.cnpgOperator;
+  const plugin = SIZES.barmanCloudPlugin;
+  const pods = (label: string, n: number, r: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } }) =>
+    `${label} ${n} pod(s) (requests ${r.requests.cpu} CPU / ${r.requests.memory}, limits ${r.limits.cpu} CPU / ${r.limits.memory})`;
+  return [
+    `  database: CloudNativePG cluster ${t.name}, ${t.instances} instance(s) ${spread}, ${sync}; clients reach ${t.name}-rw, which follows the primary`,
+    `  database backups: ${backup}`,
+    `  database operator (namespace ${t.operatorNamespace}): ${pods("operator", CNPG_OPERATOR_REPLICAS, operator)}${t.backup ? `, ${pods("Barman Cloud plugin", 1, plugin)}` : ""}`,
+  ];
 }
 
 function table(rows: readonly (readonly string[])[]): string[] {

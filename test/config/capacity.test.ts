@@ -9,6 +9,8 @@ import { describe, it } from "node:test";
 import { addResources, connectionBudget, environmentCapacity, NO_RESOURCES, namespaceQuota, peakPods, type Resources, surgeOf } from "../../config/capacity";
 import { formatCpu, formatCpuQuantity, formatMemory, formatMemoryQuantity, parseCpuMillis, parseMemoryBytes } from "../../config/quantity";
 import { renderSummary } from "../../stacks/summary";
+import { parse } from "yaml";
+import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 import { blueGreenService } from "../catalogue";
 import { type Json, loadConfig, rawEnvironment, resources } from "../helpers";
 import { VARIANT_ENVIRONMENTS, VARIANT_MODES } from "../variants";
@@ -29,10 +31,35 @@ function podResources(pod: Json): Resources {
   return { cpuRequestMillis: max("cpuRequestMillis"), memoryRequestBytes: max("memoryRequestBytes"), cpuLimitMillis: max("cpuLimitMillis"), memoryLimitBytes: max("memoryLimitBytes") };
 }
 
+/**
+ * A CloudNativePG cluster's pods, from its release's values as the operator (1.30) builds them:
+ * `postgres` with cluster.resources, the plugin's sidecar with the ObjectStore's sidecar resources
+ * where backups are on, the `bootstrap-controller` init container with cluster.resources; one Job
+ * pod (initdb, join) at a time while an instance is created.
+ */
+function clusterWorkloads(json: Json) {
+  return Object.values(resources(json, "helm_release"))
+    .filter((r) => r.chart === "cluster")
+    .map((r) => {
+      const values = parse(unescapeLiteral(r.values[0])) as Json;
+      const c = values.cluster;
+      const containers = [{ resources: c.resources }, ...(values.backups.enabled ? [{ resources: values.backups.instanceSidecarConfiguration.resources }] : [])];
+      return {
+        name: values.fullnameOverride as string,
+        kind: "Cluster",
+        perPod: podResources({ container: containers, init_container: [{ resources: c.resources }] }),
+        min: c.instances as number,
+        max: c.instances as number,
+        surge: 1,
+        storage: parseMemoryBytes(c.storage.size)! + (c.walStorage.enabled ? parseMemoryBytes(c.walStorage.size)! : 0),
+      };
+    });
+}
+
 /** Every workload of the stack's platform namespace, read from the JSON alone. */
 function emittedWorkloads(json: Json) {
   const hpas = Object.values(resources(json, "kubernetes_horizontal_pod_autoscaler_v2"));
-  return Object.entries(KINDS).flatMap(([type, kind]) =>
+  return [...clusterWorkloads(json), ...Object.entries(KINDS).flatMap(([type, kind]) =>
     Object.entries(resources(json, type)).map(([id, w]) => {
       const hpa = hpas.find((h) => h.spec.scale_target_ref.name === `\${${type}.${id}.metadata[0].name}`);
       const replicas = w.spec.replicas === undefined ? undefined : Number(w.spec.replicas);
@@ -46,7 +73,7 @@ function emittedWorkloads(json: Json) {
         storage: ((w.spec.volume_claim_template ?? []) as Json[]).reduce((s, c) => s + parseMemoryBytes(c.spec.resources.requests.storage)!, 0),
       };
     }),
-  );
+  )];
 }
 
 describe("the capacity model", () => {
@@ -85,6 +112,20 @@ describe("the capacity model", () => {
       assert.match(text, /HPA metrics: metrics\.k8s\.io \(cpu, memory\) by (metrics-server|the cluster)/);
     });
   }
+
+  it("claims a volume per instance of the database cluster (and one per WAL volume), and quotas them", () => {
+    const config = loadConfig("production");
+    const t = config.postgres.topology;
+    assert.equal(t.kind, "cloudnative-pg");
+    const c = environmentCapacity(config);
+    const redis = config.redis?.persistence ? 1 : 0;
+    assert.equal(c.claims, (t.kind === "cloudnative-pg" ? t.instances : 1) + redis);
+    const raw = rawEnvironment("production");
+    raw.postgres.topology.walStorage = { size: "20Gi" };
+    const withWal = environmentCapacity(loadConfig("production", {}, raw));
+    assert.equal(withWal.claims, c.claims + (t.kind === "cloudnative-pg" ? t.instances : 0));
+    assert.equal(withWal.storageBytes - c.storageBytes, 20 * 2 ** 30 * (t.kind === "cloudnative-pg" ? t.instances : 0));
+  });
 
   it("counts the peak in whichever mode needs more: both blue-green tracks, HPA maximum, surge", () => {
     const config = loadConfig("production");

@@ -92,10 +92,10 @@ describe("applying the rule set", () => {
   it("fails synth (the policy gate) on a secret-looking literal in an env value or a settings ConfigMap", () => {
     const json = structuredClone(synthEnvironment("production"));
     named(json, "kubernetes_config_map_v1", `${SERVICE}-settings`).data.UPSTREAM = "https://svc:t0ps3cret@tools.example.com";
-    named(json, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env.push({ name: "OPENAI_KEY", value: "abc" });
+    Object.values(json.resource.kubernetes_job_v1 as Record<string, Json>)[0]!.spec.template.spec.container[0].env.push({ name: "OPENAI_KEY", value: "abc" });
     const found = evaluatePolicy(json, { environment: "production" }).violations.filter((v) => v.rule === "KS-SECRET-ENV");
     assert.deepEqual(found.map((f) => f.detail).sort(), [
-      "container postgres: env OPENAI_KEY has a literal value that is secret-looking: its name (OPENAI_KEY) says it is a secret",
+      "container migrate: env OPENAI_KEY has a literal value that is secret-looking: its name (OPENAI_KEY) says it is a secret",
       "data UPSTREAM (an env var) has a literal value that is secret-looking: its value looks like a URL with a password in it",
     ]);
   });

@@ -9,9 +9,9 @@ import { connectionBudget, peakPods, serviceWorkloads, surgeOf } from "../../con
 import { ConfigError } from "../../config/errors";
 import { validateCatalog, validateEnvironment } from "../../config/load";
 import { isDnsLabel, isLabelValue, labelSafe } from "../../config/names";
+import { formatCpu, formatMemory, parseCpuMillis, parseMemoryBytes } from "../../config/quantity";
 import { allowedDisruptions } from "../../config/semantics";
 import { ENVIRONMENT_NAMES, type EnvironmentName } from "../../config/schema";
-import { parseCpuMillis } from "../../config/quantity";
 import { isRolling, serviceWhere, usesDatabase, withCustomMetrics } from "../catalogue";
 import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthEnvironment } from "../helpers";
 import { SIXTH_SERVICE, VARIANT_ENVIRONMENTS, WITH_SIXTH_SERVICE } from "../variants";
@@ -113,7 +113,13 @@ describe("units that parse but mean something else", () => {
 
   it("refuses a pod that fits on no node, counting its sidecars", () => {
     const p = refused("production", (r) => (r.postgres.resources = { requests: { cpu: "7", memory: "8Gi" }, limits: { cpu: "7", memory: "8Gi" } }), "postgres.resources.requests");
-    assert.match(p.rule, /a postgres pod requests 7010m CPU and 8\.0Gi \(with its sidecars\), more than the smallest node allocates \(nodeSize 7 CPU, 28Gi\)/);
+    // A cluster instance: Postgres and the Barman Cloud plugin's sidecar.
+    const sidecar = (rawEnvironment("production").postgres.topology.backup.sidecarResources as Json).requests;
+    const cpu = formatCpu(7000 + parseCpuMillis(sidecar.cpu)!);
+    const memory = formatMemory(8 * 2 ** 30 + parseMemoryBytes(sidecar.memory)!).replace(".", "\\.");
+    assert.match(p.rule, new RegExp(`a postgres pod requests ${cpu} CPU and ${memory} \\(with its sidecars\\), more than the smallest node allocates \\(nodeSize 7 CPU, 28Gi\\)`));
+    const local = refused("local", (r) => (r.postgres.resources = { requests: { cpu: "4", memory: "1Gi" }, limits: { cpu: "4", memory: "1Gi" } }), "postgres.resources.requests");
+    assert.match(local.rule, /a postgres pod requests 4010m CPU and 1\.0Gi \(with its sidecars\)/);
   });
 
   it("refuses an HPA target of 0, which the API server refuses", () => {
@@ -206,7 +212,14 @@ describe("the connection budget", () => {
       const config = variant.config(env);
       const budget = connectionBudget(config);
       assert.ok(budget.fits, budget.layers.map((l) => l.arithmetic).join("\n"));
-      assert.equal(budget.layers.length, config.pgbouncer ? 2 : 1);
+      // Clients -> (PgBouncer ->) Postgres, and a cluster's WAL senders.
+      assert.equal(budget.layers.length, (config.pgbouncer ? 2 : 1) + (config.postgres.topology.kind === "cloudnative-pg" ? 1 : 0));
+      if (config.postgres.topology.kind === "cloudnative-pg") {
+        const server = budget.layers[config.pgbouncer ? 1 : 0]!;
+        // Every instance's max_connections holds the operator's own connections too.
+        assert.match(server.arithmetic, /\+ exporter 6 \+ instance manager 9 \+ standbys \d+x3=\d+ /);
+        assert.match(server.arithmetic, new RegExp(`max_connections ${config.postgres.maxConnections} on each of ${config.postgres.topology.instances} instance`));
+      }
     });
   }
 
@@ -220,7 +233,7 @@ describe("the connection budget", () => {
     for (const enableAutoscaling of [false, true]) {
       const p = refused("production", mutate, "postgres.maxConnections", { enableAutoscaling });
       assert.match(p.rule, new RegExp(`${ROLLING_DB.name} ${peak}x${workers}x${pool}=${peak * workers * pool}`));
-      assert.match(p.rule, /> max_connections 2000$/);
+      assert.match(p.rule, /> max_connections 2000 on each of 3 instance\(s\)/);
     }
   });
 
@@ -281,5 +294,73 @@ describe("adding a service", () => {
       () => validateEnvironment(rawEnvironment("staging"), "staging", validateCatalog(WITH_SIXTH_SERVICE.rawCatalog())),
       new RegExp(`config/staging\\.ts: services\\.${SIXTH_SERVICE} = \\(missing\\): is in the service catalogue \\(config/services\\.ts\\) and needs settings in every environment`),
     );
+  });
+});
+
+describe("the database topology", () => {
+  const topology = (r: Json) => r.postgres.topology as Json;
+
+  it("refuses more synchronous standbys than the cluster has", () => {
+    const p = refused("production", (r) => (topology(r).synchronous.number = 3), "postgres.topology.synchronous.number");
+    assert.match(p.rule, /must be at most 2, the standbys of 3 instances/);
+  });
+
+  it("refuses required durability that a single drained standby would stop, and says how to fix it", () => {
+    const p = refused("production", (r) => (topology(r).synchronous.number = 2), "postgres.topology.synchronous.number");
+    assert.match(p.rule, /with dataDurability required, 2 synchronous standby\(s\) of 2 stop every write while one standby is drained.*raise instances to 4, or use dataDurability preferred/);
+    const staging = refused("staging", (r) => (topology(r).synchronous.dataDurability = "required"), "postgres.topology.synchronous.number");
+    assert.match(staging.rule, /raise instances to 3/);
+    // Preferred durability lets the primary go on alone: accepted.
+    assert.doesNotThrow(() => loadConfig("staging"));
+  });
+
+  it("refuses synchronous replication without a standby", () => {
+    const p = refused("staging", (r) => (topology(r).instances = 1), "postgres.topology.synchronous");
+    assert.match(p.rule, /needs at least one standby/);
+  });
+
+  it("refuses more instances than named zones (one instance per zone)", () => {
+    const p = refused("production", (r) => (topology(r).zones = ["eu-west-1a", "eu-west-1b"]), "postgres.topology.zones");
+    assert.match(p.rule, /places 3 instances in 2 zones/);
+    assert.match(refused("production", (r) => (topology(r).zones = ["eu-west-1a", "eu-west-1a", "eu-west-1b"]), "postgres.topology.zones[1]").rule, /is named twice/);
+  });
+
+  it("refuses a production database that cannot fail over or be restored", () => {
+    assert.match(refused("production", (r) => (r.postgres.topology = { kind: "statefulset" }), "postgres.topology.kind").rule, /must be cloudnative-pg in production/);
+    assert.match(refused("production", (r) => (topology(r).instances = 1), "postgres.topology.instances").rule, /at least 2 in production/);
+    assert.match(refused("production", (r) => delete topology(r).backup, "postgres.topology.backup").rule, /is required in production/);
+    // Staging may run without backups, and local on one pod.
+    assert.doesNotThrow(() => {
+      const raw = rawEnvironment("staging");
+      delete raw.postgres.topology.backup;
+      loadConfig("staging", {}, raw);
+    });
+  });
+
+  it("refuses a five-field cron schedule, and says CloudNativePG's has six", () => {
+    const p = refused("production", (r) => (topology(r).backup.schedule = "0 3 * * *"), "postgres.topology.backup.schedule");
+    assert.match(p.rule, /must have six fields, seconds first/);
+  });
+
+  it("refuses credentials in the object store's endpoint, without printing them", () => {
+    const raw = rawEnvironment("production");
+    raw.postgres.topology.backup.objectStore.endpoint = "https://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMIK7MDENG@minio.example.com";
+    try {
+      validateEnvironment(raw, "production", validateCatalog(rawCatalog()));
+      assert.fail("accepted");
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.match(error.message, /postgres\.topology\.backup\.objectStore\.endpoint = \(redacted\): must not carry credentials/);
+      assert.ok(!error.message.includes("wJalrXUtnFEMIK7MDENG"));
+    }
+  });
+
+  it("refuses bucket names S3 refuses", () => {
+    for (const bucket of ["my..bucket", "192.168.1.10", "UPPER", "ab"]) refused("production", (r) => (topology(r).backup.objectStore.bucket = bucket), "postgres.topology.backup.objectStore.bucket");
+  });
+
+  it("refuses a cluster whose Services would collide with a service's", () => {
+    const p = refused("production", (r) => (topology(r).name = "api-gateway"), "postgres.topology.name");
+    assert.match(p.rule, /makes the Cluster's Services api-gateway-rw, api-gateway-ro, api-gateway-r, and the service api-gateway/);
   });
 });

@@ -8,6 +8,7 @@ import { chartWorkloads, monitoringInputs, monitoringValues } from "../../constr
 import { unescapeLiteral } from "../../constructs/terraform-text";
 import { METRICS_APIS } from "../../config/metrics";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
+import { ALERT_NAMES } from "../../dashboards/alerts";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, synthScope } from "../helpers";
 import { VARIANTS } from "../variants";
 
@@ -25,12 +26,25 @@ describe("Monitoring", () => {
     assert.equal(kps.atomic, true);
   });
 
-  it("scrapes every service and both exporters through ServiceMonitors the selectors pick up", () => {
+  it("scrapes every service and exporter through ServiceMonitors, and a cluster's instances through a PodMonitor", () => {
     const v = values(production, "kube-prometheus-stack");
     assert.equal(v.prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues, false);
     assert.equal(v.prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues, false);
+    assert.equal(v.prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues, false);
     const monitors = v.prometheus.additionalServiceMonitors as Json[];
-    assert.deepEqual(monitors.map((m) => m.name), ["agent-platform-services", "agent-platform-redis", "agent-platform-postgres", "agent-platform-pgbouncer"]);
+    // Production's Postgres is a CloudNativePG cluster: no postgres Service with a metrics port.
+    assert.deepEqual(monitors.map((m) => m.name), ["agent-platform-services", "agent-platform-redis", "agent-platform-pgbouncer"]);
+    assert.deepEqual(v.prometheus.additionalPodMonitors, [
+      {
+        name: "agent-platform-postgres-cluster",
+        selector: { matchLabels: { "cnpg.io/cluster": "postgres", "cnpg.io/podRole": "instance" } },
+        namespaceSelector: { matchNames: ["agent-platform"] },
+        podMetricsEndpoints: [{ port: "metrics", path: "/metrics", interval: "30s", scrapeTimeout: "10s" }],
+      },
+    ]);
+    const localMonitors = (values(local, "kube-prometheus-stack").prometheus.additionalServiceMonitors as Json[]).map((m) => m.name);
+    assert.deepEqual(localMonitors, ["agent-platform-services", "agent-platform-redis", "agent-platform-postgres"]);
+    assert.equal(values(local, "kube-prometheus-stack").prometheus.additionalPodMonitors, undefined);
     // Each monitor selects Services that exist, on a port they name.
     const services = Object.values(resources(production, "kubernetes_service_v1"));
     for (const m of monitors) {
@@ -57,7 +71,8 @@ describe("Monitoring", () => {
   it("delivers the alert rules and Alertmanager's routing through chart values in production", () => {
     const v = values(production, "kube-prometheus-stack");
     const rules = v.additionalPrometheusRulesMap["agent-platform"].groups.flatMap((g: Json) => g.rules.map((r: Json) => r.alert));
-    assert.equal(rules.length, 10);
+    // Every alert, the database's included (a replicated, backed-up cluster, behind PgBouncer).
+    assert.deepEqual([...rules].sort(), [...ALERT_NAMES].sort());
     assert.equal(v.alertmanager.enabled, true);
     assert.equal(v.alertmanager.config.route.receiver, "default");
     assert.equal(v.prometheus.prometheusSpec.retention, "15d");
@@ -89,13 +104,22 @@ describe("Monitoring", () => {
     assert.ok(!monitors(local).includes("agent-platform-redis"));
   });
 
-  it("provisions the six dashboards as ConfigMaps beside Grafana, where its sidecar looks", () => {
+  it("provisions the dashboards as ConfigMaps beside Grafana, where its sidecar looks (the database's where a cluster runs)", () => {
     const v = values(production, "kube-prometheus-stack");
     // The sidecar searches its own namespace only, for ConfigMaps only: kube-prometheus-stack's
     // own values say ALL, which the namespaced Role refuses (test/charts/ proves it on the render).
     assert.deepEqual(v.grafana.sidecar.dashboards, { enabled: true, label: "grafana_dashboard", labelValue: "1", resource: "configmap", searchNamespace: ["monitoring"], skipReload: true });
     const maps = Object.values(resources(production, "kubernetes_config_map_v1")).filter((c) => c.metadata.labels.grafana_dashboard === "1");
-    assert.equal(maps.length, 6);
+    assert.deepEqual(maps.map((m) => m.metadata.name.replace(/^dashboard-/, "")).sort(), [
+      "agent-platform-business",
+      "agent-platform-database",
+      "agent-platform-db-pool",
+      "agent-platform-overview",
+      "agent-platform-rate-limits",
+      "agent-platform-redis-cache",
+      "agent-platform-resources",
+    ]);
+    assert.equal(Object.values(resources(local, "kubernetes_config_map_v1")).filter((c) => c.metadata.labels.grafana_dashboard === "1").length, 6);
     const monitoringNs = Object.entries(resources(production, "kubernetes_namespace_v1")).find(([, n]) => n.metadata.name === "monitoring")![0];
     for (const m of maps) {
       assert.equal(m.metadata.namespace, `\${kubernetes_namespace_v1.${monitoringNs}.metadata[0].name}`);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PlatformNamespace } from "../../constructs/platform-namespace";
-import { type Json, named, rawEnvironment, resources, synthEnvironment, synthScope } from "../helpers";
+import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, synthScope } from "../helpers";
 
 function synth(level?: "restricted" | "baseline"): Json {
   return JSON.parse(synthScope((scope) => new PlatformNamespace(scope, "ns", { name: "agent-platform", podSecurityLevel: level })));
@@ -55,7 +55,8 @@ describe("DNS egress", () => {
     const raw = rawEnvironment("production");
     raw.dns = { namespace: "kube-system", podLabels: { "k8s-app": "coredns" }, nodeLocalAddress: "169.254.20.10" };
     const custom = egressTo(synthEnvironment("production", {}, raw));
-    assert.equal(custom.length, 2, "the platform's and the monitoring namespace's");
+    // The platform's, the monitoring namespace's, and the database operator's where it runs.
+    assert.equal(custom.length, loadConfig("production").postgres.topology.kind === "cloudnative-pg" ? 3 : 2);
     for (const to of custom) {
       assert.deepEqual(to, [
         { namespace_selector: { match_labels: { "kubernetes.io/metadata.name": "kube-system" } }, pod_selector: { match_labels: { "k8s-app": "coredns" } } },

@@ -6,7 +6,10 @@
  */
 import { rmSync } from "node:fs";
 import { stringify } from "yaml";
+import type { PlatformConfig } from "../../config/types";
+import { monitoredDatabase } from "../../constructs/monitoring-values";
 import type { AlertName } from "../../dashboards/alerts";
+import type { MonitoredDatabase } from "../../dashboards/selectors";
 import { tool, writeFiles } from "./tools";
 
 export interface Series {
@@ -15,6 +18,8 @@ export interface Series {
 }
 export interface Scenario {
   readonly alert: AlertName;
+  /** Between samples. @default 1m */
+  readonly interval?: string;
   readonly evalTime: string;
   /** Labels the firing alert carries besides alertname. */
   readonly labels: Record<string, string>;
@@ -24,15 +29,103 @@ export interface Scenario {
 
 /**
  * One scenario per alert, for the rules of `config`'s namespace at production's thresholds (the
- * series name two of its services).
+ * series name two of its services), over `database`: the database alerts read postgres_exporter's
+ * metrics beside a StatefulSet and the instances' own in a CloudNativePG cluster, and a cluster
+ * has lag, archiving and backup alerts only where it has standbys and backups.
  */
-export function alertScenarios(config: { readonly namespace: string; readonly services: readonly { readonly name: string }[] }): Scenario[] {
+export function alertScenarios(config: PlatformConfig, database: MonitoredDatabase = monitoredDatabase(config)): Scenario[] {
   const NS = config.namespace;
+  const t = config.monitoring.thresholds;
   const n = `namespace="${NS}"`;
   /** Label values of the scenarios' series: two services of the catalogue (the rules select by namespace, not by name). */
   const SERVICE = config.services[0]!.name;
   const OTHER = config.services[config.services.length - 1]!.name;
   const gw = `${n},service="${SERVICE}"`;
+
+  const STATEFULSET_CONNECTIONS: Scenario = {
+    alert: "AgentPlatformPostgresConnectionsNearLimit",
+    evalTime: "10m",
+    labels: { severity: "warning", namespace: NS },
+    firing: [
+      { series: `pg_stat_database_numbackends{${n},datname="agent_platform"}`, values: "700x20" },
+      { series: `pg_settings_max_connections{${n}}`, values: "800x20" },
+    ],
+    quiet: [
+      { series: `pg_stat_database_numbackends{${n},datname="agent_platform"}`, values: "100x20" },
+      { series: `pg_settings_max_connections{${n}}`, values: "800x20" },
+    ],
+  };
+
+  /** The instances' metrics, pod by pod; lag only with standbys, archiving and backups only with backups. */
+  function clusterScenarios(db: Extract<MonitoredDatabase, { kind: "cloudnative-pg" }>): Scenario[] {
+    const p1 = `${db.cluster}-1`;
+    const p2 = `${db.cluster}-2`;
+    return [
+      {
+        alert: "AgentPlatformPostgresConnectionsNearLimit",
+        evalTime: "10m",
+        labels: { severity: "warning", namespace: NS, pod: p1 },
+        firing: [
+          { series: `cnpg_backends_total{${n},pod="${p1}",datname="agent_platform",usename="agent_platform",application_name="",state="active"}`, values: "120x20" },
+          { series: `cnpg_backends_total{${n},pod="${p1}",datname="agent_platform",usename="agent_platform",application_name="",state="idle"}`, values: "50x20" },
+          { series: `cnpg_pg_settings_setting{${n},pod="${p1}",name="max_connections"}`, values: "200x20" },
+        ],
+        quiet: [
+          { series: `cnpg_backends_total{${n},pod="${p1}",datname="agent_platform",usename="agent_platform",application_name="",state="active"}`, values: "100x20" },
+          { series: `cnpg_pg_settings_setting{${n},pod="${p1}",name="max_connections"}`, values: "200x20" },
+        ],
+      },
+      ...(db.instances > 1
+        ? [
+            {
+              alert: "AgentPlatformPostgresReplicationLagHigh",
+              evalTime: "10m",
+              labels: { severity: "warning", namespace: NS, pod: p2 },
+              firing: [
+                { series: `cnpg_pg_replication_lag{${n},pod="${p2}"}`, values: `${t.replicationLagSeconds + 15}x20` },
+                { series: `cnpg_pg_replication_lag{${n},pod="${p1}"}`, values: "0x20" },
+              ],
+              quiet: [
+                { series: `cnpg_pg_replication_lag{${n},pod="${p2}"}`, values: "2x20" },
+                { series: `cnpg_pg_replication_lag{${n},pod="${p1}"}`, values: "0x20" },
+              ],
+            } satisfies Scenario,
+          ]
+        : []),
+      ...(db.backups
+        ? [
+            {
+              alert: "AgentPlatformPostgresWalArchivingFailing",
+              evalTime: "12m",
+              labels: { severity: "critical", namespace: NS, pod: p1 },
+              // Every attempt fails (a wrong credential): failures pile up, the last success stays old.
+              firing: [
+                { series: `cnpg_pg_stat_archiver_last_failed_time{${n},pod="${p1}"}`, values: "1000+60x20" },
+                { series: `cnpg_pg_stat_archiver_last_archived_time{${n},pod="${p1}"}`, values: "900x20" },
+                { series: `cnpg_pg_stat_archiver_failed_count{${n},pod="${p1}"}`, values: "0+1x20" },
+              ],
+              // One failure long ago, archiving fine since.
+              quiet: [
+                { series: `cnpg_pg_stat_archiver_last_failed_time{${n},pod="${p1}"}`, values: "500x20" },
+                { series: `cnpg_pg_stat_archiver_last_archived_time{${n},pod="${p1}"}`, values: "1000+60x20" },
+                { series: `cnpg_pg_stat_archiver_failed_count{${n},pod="${p1}"}`, values: "3x20" },
+              ],
+            } satisfies Scenario,
+            {
+              alert: "AgentPlatformPostgresBackupStale",
+              // time() in promtool starts at 0: hours of samples, evaluated past the threshold.
+              interval: "1h",
+              evalTime: `${t.backupMaxAgeHours + 2}h`,
+              labels: { severity: "critical", namespace: NS },
+              // The last successful backup is the one at hour 0.
+              firing: [{ series: `barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{${n},pod="${p1}"}`, values: "0x40" }],
+              // A backup every hour.
+              quiet: [{ series: `barman_cloud_cloudnative_pg_io_last_available_backup_timestamp{${n},pod="${p1}"}`, values: "0+3600x40" }],
+            } satisfies Scenario,
+          ]
+        : []),
+    ];
+  }
 
   return [
     {
@@ -113,19 +206,7 @@ export function alertScenarios(config: { readonly namespace: string; readonly se
         { series: `rate_limit_decisions_total{${gw},tier="default",decision="allowed"}`, values: "0+95x30" },
       ],
     },
-    {
-      alert: "AgentPlatformPostgresConnectionsNearLimit",
-      evalTime: "10m",
-      labels: { severity: "warning", namespace: NS },
-      firing: [
-        { series: `pg_stat_database_numbackends{${n},datname="agent_platform"}`, values: "700x20" },
-        { series: `pg_settings_max_connections{${n}}`, values: "800x20" },
-      ],
-      quiet: [
-        { series: `pg_stat_database_numbackends{${n},datname="agent_platform"}`, values: "100x20" },
-        { series: `pg_settings_max_connections{${n}}`, values: "800x20" },
-      ],
-    },
+    ...(database.kind === "statefulset" ? [STATEFULSET_CONNECTIONS] : clusterScenarios(database)),
     {
       alert: "AgentPlatformRedisMemoryHigh",
       evalTime: "10m",
@@ -165,7 +246,7 @@ export interface RuleGroupLike {
 /** The scenario as promtool unit tests: the alert fires on `firing`, and not on `quiet`. */
 export function scenarioTests(s: Scenario): unknown[] {
   const alertTest = (input: Series[], firing: boolean) => ({
-    interval: "1m",
+    interval: s.interval ?? "1m",
     input_series: input,
     alert_rule_test: [{ eval_time: s.evalTime, alertname: s.alert, exp_alerts: firing ? [{ exp_labels: s.labels }] : [] }],
   });

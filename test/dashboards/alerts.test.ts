@@ -5,16 +5,22 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ALERT_NAMES, type AlertName, alertRuleGroups } from "../../dashboards/alerts";
+import { monitoredDatabase } from "../../constructs/monitoring-values";
 import { loadConfig } from "../helpers";
 import { alertScenarios, runUnitTests, scenarioTests } from "./alert-scenarios";
 import { checkRules } from "./tools";
 
 const production = loadConfig("production");
 const NS = production.namespace;
-const groups = alertRuleGroups({ namespace: NS, thresholds: production.monitoring.thresholds, runbookBaseUrl: production.monitoring.runbookBaseUrl, pooler: !!production.pgbouncer });
+const groups = alertRuleGroups({ namespace: NS, thresholds: production.monitoring.thresholds, runbookBaseUrl: production.monitoring.runbookBaseUrl, pooler: !!production.pgbouncer, database: monitoredDatabase(production) });
 const rules = groups.flatMap((g) => g.rules);
+/** The same thresholds over a StatefulSet database (postgres_exporter's metrics). */
+const statefulSetGroups = alertRuleGroups({ namespace: NS, thresholds: production.monitoring.thresholds, runbookBaseUrl: production.monitoring.runbookBaseUrl, pooler: true, database: { kind: "statefulset" } });
 
 const scenarios = alertScenarios(production);
+/** The same alerts' scenarios over a StatefulSet database. */
+const statefulSetScenarios = alertScenarios(production, { kind: "statefulset" });
+const n = `namespace="${NS}"`;
 
 describe("alert rules", () => {
   it("pass promtool check rules, templates included", () => {
@@ -43,22 +49,53 @@ describe("alert rules", () => {
     assert.equal(rules.find((r) => r.alert === "AgentPlatformReplicasUnavailable")!.for, `${t.replicasUnavailableMinutes}m`);
   });
 
-  it("leaves the PgBouncer alert out where no PgBouncer runs", () => {
+  it("leaves the PgBouncer alert out where no PgBouncer runs, and the cluster's where Postgres is a StatefulSet", () => {
     const local = loadConfig("local");
-    const names = alertRuleGroups({ namespace: NS, thresholds: local.monitoring.thresholds, runbookBaseUrl: local.monitoring.runbookBaseUrl, pooler: !!local.pgbouncer })
+    const names = alertRuleGroups({ namespace: NS, thresholds: local.monitoring.thresholds, runbookBaseUrl: local.monitoring.runbookBaseUrl, pooler: !!local.pgbouncer, database: monitoredDatabase(local) })
       .flatMap((g) => g.rules)
       .map((r) => r.alert);
-    assert.ok(!names.includes("AgentPlatformPgbouncerClientsWaiting"));
-    assert.equal(names.length, ALERT_NAMES.length - 1);
+    const clusterOnly = ["AgentPlatformPostgresReplicationLagHigh", "AgentPlatformPostgresWalArchivingFailing", "AgentPlatformPostgresBackupStale"];
+    assert.deepEqual(names.sort(), ALERT_NAMES.filter((a) => a !== "AgentPlatformPgbouncerClientsWaiting" && !clusterOnly.includes(a)).sort());
+    // A single instance has no lag to watch; a cluster without backups no archive.
+    const bare = alertRuleGroups({ ...{ namespace: NS, thresholds: local.monitoring.thresholds, runbookBaseUrl: local.monitoring.runbookBaseUrl }, database: { kind: "cloudnative-pg", cluster: "postgres", instances: 1, backups: false } })
+      .flatMap((g) => g.rules)
+      .map((r) => r.alert);
+    assert.ok(clusterOnly.every((a) => !bare.includes(a)));
   });
 
-  it("has a scenario for every alert", () => {
-    assert.deepEqual(scenarios.map((s) => s.alert).sort(), [...ALERT_NAMES].sort());
+  it("StatefulSet rules pass promtool check rules too", () => {
+    const result = checkRules(statefulSetGroups);
+    assert.equal(result.status, 0, result.output);
+  });
+
+  it("AgentPlatformPostgresBackupStale also fires when no instance reports a backup at all (promtool test rules)", () => {
+    const result = runUnitTests(groups, [
+      {
+        interval: "1m",
+        input_series: [{ series: `cnpg_pg_replication_lag{${n},pod="postgres-1"}`, values: "0x30" }],
+        alert_rule_test: [{ eval_time: "20m", alertname: "AgentPlatformPostgresBackupStale", exp_alerts: [{ exp_labels: { severity: "critical", namespace: NS } }] }],
+      },
+    ]);
+    assert.equal(result.status, 0, result.output);
+  });
+
+  it("has a scenario for every alert, and for each rule of the rule set it is written for", () => {
+    assert.deepEqual([...new Set([...scenarios, ...statefulSetScenarios].map((s) => s.alert))].sort(), [...ALERT_NAMES].sort());
+    assert.deepEqual(scenarios.map((s) => s.alert).sort(), rules.map((r) => r.alert).sort());
+    assert.deepEqual(statefulSetScenarios.map((s) => s.alert).sort(), statefulSetGroups.flatMap((g) => g.rules.map((r) => r.alert)).sort());
   });
 
   for (const s of scenarios) {
     it(`${s.alert} fires on its condition and stays quiet otherwise (promtool test rules)`, () => {
       const result = runUnitTests(groups, scenarioTests(s));
+      assert.equal(result.status, 0, result.output);
+      assert.match(result.output, /SUCCESS/);
+    });
+  }
+
+  for (const s of statefulSetScenarios.filter((s) => s.alert.startsWith("AgentPlatformPostgres"))) {
+    it(`${s.alert} (StatefulSet database) fires on its condition and stays quiet otherwise (promtool test rules)`, () => {
+      const result = runUnitTests(statefulSetGroups, scenarioTests(s));
       assert.equal(result.status, 0, result.output);
       assert.match(result.output, /SUCCESS/);
     });

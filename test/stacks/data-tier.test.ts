@@ -8,6 +8,12 @@ import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, testApp } from "../helpers";
+import { unescapeLiteral } from "../../constructs/terraform-text-plain";
+import { clusterSecrets } from "../../constructs/postgres-cluster-values";
+import { IMAGES, POSTGRES_MAJOR } from "../../config/versions";
+
+/** The values of a stack's CloudNativePG cluster release. */
+const clusterValues = (json: Json): Json => parse(unescapeLiteral(Object.values(resources(json, "helm_release")).find((r) => r.chart === "cluster")!.values[0])) as Json;
 import { constructWarnings } from "../../stacks/synthesize";
 import { MIGRATION_NAME, releaseSlug } from "../../constructs/migration-job";
 import { usesRedis } from "../../constructs/service-contract";
@@ -27,20 +33,31 @@ describe("PlatformStack data tier", () => {
   const local = synthEnvironment("local");
 
   it("runs Redis and Postgres from the official images, pinned", () => {
-    const images = Object.values(resources(production, "kubernetes_stateful_set_v1")).flatMap((s) => s.spec.template.spec.container.map((c: Json) => c.image));
-    assert.deepEqual(images.sort(), [
-      "oliver006/redis_exporter:v1.67.0",
-      "postgres:17.2-bookworm",
-      "quay.io/prometheuscommunity/postgres-exporter:v0.16.0",
-      "redis:7.4.2-bookworm",
-    ]);
+    const images = (json: Json) => Object.values(resources(json, "kubernetes_stateful_set_v1")).flatMap((s) => s.spec.template.spec.container.map((c: Json) => c.image)).sort();
+    // Production's Postgres is a CloudNativePG cluster (CloudNativePG's own image, the same major).
+    assert.deepEqual(images(production), ["oliver006/redis_exporter:v1.67.0", "redis:7.4.2-bookworm"]);
+    assert.equal(clusterValues(production).cluster.imageName, IMAGES.cnpgPostgres);
+    assert.match(IMAGES.cnpgPostgres, new RegExp(`:${POSTGRES_MAJOR}\\.`));
+    assert.match(IMAGES.postgres, new RegExp(`^postgres:${POSTGRES_MAJOR}\\.`));
+    assert.deepEqual(images(local), [IMAGES.postgres, IMAGES.postgresExporter].sort());
   });
 
-  it("runs no Redis locally, and a Postgres everywhere", () => {
-    assert.deepEqual(
-      Object.values(resources(local, "kubernetes_stateful_set_v1")).map((s) => s.metadata.name),
-      ["postgres"],
-    );
+  it("runs Postgres as the config's topology says: a StatefulSet locally, a CloudNativePG cluster elsewhere", () => {
+    for (const [env, json] of [["local", local], ["staging", synthEnvironment("staging")], ["production", production]] as const) {
+      const topology = loadConfig(env).postgres.topology;
+      const statefulSets = Object.values(resources(json, "kubernetes_stateful_set_v1")).map((s) => s.metadata.name);
+      const clusters = Object.values(resources(json, "helm_release")).filter((r) => r.chart === "cluster");
+      if (topology.kind === "statefulset") {
+        assert.ok(statefulSets.includes("postgres"), env);
+        assert.equal(clusters.length, 0, env);
+      } else {
+        assert.ok(!statefulSets.includes("postgres"), env);
+        assert.equal(clusters.length, 1, env);
+        assert.equal(clusterValues(json).cluster.instances, topology.instances, env);
+      }
+    }
+    // No Redis locally.
+    assert.ok(!Object.values(resources(local, "kubernetes_stateful_set_v1")).some((s) => s.metadata.name === "redis"));
   });
 
   it("keeps every password out of the JSON: Secrets by reference in production, sensitive variables locally", () => {
@@ -85,11 +102,14 @@ describe("PlatformStack data tier", () => {
     assert.ok(container.volume_mount.some((m: Json) => m.name === "secrets" && m.mount_path === "/etc/platform-secrets" && m.read_only === true));
     const volume = named(production, "kubernetes_deployment_v1", deployment).spec.template.spec.volume.find((v: Json) => v.name === "secrets");
     assert.equal(volume.projected[0].default_mode, "0440");
-    // The gateway uses the database, rate-limits with Redis and caches: one file per purpose.
+    // The gateway uses the database, rate-limits with Redis and caches: one file per purpose. On
+    // CloudNativePG, the application role's basic-auth Secret (key password), as the operator reads it.
+    const topology = loadConfig("production").postgres.topology;
+    const app = topology.kind === "cloudnative-pg" ? [clusterSecrets(topology).app, "password"] : ["postgres-auth", "app-password"];
     assert.deepEqual(
       volume.projected[0].sources.map((s: Json) => [s.secret[0].name, s.secret[0].items[0].key, s.secret[0].items[0].path]),
       [
-        ["postgres-auth", "app-password", "database-password"],
+        [...app, "database-password"],
         ["redis-auth", "ratelimit-password", "redis-ratelimit-password"],
         ["redis-auth", "cache-password", "redis-cache-password"],
       ],
@@ -224,20 +244,37 @@ describe("PlatformStack data tier", () => {
       named(json, "kubernetes_network_policy_v1", name).spec.ingress[0].from.map((f: Json) => f.pod_selector.match_labels["app.kubernetes.io/name"]);
     const dbUsers = productionConfig.services.filter((s) => s.usesDatabase).map((s) => s.name);
     assert.deepEqual(clients(production, "redis"), productionConfig.services.filter((s) => usesRedis(productionConfig, s)).map((s) => s.name));
-    assert.deepEqual(clients(production, "postgres"), ["pgbouncer", "db-migrate"]);
+    // The cluster's pods admit each other (replication), then PgBouncer and the migration.
+    const cluster = named(production, "kubernetes_network_policy_v1", "postgres").spec.ingress[0].from;
+    assert.deepEqual(cluster[0], { pod_selector: { match_labels: { "cnpg.io/cluster": "postgres" } } });
+    assert.deepEqual(cluster.slice(1).map((f: Json) => f.pod_selector.match_labels["app.kubernetes.io/name"]), ["pgbouncer", "db-migrate"]);
     assert.deepEqual(clients(production, "pgbouncer"), dbUsers);
     assert.deepEqual(clients(local, "postgres"), [...dbUsers, "db-migrate"]);
-    // PgBouncer itself reaches Postgres and nothing else.
+    // PgBouncer itself reaches the cluster's instances and nothing else.
     const egress = named(production, "kubernetes_network_policy_v1", "pgbouncer").spec.egress;
-    assert.deepEqual(egress, [{ to: [{ pod_selector: { match_labels: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "agent-platform" } } }], ports: [{ port: "5432", protocol: "TCP" }] }]);
+    assert.deepEqual(egress, [{ to: [{ pod_selector: { match_labels: { "cnpg.io/cluster": "postgres", "cnpg.io/podRole": "instance" } } }], ports: [{ port: "5432", protocol: "TCP" }] }]);
+    const localEgress = named(local, "kubernetes_network_policy_v1", "db-migrate").spec.egress;
+    assert.deepEqual(localEgress, [{ to: [{ pod_selector: { match_labels: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": "agent-platform" } } }], ports: [{ port: "5432", protocol: "TCP" }] }]);
   });
 
-  it("runs the migration straight against Postgres, past the pooler (session features)", () => {
-    const env = Object.values(resources(production, "kubernetes_job_v1"))[0]!.spec.template.spec.container[0].env as Json[];
-    assert.deepEqual(Object.fromEntries(env.map((e) => [e.name, e.value])), {
+  it("runs the migration straight against Postgres, past the pooler (session features): the primary, over TLS, once it answers", () => {
+    const job = Object.values(resources(production, "kubernetes_job_v1"))[0]!.spec.template.spec;
+    assert.deepEqual(Object.fromEntries((job.container[0].env as Json[]).map((e) => [e.name, e.value])), {
+      PLATFORM_DATABASE_HOST: "postgres-rw.agent-platform.svc.cluster.local",
+      PLATFORM_DATABASE_PORT: "5432",
+      PLATFORM_DATABASE_POOLING: "direct",
+      PLATFORM_DATABASE_SSLMODE: "require",
+    });
+    // Helm does not wait for a Cluster: the Job's init container waits for the read-write Service.
+    assert.deepEqual(job.init_container[0].command, ["sh", "-c", "until pg_isready -q -h postgres-rw.agent-platform.svc.cluster.local -p 5432; do sleep 2; done"]);
+    assert.equal(job.init_container[0].image, IMAGES.cnpgPostgres);
+    const localJob = Object.values(resources(local, "kubernetes_job_v1"))[0]!.spec.template.spec;
+    assert.equal(localJob.init_container, undefined);
+    assert.deepEqual(Object.fromEntries((localJob.container[0].env as Json[]).map((e) => [e.name, e.value])), {
       PLATFORM_DATABASE_HOST: "postgres.agent-platform.svc.cluster.local",
       PLATFORM_DATABASE_PORT: "5432",
       PLATFORM_DATABASE_POOLING: "direct",
+      PLATFORM_DATABASE_SSLMODE: "disable",
     });
   });
 
@@ -252,8 +289,11 @@ describe("PlatformStack data tier", () => {
     assert.equal(job.spec.backoff_limit, 2);
     assert.equal(job.spec.ttl_seconds_after_finished, undefined);
     const pooler = Object.keys(resources(production, "kubernetes_deployment_v1")).find((k) => k.startsWith("pgbouncer"))!;
+    // The Job waits for the database release (and, in the pod, for the read-write Service).
+    const clusterId = Object.entries(resources(production, "helm_release")).find(([, r]) => r.chart === "cluster")![0];
+    assert.deepEqual(job.depends_on, [`helm_release.${clusterId}`]);
     for (const d of Object.values(resources(production, "kubernetes_deployment_v1"))) {
-      if (d.metadata.name === "pgbouncer") assert.deepEqual(d.depends_on, [`kubernetes_stateful_set_v1.${Object.keys(resources(production, "kubernetes_stateful_set_v1")).find((k) => k.startsWith("postgres"))}`]);
+      if (d.metadata.name === "pgbouncer") assert.deepEqual(d.depends_on, [`helm_release.${clusterId}`]);
       else if (databaseUsers.has(d.metadata.name)) assert.deepEqual(d.depends_on, [`kubernetes_job_v1.${id}`, `kubernetes_deployment_v1.${pooler}`], d.metadata.name);
       else assert.equal(d.depends_on, undefined, d.metadata.name);
     }
@@ -284,7 +324,7 @@ describe("PlatformStack data tier", () => {
       'REDISCLI_AUTH="$(cat /run/redis/acl/probe-password)" redis-cli --user probe -h 127.0.0.1 -p 6379 ping | grep -q PONG',
     ]);
     assert.deepEqual(redis.command, ["redis-server", "/etc/redis/redis.conf", "--dir", "/data"]);
-    const pg = named(production, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0];
+    const pg = named(local, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0];
     assert.equal(pg.readiness_probe.exec.command[0], "pg_isready");
   });
 
@@ -315,6 +355,7 @@ describe("PlatformStack data tier", () => {
           ? []
           : [
               `${env}: backend.bucket in config/${env}.ts still holds the shipped placeholder; terraform init fails until it names your own (docs/operations.md, "State backends")`,
+              `${env}: postgres.topology.backup.objectStore.bucket in config/${env}.ts still holds the shipped placeholder; WAL archiving and backups fail until it names your own bucket (docs/operations.md, "Database backups and restore")`,
               `${env}: cluster.apiServer and cluster.nodeCidrs are not set in config/${env}.ts, so the monitoring namespace's policies take every private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) for the API server (ports 443, 6443) and the nodes; set them to your cluster's addresses (docs/configuration.md, "Cluster addresses")`,
             ],
         env,

@@ -68,10 +68,10 @@ describe("interpolation guard", () => {
     {
       name: "a literal ${x} in an env value",
       mutate: (j) => {
-        named(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env.push({ name: "GREETING", value: "hello ${x}" });
+        named(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[1].env.push({ name: "GREETING", value: "hello ${x}" });
       },
       expect:
-        /^production\/postgres\/server\/stateful-set \(kubernetes_stateful_set_v1\.postgres_server_stateful-set_[0-9A-F]+\): spec\.template\.spec\.container\[0\]\.env\[\d+\]\.value holds "\$\{x\}", which Terraform reads as a template: it names x, which is no resource/,
+        /^production\/redis\/server\/stateful-set \(kubernetes_stateful_set_v1\.redis_server_stateful-set_[0-9A-F]+\): spec\.template\.spec\.container\[1\]\.env\[\d+\]\.value holds "\$\{x\}", which Terraform reads as a template: it names x, which is no resource/,
     },
     {
       name: "a %{if} in a dashboard title",

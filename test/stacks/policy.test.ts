@@ -30,7 +30,7 @@ function find(json: Json, type: string, name: string): Json {
 const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void; alsoFires?: PolicyRuleId[] }[] = [
   { rule: "PSS-PRIVILEGE-ESCALATION", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.container[0].security_context.allow_privilege_escalation = true) },
   { rule: "PSS-PRIVILEGED", on: "redis", mutate: (j) => (find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[0].security_context.privileged = true) },
-  { rule: "PSS-RUN-AS-NON-ROOT", on: "postgres", mutate: (j) => (find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[1].security_context.run_as_user = "0") },
+  { rule: "PSS-RUN-AS-NON-ROOT", on: "redis", mutate: (j) => (find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[1].security_context.run_as_user = "0") },
   { rule: "PSS-SECCOMP", on: JOB, mutate: (j) => {
     const pod = find(j, "kubernetes_job_v1", JOB).spec.template.spec;
     delete pod.container[0].security_context.seccomp_profile;
@@ -40,21 +40,21 @@ const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void;
   { rule: "PSS-HOST-NAMESPACES", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.host_network = true) },
   { rule: "PSS-VOLUMES", on: DEPLOYMENT, mutate: (j) => find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.volume.push({ name: "host", host_path: { path: "/var/run" } }) },
   { rule: "KS-RESOURCES", on: "redis", mutate: (j) => delete find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[1].resources.limits },
-  { rule: "KS-PROBES", on: "postgres", mutate: (j) => {
-    const c = find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0];
+  { rule: "KS-PROBES", on: "redis", mutate: (j) => {
+    const c = find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.container[0];
     c.liveness_probe = c.readiness_probe;
   } },
   { rule: "KS-IMAGE", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.container[0].image = `${FIRST.imageRepository}:latest`) },
   { rule: "KS-READ-ONLY-ROOT", on: JOB, mutate: (j) => (find(j, "kubernetes_job_v1", JOB).spec.template.spec.container[0].security_context.read_only_root_filesystem = false) },
   { rule: "KS-SERVICE-ACCOUNT-TOKEN", on: "redis", mutate: (j) => delete find(j, "kubernetes_stateful_set_v1", "redis").spec.template.spec.automount_service_account_token },
   { rule: "KS-NAMESPACE", on: `${FIRST.name}-settings`, mutate: (j) => (find(j, "kubernetes_config_map_v1", `${FIRST.name}-settings`).metadata.namespace = "default") },
-  { rule: "KS-SECRET-ENV", on: "postgres", mutate: (j) => find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env.push({ name: "POSTGRES_PASSWORD", value: "hunter2hunter2" }) },
-  { rule: "KS-SECRET-MOUNT", on: "postgres", mutate: (j) => {
-    // The exporter's own volume gains the superuser's password, which nothing in its container names.
-    const volume = find(j, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.volume.find((v: Json) => v.name === "metrics-secrets");
-    volume.projected[0].sources.push({ secret: [{ name: "postgres-auth", items: [{ key: "superuser-password", path: "superuser-password" }] }] });
+  { rule: "KS-SECRET-MOUNT", on: "pgbouncer", mutate: (j) => {
+    // The auth-file init container's volume gains a key its script never names.
+    const volume = find(j, "kubernetes_deployment_v1", "pgbouncer").spec.template.spec.volume.find((v: Json) => v.name === "secrets");
+    volume.projected[0].sources.push({ secret: [{ name: "postgres-backup-s3", items: [{ key: "ACCESS_SECRET_KEY", path: "object-store-key" }] }] });
   } },
   { rule: "KS-SECRET-LITERAL", on: JOB, mutate: (j) => (find(j, "kubernetes_job_v1", JOB).spec.template.spec.container[0].command = ["sh", "-c", "PGPASSWORD=hunter2hunter2 alembic upgrade head"]) },
+  { rule: "KS-SECRET-ENV", on: JOB, mutate: (j) => find(j, "kubernetes_job_v1", JOB).spec.template.spec.container[0].env.push({ name: "POSTGRES_PASSWORD", value: "hunter2hunter2" }) },
   { rule: "KS-REPLICAS", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_horizontal_pod_autoscaler_v2", DEPLOYMENT).spec.min_replicas = 1) },
   { rule: "KS-HPA-REPLICAS", on: DEPLOYMENT, mutate: (j) => (find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.replicas = "3") },
   { rule: "KS-SPREAD", on: DEPLOYMENT, mutate: (j) => delete find(j, "kubernetes_deployment_v1", DEPLOYMENT).spec.template.spec.topology_spread_constraint },
@@ -104,6 +104,31 @@ const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void;
     kps.values = [`${kps.values[0]}\nextra:\n  adminPassword: prom-operator\n`];
   } },
   { rule: "HELM-PINNED", on: "prometheus-adapter", mutate: (j) => delete Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "prometheus-adapter")!.version },
+  // The CloudNativePG cluster, whose pods only the operator creates: checked on its release.
+  { rule: "KS-PDB", on: "the cluster's release", mutate: (j) => {
+    const cluster = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "cluster")!;
+    cluster.values = [cluster.values[0].replace("enablePDB: true", "enablePDB: false")];
+  } },
+  { rule: "KS-PDB", on: "a budget of our own over the cluster's pods", mutate: (j) => {
+    const pdb = structuredClone(find(j, "kubernetes_pod_disruption_budget_v1", "pgbouncer"));
+    pdb.metadata.name = "postgres";
+    pdb.spec.selector.match_labels = { "cnpg.io/cluster": "postgres" };
+    (j.resource.kubernetes_pod_disruption_budget_v1 as Record<string, Json>).extra = pdb;
+  } },
+  { rule: "KS-NETWORK-POLICY", on: "the cluster's pods", mutate: (j) => {
+    // Without the platform namespace's default deny, the cluster's own policy must cover egress.
+    const policies = j.resource.kubernetes_network_policy_v1 as Record<string, Json>;
+    for (const id of Object.keys(policies).filter((id) => /^namespace_(default-deny|allow-dns)_/.test(id))) delete policies[id];
+    find(j, "kubernetes_network_policy_v1", "postgres").spec.policy_types = ["Ingress"];
+  }, alsoFires: ["KS-NAMESPACE-DEFAULT-DENY"] },
+  { rule: "HELM-RESOURCES", on: "the cluster's backup sidecar", mutate: (j) => {
+    const cluster = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "cluster")!;
+    cluster.values = [cluster.values[0].replace(/instanceSidecarConfiguration:\n    resources:\n/, "instanceSidecarConfiguration:\n    unused:\n")];
+  } },
+  { rule: "HELM-SECRETS", on: "the cluster's object store", mutate: (j) => {
+    const cluster = Object.values(j.resource.helm_release as Record<string, Json>).find((h) => h.chart === "cluster")!;
+    cluster.values = [cluster.values[0].replace("  s3:\n", "  s3:\n    secretKey: wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY\n")];
+  } },
 ];
 
 describe("policy gate", () => {

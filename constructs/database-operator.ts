@@ -1,0 +1,129 @@
+import { Release } from "@cdktf/provider-helm/lib/release";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { dependable } from "cdktf";
+import { Construct } from "constructs";
+import { CHARTS } from "../config/versions";
+import { namespaceSelector, PART_OF } from "./labels";
+import {
+  CLUSTER_LABEL,
+  OPERATOR_POD_LABELS,
+  OPERATOR_RELEASE,
+  OPERATOR_WEBHOOK_PORT,
+  operatorChartValues,
+  PLUGIN_POD_LABELS,
+  PLUGIN_PORT,
+  PLUGIN_RELEASE,
+  pluginChartValues,
+  STATUS_PORT,
+} from "./postgres-cluster-values";
+import { literal } from "./terraform-text";
+import { toYaml } from "./yaml";
+
+export interface DatabaseOperatorProps {
+  /** The operator's namespace, created here; the plugin must share it. */
+  readonly namespace: string;
+  /** The namespace whose Clusters the operator manages (and whose instances it polls). */
+  readonly platformNamespace: string;
+  /** Install the Barman Cloud plugin (where a cluster backs up). */
+  readonly plugin: boolean;
+  readonly imagePullPolicy: "Always" | "IfNotPresent";
+  /** Where pods resolve names. */
+  readonly dns: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
+}
+
+/**
+ * The CloudNativePG operator and (where backups run) its Barman Cloud plugin, each from its
+ * official chart, in a namespace of their own: Pod Security `restricted` (both charts comply),
+ * default deny, then exactly: the API server calls the operator's webhook; the operator calls the
+ * API server, every instance's status port and the plugin; the plugin calls the API server.
+ * The plugin's certificates come from cert-manager, which must run in the cluster.
+ * @see https://cloudnative-pg.io/documentation/current/installation_upgrade/
+ */
+export class DatabaseOperator extends Construct {
+  readonly namespaceResource: NamespaceV1;
+  readonly operator: Release;
+  readonly plugin?: Release;
+  readonly operatorValues: Record<string, unknown>;
+  readonly pluginValues?: Record<string, unknown>;
+
+  constructor(scope: Construct, id: string, props: DatabaseOperatorProps) {
+    super(scope, id);
+    const labels = { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": "cdktf" };
+    this.namespaceResource = new NamespaceV1(this, "namespace", {
+      metadata: {
+        name: props.namespace,
+        labels: {
+          ...labels,
+          "pod-security.kubernetes.io/enforce": "restricted",
+          "pod-security.kubernetes.io/enforce-version": "latest",
+          "pod-security.kubernetes.io/audit": "restricted",
+          "pod-security.kubernetes.io/warn": "restricted",
+        },
+      },
+    });
+    const namespace = this.namespaceResource.metadata.name;
+
+    const policy = (id: string, spec: Record<string, unknown>) =>
+      new NetworkPolicyV1(this, `network-policy-${id}`, { metadata: { name: id, namespace, labels }, spec: spec as any });
+    const tcp = (...ports: number[]) => ports.map((port) => ({ port: String(port), protocol: "TCP" }));
+    const pods = (matchLabels: Record<string, string>) => ({ podSelector: { matchLabels: { ...matchLabels } } });
+    const anywhere = [{ ipBlock: { cidr: "0.0.0.0/0" } }];
+    const policies = [
+      policy("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
+      policy("allow-dns-egress", {
+        podSelector: {},
+        policyTypes: ["Egress"],
+        egress: [
+          {
+            to: [
+              { namespaceSelector: namespaceSelector(props.dns.namespace), podSelector: { matchLabels: { ...props.dns.podLabels } } },
+              ...(props.dns.nodeLocalAddress ? [{ ipBlock: { cidr: `${props.dns.nodeLocalAddress}/32` } }] : []),
+            ],
+            ports: [
+              { port: "53", protocol: "UDP" },
+              { port: "53", protocol: "TCP" },
+            ],
+          },
+        ],
+      }),
+      // The API server's address is the cluster's (a node, or a managed endpoint): not selectable.
+      policy("allow-apiserver-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: anywhere, ports: tcp(443, 6443) }] }),
+      policy("cnpg-operator", {
+        ...pods(OPERATOR_POD_LABELS),
+        policyTypes: ["Ingress", "Egress"],
+        // The admission webhook, called by the API server.
+        ingress: [{ from: anywhere, ports: tcp(OPERATOR_WEBHOOK_PORT) }],
+        egress: [
+          { to: [{ namespaceSelector: namespaceSelector(props.platformNamespace), podSelector: { matchExpressions: [{ key: CLUSTER_LABEL, operator: "Exists" }] } }], ports: tcp(STATUS_PORT) },
+          ...(props.plugin ? [{ to: [pods(PLUGIN_POD_LABELS)], ports: tcp(PLUGIN_PORT) }] : []),
+        ],
+      }),
+      ...(props.plugin ? [policy("barman-cloud-plugin", { ...pods(PLUGIN_POD_LABELS), policyTypes: ["Ingress"], ingress: [{ from: [pods(OPERATOR_POD_LABELS)], ports: tcp(PLUGIN_PORT) }] })] : []),
+    ];
+
+    const release = (id: string, name: string, chart: { repository: string; chart: string; version: string }, values: Record<string, unknown>, dependsOn: Release[]) =>
+      new Release(this, id, {
+        name,
+        namespace,
+        repository: chart.repository,
+        chart: chart.chart,
+        version: chart.version,
+        values: [literal(toYaml(values))],
+        atomic: true,
+        cleanupOnFail: true,
+        wait: true,
+        timeout: 600,
+        maxHistory: 5,
+        dependsOn,
+      });
+    this.operatorValues = operatorChartValues(props.platformNamespace, props.imagePullPolicy);
+    this.operator = release("operator", OPERATOR_RELEASE, CHARTS.cloudnativePg, this.operatorValues, []);
+    // Its pods must be able to reach the API server (and be reached) before the release waits on them.
+    this.operator.dependsOn = policies.map((p) => dependable(p));
+    if (props.plugin) {
+      this.pluginValues = pluginChartValues(props.imagePullPolicy);
+      this.plugin = release("plugin", PLUGIN_RELEASE, CHARTS.barmanCloudPlugin, this.pluginValues, [this.operator]);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+import { Release } from "@cdktf/provider-helm/lib/release";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { Construct } from "constructs";
+import { CHARTS } from "../config/versions";
+import { objectLabels } from "./labels";
+import type { NamespaceRef } from "./platform-namespace";
+import { type ClusterInputs, type ClusterPeers, clusterChartValues, clusterNetworkPolicySpec, readWriteHost } from "./postgres-cluster-values";
+import { literal } from "./terraform-text";
+import { toYaml } from "./yaml";
+
+export interface PostgresClusterProps extends Omit<ClusterInputs, "namespace"> {
+  readonly namespace: NamespaceRef;
+  readonly peers: ClusterPeers;
+}
+
+/**
+ * A CloudNativePG `Cluster` from the official `cluster` chart: `instances` pods (a primary and
+ * streaming standbys, one per node or zone), synchronous replication and failover by the operator,
+ * and, with a backup, the plugin's ObjectStore and a ScheduledBackup. No `kubernetes_manifest`: the
+ * chart's objects reach the API server through Helm, so a plan needs no CRD. Around it, the
+ * NetworkPolicy of its pods. The release holds the data: Helm never rolls it back or cleans it up
+ * on a failed upgrade (no `atomic`, no `cleanup_on_fail`), since either would delete the Cluster and,
+ * with it, its volumes.
+ */
+export class PostgresCluster extends Construct {
+  readonly release: Release;
+  readonly values: Record<string, unknown>;
+  readonly networkPolicy: NetworkPolicyV1;
+  /** The read-write Service's host: it follows the primary. */
+  readonly host: string;
+  readonly port = 5432;
+  readonly name: string;
+
+  constructor(scope: Construct, id: string, props: PostgresClusterProps) {
+    super(scope, id);
+    const inputs: ClusterInputs = { ...props, namespace: props.namespace.literalName };
+    this.name = props.topology.name;
+    this.host = readWriteHost(props.topology, props.namespace.literalName);
+    this.values = clusterChartValues(inputs);
+
+    this.networkPolicy = new NetworkPolicyV1(this, "network-policy", {
+      metadata: { name: this.name, namespace: props.namespace.name, labels: objectLabels(this.name, "database") },
+      spec: clusterNetworkPolicySpec(this.name, props.topology, props.peers) as any,
+    });
+
+    this.release = new Release(this, "release", {
+      name: this.name,
+      namespace: props.namespace.name,
+      repository: CHARTS.cnpgCluster.repository,
+      chart: CHARTS.cnpgCluster.chart,
+      version: CHARTS.cnpgCluster.version,
+      values: [literal(toYaml(this.values))],
+      atomic: false,
+      cleanupOnFail: false,
+      // Helm cannot tell when a Cluster is ready (a custom resource): the migration Job waits for
+      // the read-write Service instead.
+      wait: false,
+      timeout: 600,
+      maxHistory: 5,
+    });
+  }
+}
