@@ -32,6 +32,8 @@ export const OWN_PROCESS: readonly string[] = [
   "charts/render.test.js", // helm, with HELM_CHARTS_DIR
   "charts/dead-keys.test.js", // helm, about thirty renders per values document
   "charts/rules.test.js", // helm and promtool
+  "drills/failover.test.js", // a PostgreSQL cluster, PgBouncer
+  "drills/backup-restore.test.js", // PostgreSQL, an S3 server, barman-cloud
 ];
 
 /** Every compiled test file under dist/test, relative, sorted. */
