@@ -401,6 +401,17 @@ const poolSchema = z
       ctx.addIssue({ code: "custom", message: `must be <= maxConnections (${p.maxConnections})`, path: ["minConnections"] });
   });
 
+/**
+ * An address range a NetworkPolicy's ipBlock names: a canonical CIDR, never every address (a
+ * policy that opens 0.0.0.0/0 must be declared in code, with its reason; see stacks/policy.ts).
+ */
+const cidr = z.string().superRefine((text, ctx) => {
+  const parsed = parseCidr(text);
+  if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
+  else if (parsed.prefix === 0) ctx.addIssue({ code: "custom", message: "must not be every address (/0): name the range these addresses are in" });
+});
+const port = z.number().int().min(1).max(65535);
+
 /** An S3 bucket name as S3 accepts it: 3-63 characters, no adjacent dots, not an IP address. */
 const s3Bucket = z
   .string()
@@ -433,6 +444,12 @@ const objectStoreSchema = z.strictObject({
     .optional(),
   /** Secret in the platform's namespace with keys ACCESS_KEY_ID and ACCESS_SECRET_KEY. */
   credentialsSecretName: dnsSubdomain,
+  /**
+   * The endpoint's addresses where it is not on the internet (MinIO in the cluster, a private
+   * endpoint in the VPC): the instances may reach exactly these.
+   * @default the internet (every address but private, shared and link-local ranges)
+   */
+  cidrs: z.array(cidr).min(1).max(16).optional(),
   /**
    * Server-side encryption the uploads ask for (`-e` of barman-cloud); `none` for a server that
    * refuses the header.
@@ -881,17 +898,6 @@ const dnsSchema = z.strictObject({
    */
   nodeLocalAddress: z.ipv4().optional(),
 });
-
-/**
- * An address range a NetworkPolicy's ipBlock names: a canonical CIDR, never every address (a
- * policy that opens 0.0.0.0/0 must be declared in code, with its reason; see stacks/policy.ts).
- */
-const cidr = z.string().superRefine((text, ctx) => {
-  const parsed = parseCidr(text);
-  if ("error" in parsed) ctx.addIssue({ code: "custom", message: parsed.error });
-  else if (parsed.prefix === 0) ctx.addIssue({ code: "custom", message: "must not be every address (/0): name the range these addresses are in" });
-});
-const port = z.number().int().min(1).max(65535);
 
 const clusterSchema = z.strictObject({
   /** Path to a kubeconfig, `~/…` only (config/kubeconfig-path.ts says why). Credentials never live in this repo. */

@@ -30,13 +30,16 @@ export interface DatabaseOperatorProps {
   readonly imagePullPolicy: "Always" | "IfNotPresent";
   /** Where pods resolve names. */
   readonly dns: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
+  /** The API server's endpoint addresses and ports (config `cluster.apiServer`). */
+  readonly apiServer: { readonly cidrs: readonly string[]; readonly ports: readonly number[] };
 }
 
 /**
  * The CloudNativePG operator and (where backups run) its Barman Cloud plugin, each from its
  * official chart, in a namespace of their own: Pod Security `restricted` (both charts comply),
- * default deny, then exactly: the API server calls the operator's webhook; the operator calls the
- * API server, every instance's status port and the plugin; the plugin calls the API server.
+ * default deny, then exactly: the API server (by its configured addresses) calls the operator's
+ * webhook; the operator calls the API server, every instance's status port and the plugin; the
+ * plugin calls the API server.
  * The plugin's certificates come from cert-manager, which must run in the cluster.
  * @see https://cloudnative-pg.io/documentation/current/installation_upgrade/
  */
@@ -66,9 +69,9 @@ export class DatabaseOperator extends Construct {
 
     const policy = (id: string, spec: Record<string, unknown>) =>
       new NetworkPolicyV1(this, `network-policy-${id}`, { metadata: { name: id, namespace, labels }, spec: spec as any });
-    const tcp = (...ports: number[]) => ports.map((port) => ({ port: String(port), protocol: "TCP" }));
+    const tcp = (...ports: readonly number[]) => ports.map((port) => ({ port: String(port), protocol: "TCP" }));
     const pods = (matchLabels: Record<string, string>) => ({ podSelector: { matchLabels: { ...matchLabels } } });
-    const anywhere = [{ ipBlock: { cidr: "0.0.0.0/0" } }];
+    const apiServer = props.apiServer.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
     const policies = [
       policy("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
       policy("allow-dns-egress", {
@@ -87,13 +90,13 @@ export class DatabaseOperator extends Construct {
           },
         ],
       }),
-      // The API server's address is the cluster's (a node, or a managed endpoint): not selectable.
-      policy("allow-apiserver-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: anywhere, ports: tcp(443, 6443) }] }),
+      // Both watch the API server, at its configured addresses.
+      policy("allow-apiserver-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: apiServer, ports: tcp(...props.apiServer.ports) }] }),
       policy("cnpg-operator", {
         ...pods(OPERATOR_POD_LABELS),
         policyTypes: ["Ingress", "Egress"],
         // The admission webhook, called by the API server.
-        ingress: [{ from: anywhere, ports: tcp(OPERATOR_WEBHOOK_PORT) }],
+        ingress: [{ from: apiServer, ports: tcp(OPERATOR_WEBHOOK_PORT) }],
         egress: [
           { to: [{ namespaceSelector: namespaceSelector(props.platformNamespace), podSelector: { matchExpressions: [{ key: CLUSTER_LABEL, operator: "Exists" }] } }], ports: tcp(STATUS_PORT) },
           ...(props.plugin ? [{ to: [pods(PLUGIN_POD_LABELS)], ports: tcp(PLUGIN_PORT) }] : []),

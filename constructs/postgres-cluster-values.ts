@@ -11,7 +11,7 @@ import type { CloudNativePgSettings, PostgresSettings } from "../config/schema";
 import { MONITORING_ROLE } from "../config/semantics";
 import { CNPG_OPERATOR_REPLICAS, SIZES } from "../config/sizes";
 import type { PlatformConfig } from "../config/types";
-import { monitoringPeers } from "./network";
+import { internetPeer, monitoringPeers } from "./network";
 import { CNPG_POSTGRES_UID, IMAGES, POSTGRES_MAJOR } from "../config/versions";
 
 /** The Barman Cloud plugin's name, as Clusters and ScheduledBackups refer to it. */
@@ -277,12 +277,11 @@ export interface ClusterPeers {
   readonly operatorNamespace: string;
   /** Namespace of Prometheus, which scrapes the instances' metrics port. */
   readonly monitoringNamespace: string;
+  /** The API server's endpoint addresses and ports (the instance manager watches its Cluster). */
+  readonly apiServer: { readonly cidrs: readonly string[]; readonly ports: readonly number[] };
 }
 
-const tcp = (...ports: number[]) => ports.map((port) => ({ port: String(port), protocol: "TCP" }));
-const ANYWHERE = "0.0.0.0/0";
-/** Link-local, where clouds serve instance metadata and credentials: never reachable from the database. */
-const LINK_LOCAL = "169.254.0.0/16";
+const tcp = (...ports: readonly number[]) => ports.map((port) => ({ port: String(port), protocol: "TCP" }));
 
 /** The object store's port: the endpoint's, else 443. */
 export function objectStorePort(topology: CloudNativePgSettings): number | undefined {
@@ -296,13 +295,15 @@ export function objectStorePort(topology: CloudNativePgSettings): number | undef
  * The NetworkPolicy of a cluster's pods (its instances and the operator's initdb, join and
  * recovery Jobs, all labelled `cnpg.io/cluster`), in the kubernetes provider's shape: streaming
  * replication and pg_basebackup between the cluster's own pods on 5432; the clients on 5432; the
- * operator on the status port; Prometheus on the metrics port; out to the API server (the instance
- * manager watches its Cluster) and to the object store (WAL and backups), never to link-local
- * metadata addresses. DNS comes from the namespace's policy.
+ * operator on the status port; Prometheus on the metrics port; out to the API server's addresses
+ * (the instance manager watches its Cluster) and to the object store (WAL and backups): its
+ * configured addresses, else the internet (never private, shared or link-local ranges, so never
+ * the cloud metadata address). DNS comes from the namespace's policy.
  */
 export function clusterNetworkPolicySpec(clusterName: string, topology: CloudNativePgSettings, peers: ClusterPeers): Record<string, any> {
   const self = { podSelector: { matchLabels: { [CLUSTER_LABEL]: clusterName } } };
   const storePort = objectStorePort(topology);
+  const store = topology.backup?.objectStore;
   return {
     podSelector: { matchLabels: { [CLUSTER_LABEL]: clusterName } },
     policyTypes: ["Ingress", "Egress"],
@@ -317,11 +318,17 @@ export function clusterNetworkPolicySpec(clusterName: string, topology: CloudNat
     ],
     egress: [
       { to: [self], ports: tcp(5432) },
-      // The API server's address is the cluster's (a node, or a managed endpoint): not selectable.
-      { to: [{ ipBlock: { cidr: ANYWHERE } }], ports: tcp(443, 6443) },
-      ...(storePort !== undefined && storePort !== 443 && storePort !== 6443 ? [{ to: [{ ipBlock: { cidr: ANYWHERE, except: [LINK_LOCAL] } }], ports: tcp(storePort) }] : []),
+      { to: peers.apiServer.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...peers.apiServer.ports) },
+      ...(store && storePort !== undefined ? [{ to: store.cidrs ? store.cidrs.map((cidr) => ({ ipBlock: { cidr } })) : [internetPeer()], ports: tcp(storePort) }] : []),
     ],
   };
+}
+
+/** Why a cluster's pods reach the internet, where they do: the policy gate lists it. */
+export function objectStoreEgressReason(topology: CloudNativePgSettings): string | undefined {
+  const store = topology.backup?.objectStore;
+  if (!store || store.cidrs) return undefined;
+  return `WAL archiving and base backups go to the object store ${endpointUrl(topology)} (port ${objectStorePort(topology)}), on the internet; set postgres.topology.backup.objectStore.cidrs where it is on a private network`;
 }
 
 /** A provider-shaped NetworkPolicy spec as a Kubernetes manifest's: numeric ports as numbers. */

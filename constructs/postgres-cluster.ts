@@ -2,9 +2,11 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { Construct } from "constructs";
 import { CHARTS } from "../config/versions";
+import { markDataBearing } from "./data-bearing";
 import { objectLabels } from "./labels";
 import type { NamespaceRef } from "./platform-namespace";
-import { type ClusterInputs, type ClusterPeers, clusterChartValues, clusterNetworkPolicySpec, readWriteHost } from "./postgres-cluster-values";
+import { declareInternetEgress } from "./network";
+import { type ClusterInputs, type ClusterPeers, clusterChartValues, clusterNetworkPolicySpec, objectStoreEgressReason, readWriteHost } from "./postgres-cluster-values";
 import { literal } from "./terraform-text";
 import { toYaml } from "./yaml";
 
@@ -18,9 +20,10 @@ export interface PostgresClusterProps extends Omit<ClusterInputs, "namespace"> {
  * streaming standbys, one per node or zone), synchronous replication and failover by the operator,
  * and, with a backup, the plugin's ObjectStore and a ScheduledBackup. No `kubernetes_manifest`: the
  * chart's objects reach the API server through Helm, so a plan needs no CRD. Around it, the
- * NetworkPolicy of its pods. The release holds the data: Helm never rolls it back or cleans it up
- * on a failed upgrade (no `atomic`, no `cleanup_on_fail`), since either would delete the Cluster and,
- * with it, its volumes.
+ * NetworkPolicy of its pods. The release holds the data: it is marked data-bearing (staging and
+ * production refuse a plan that deletes or replaces it; scripts/deploy.sh's destroy guard too), and
+ * Helm never rolls it back or cleans it up on a failed upgrade (no `atomic`, no `cleanup_on_fail`),
+ * since either would delete the Cluster and, with it, its volumes.
  */
 export class PostgresCluster extends Construct {
   readonly release: Release;
@@ -42,6 +45,8 @@ export class PostgresCluster extends Construct {
       metadata: { name: this.name, namespace: props.namespace.name, labels: objectLabels(this.name, "database") },
       spec: clusterNetworkPolicySpec(this.name, props.topology, props.peers) as any,
     });
+    const internet = objectStoreEgressReason(props.topology);
+    if (internet) declareInternetEgress(this.networkPolicy, internet);
 
     this.release = new Release(this, "release", {
       name: this.name,
@@ -58,5 +63,7 @@ export class PostgresCluster extends Construct {
       timeout: 600,
       maxHistory: 5,
     });
+    // Deleting the release deletes the Cluster, and the operator deletes its volume claims with it.
+    markDataBearing(this.release, `CloudNativePG cluster ${this.name}: the database (every instance's volume claims) and its WAL`);
   }
 }

@@ -134,13 +134,14 @@ export class PlatformStack extends TerraformStack {
         plugin: !!topology.backup,
         imagePullPolicy: config.imagePullPolicy,
         dns: config.dns,
+        apiServer: config.cluster.apiServer ?? DEFAULT_API_SERVER,
       });
       this.cluster = new PostgresCluster(this, "postgres-cluster", {
         namespace: this.namespace,
         postgres: config.postgres,
         topology,
         imagePullPolicy: config.imagePullPolicy,
-        peers: { clients: postgresClients, operatorNamespace: topology.operatorNamespace, monitoringNamespace: config.monitoringNamespace },
+        peers: { clients: postgresClients, operatorNamespace: topology.operatorNamespace, monitoringNamespace: config.monitoringNamespace, apiServer: config.cluster.apiServer ?? DEFAULT_API_SERVER },
       });
       // The Cluster's CRDs and webhook come with the operator, its ObjectStore's with the plugin.
       this.cluster.release.dependsOn = [dependable(this.databaseOperator.plugin ?? this.databaseOperator.operator), dependable(this.cluster.networkPolicy)];

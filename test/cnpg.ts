@@ -555,3 +555,51 @@ export function shellCommand(command: string, args: readonly string[], tail: str
 export function postgresTime(rfc3339: string): string {
   return rfc3339.replace("T", " ").replace(/Z$/, "+00");
 }
+
+// ------------------------------------------------------------------------------------------------
+// A cluster's first instance, as the operator's initdb Job leaves it
+// ------------------------------------------------------------------------------------------------
+
+export interface ClusterPrimary {
+  readonly instance: Instance;
+  readonly port: number;
+  readonly certs: Certificates;
+  /** The superuser over the instance's socket (peer), as the instance manager connects. */
+  superuser(database?: string): Client;
+  stop(): void;
+}
+
+/**
+ * The cluster's first instance in `root`, bootstrapped as the operator's initdb Job bootstraps it
+ * from the release's values: `initdb.database` owned by `initdb.owner` (its password from the
+ * app Secret), the managed roles (the monitoring role, its password from its Secret), the
+ * `streaming_replica` role; synchronous replication off until standbys join.
+ */
+export async function startClusterPrimary(values: Json, root: string, passwords: { readonly app: string; readonly monitoring: string }): Promise<ClusterPrimary> {
+  const cluster = values.fullnameOverride as string;
+  if (isRoot) chownSync(root, postgresIds().uid, postgresIds().gid);
+  const certs = makeCertificates(join(root, "certs"));
+  const dir = serverDir(join(root, `${cluster}-1`));
+  const instance = new Instance(`${cluster}-1`, { data: join(dir, "data"), socket: serverDir(join(dir, "run")), log: join(dir, "postgres.log"), certs });
+  instance.port = await freePort();
+  initdb(instance);
+  await instance.start(instanceConf(values, { port: instance.port, paths: instance.paths, synchronousStandbyNames: "", archiveCommand: "/bin/true" }), instanceHba(values));
+  const quote = (v: string) => `'${v.replace(/'/g, "''")}'`;
+  const database = values.cluster.initdb.database as string;
+  const owner = values.cluster.initdb.owner as string;
+  await instance.query("CREATE ROLE streaming_replica WITH REPLICATION LOGIN");
+  await instance.query(`CREATE ROLE ${owner} LOGIN PASSWORD ${quote(passwords.app)}`);
+  await instance.query(`CREATE DATABASE ${database} OWNER ${owner}`);
+  for (const role of (values.cluster.roles ?? []) as Json[]) {
+    await instance.query(
+      `CREATE ROLE ${role.name} ${role.login ? "LOGIN" : "NOLOGIN"} PASSWORD ${quote(passwords.monitoring)} CONNECTION LIMIT ${role.connectionLimit ?? -1}${role.inRoles?.length ? ` IN ROLE ${role.inRoles.join(", ")}` : ""}`,
+    );
+  }
+  return {
+    instance,
+    port: instance.port,
+    certs,
+    superuser: (db = "postgres") => instance.client(db),
+    stop: () => instance.stop(),
+  };
+}

@@ -13,7 +13,8 @@ import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Client, type Pool, type PoolClient } from "pg";
 import { connectionBudget } from "../../config/capacity";
-import { parseMemoryBytes } from "../../config/quantity";
+import { parseMemoryBytes, postgresMegabytes } from "../../config/quantity";
+import { ENVIRONMENT_NAMES } from "../../config/schema";
 import { REDIS_BYTES_PER_COUNTER } from "../../config/redis-sizing";
 import { MONITORING_ROLE } from "../../config/semantics";
 import { SECRET_NAMES } from "../../constructs/platform-secrets";
@@ -399,19 +400,22 @@ describe("Redis' ACL script refuses what would leave a user open or the exporter
   }
 });
 
-describe("Postgres as the image initialises it from the StatefulSet, on the installed PostgreSQL", () => {
-  const production = synthEnvironment("production");
-  const pg = loadConfig("production").postgres;
+/** The environment whose Postgres is the StatefulSet (local, in the shipped configs). */
+const STATEFULSET_ENV = ENVIRONMENT_NAMES.find((e) => loadConfig(e).postgres.topology.kind === "statefulset")!;
+
+describe(`Postgres as the image initialises it from the StatefulSet (${STATEFULSET_ENV}), on the installed PostgreSQL`, () => {
+  const stack = synthEnvironment(STATEFULSET_ENV);
+  const pg = loadConfig(STATEFULSET_ENV).postgres;
   let server: PlatformPostgres;
   before(async () => {
-    server = await startPlatformPostgres(production);
+    server = await startPlatformPostgres(stack);
   });
   after(() => server?.stop());
 
   const psql = (host: string, user: string, password: string | undefined, sql: string, database = "postgres") => psqlAs(server.port, host, user, password, sql, database);
 
   it(`initdb ran with the StatefulSet's POSTGRES_INITDB_ARGS (docker-entrypoint.sh at ${ENTRYPOINT_COMMIT.slice(0, 12)}): no rule trusts anyone`, () => {
-    const env = Object.fromEntries(container(production, "postgres", "postgres").env.map((e: Json) => [e.name, e.value]));
+    const env = Object.fromEntries(container(stack, "postgres", "postgres").env.map((e: Json) => [e.name, e.value]));
     assert.equal(env.POSTGRES_INITDB_ARGS, INITDB_AUTH_ARGS);
     const rules = readFileSync(join(server.pgdata, "pg_hba.conf"), "utf8")
       .split("\n")
@@ -451,23 +455,28 @@ describe("Postgres as the image initialises it from the StatefulSet, on the inst
   });
 
   it("answers the probe's pg_isready, which sends no password", () => {
-    const probe = container(production, "postgres", "postgres").readiness_probe.exec.command as string[];
+    const probe = container(stack, "postgres", "postgres").readiness_probe.exec.command as string[];
     assert.equal(probe[0], "pg_isready");
     const local = probe.map((a) => (a === "5432" ? String(server.port) : a));
     const result = spawnSync(`${pgBin()}/pg_isready`, local.slice(1), { encoding: "utf8" });
     assert.equal(result.status, 0, result.stdout);
   });
 
-  it("starts with production's settings and reports them", async () => {
+  it("starts with the environment's settings and reports them", async () => {
     const client = server.superuser();
     await client.connect();
     try {
       const show = async (name: string) => (await client.query(`SHOW ${name}`)).rows[0][name];
       assert.equal(await show("max_connections"), String(pg.maxConnections));
       assert.equal(await show("superuser_reserved_connections"), String(pg.superuserReservedConnections));
-      assert.equal(await show("shared_buffers"), "2GB");
-      assert.equal(await show("work_mem"), "4MB");
-      assert.equal(await show("effective_cache_size"), "6GB");
+      // As Postgres shows them: the rendered megabytes, in its largest whole unit.
+      const shown = (q: string) => {
+        const mb = Number(postgresMegabytes(q).replace("MB", ""));
+        return mb % 1024 === 0 ? `${mb / 1024}GB` : `${mb}MB`;
+      };
+      assert.equal(await show("shared_buffers"), shown(pg.sharedBuffers));
+      assert.equal(await show("work_mem"), shown(pg.workMem));
+      assert.equal(await show("effective_cache_size"), shown(pg.effectiveCacheSize));
       assert.equal(await show("password_encryption"), "scram-sha-256");
     } finally {
       await client.end();
@@ -527,7 +536,7 @@ describe("Postgres as the image initialises it from the StatefulSet, on the inst
 });
 
 describe("a data directory the image initialised before POSTGRES_INITDB_ARGS (the earlier StatefulSet)", () => {
-  const earlier = synthEnvironment("production");
+  const earlier = synthEnvironment(STATEFULSET_ENV);
   const pgContainer = container(earlier, "postgres", "postgres");
   pgContainer.env = pgContainer.env.filter((e: Json) => e.name !== "POSTGRES_INITDB_ARGS");
   let server: PlatformPostgres;

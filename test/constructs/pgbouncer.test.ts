@@ -1,9 +1,10 @@
 /**
  * PgBouncer for real: Debian's pgbouncer started with the generated pgbouncer.ini, its auth file
- * written by the generated init script, in front of the installed PostgreSQL (test/servers.ts
- * finds it) initialised and started as the official image does it from the synthesized
- * StatefulSet. Every client of production's
- * peak connects with the pool settings the pods get; the server side stays within the pool.
+ * written by the generated init script, in front of production's Postgres: Debian's PostgreSQL
+ * configured and bootstrapped as the CloudNativePG operator does it from the synthesized cluster
+ * values (test/cnpg.ts), which PgBouncer reaches over TLS, verifying the server's certificate.
+ * Every client of production's peak connects with the pool settings the pods get; the server side
+ * stays within the pool.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
@@ -17,8 +18,9 @@ import { POOLER_METRICS } from "../../config/metrics";
 import { MONITORING_ROLE } from "../../config/semantics";
 import { exporterConnection, readinessCommand, renderAuthScript, renderPgbouncerHba, renderPgbouncerIni } from "../../constructs/pgbouncer";
 import { contractSettings } from "../../constructs/service-contract";
-import { loadConfig, synthEnvironment } from "../helpers";
-import { openPeakPools, type PlatformPostgres, startPlatformPostgres, TEST_PASSWORDS } from "../database";
+import { loadConfig, synthEnvironment, tempDir } from "../helpers";
+import { type ClusterPrimary, clusterReleaseValues, startClusterPrimary } from "../cnpg";
+import { openPeakPools } from "../database";
 import { freePort, isRoot, waitFor } from "../servers";
 
 const PGBOUNCER = "/usr/sbin/pgbouncer";
@@ -29,7 +31,10 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
   const config = loadConfig("production", { enableAutoscaling: true });
   const pg = config.postgres;
   const pooler = config.pgbouncer!;
-  let postgres: PlatformPostgres;
+  let postgres: ClusterPrimary;
+  const topology = config.postgres.topology;
+  /** PgBouncer verifies production's server with the cluster's CA (a test CA here). */
+  const serverCa = topology.kind === "cloudnative-pg" ? { secretName: `${topology.name}-ca`, key: "ca.crt" } : undefined;
   let dir: string;
   let port: number;
   const running: ChildProcess[] = [];
@@ -73,8 +78,9 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
 
   before(async () => {
     assert.ok(existsSync(PGBOUNCER), "pgbouncer is not installed (Debian package pgbouncer; .ci/run installs it)");
-    // Postgres as the image makes it from the same stack's StatefulSet.
-    postgres = await startPlatformPostgres(synthEnvironment("production", { enableAutoscaling: true }), { ...TEST_PASSWORDS, app: APP_PASSWORD, monitoring: MONITORING_PASSWORD });
+    // Production's Postgres: the cluster's first instance as the operator configures and
+    // bootstraps it from the same stack's values, over TLS as its pg_hba demands.
+    postgres = await startClusterPrimary(clusterReleaseValues(synthEnvironment("production", { enableAutoscaling: true })), tempDir("pgbouncer-cluster-"), { app: APP_PASSWORD, monitoring: MONITORING_PASSWORD });
 
     // The pod's layout: Secret files in one directory, the auth file written into another by the
     // generated init script.
@@ -95,8 +101,8 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
     port = await freePort();
     await startPgbouncer(
       renderPgbouncerIni(
-        { settings: pooler, database: pg.database, postgresHost: "127.0.0.1", postgresPort: postgres.port, monitoringUser: MONITORING_ROLE },
-        { authFile: join(auth, "userlist.txt"), hbaFile: join(dir, "pg_hba.conf"), listenAddress: outside ? `127.0.0.1,${outside}` : "127.0.0.1", listenPort: port },
+        { settings: pooler, database: pg.database, postgresHost: "127.0.0.1", postgresPort: postgres.port, monitoringUser: MONITORING_ROLE, serverCa },
+        { authFile: join(auth, "userlist.txt"), hbaFile: join(dir, "pg_hba.conf"), listenAddress: outside ? `127.0.0.1,${outside}` : "127.0.0.1", listenPort: port, serverCaFile: postgres.certs.ca },
       ),
       port,
     );
@@ -190,8 +196,8 @@ describe("PgBouncer with the generated config, in front of PostgreSQL", () => {
     const other = await freePort();
     await startPgbouncer(
       renderPgbouncerIni(
-        { settings: pooler, database: pg.database, postgresHost: "127.0.0.1", postgresPort: postgres.port, monitoringUser: MONITORING_ROLE },
-        { authFile: join(stale, "userlist.txt"), hbaFile: join(dir, "pg_hba.conf"), listenAddress: "127.0.0.1", listenPort: other },
+        { settings: pooler, database: pg.database, postgresHost: "127.0.0.1", postgresPort: postgres.port, monitoringUser: MONITORING_ROLE, serverCa },
+        { authFile: join(stale, "userlist.txt"), hbaFile: join(dir, "pg_hba.conf"), listenAddress: "127.0.0.1", listenPort: other, serverCaFile: postgres.certs.ca },
       ),
       other,
     );

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parse } from "yaml";
+import { DEFAULT_API_SERVER } from "../../config/network";
 import { CHARTS } from "../../config/versions";
+import { NON_INTERNET_CIDRS } from "../../constructs/network";
 import {
   clusterChartValues,
   clusterInputs,
@@ -109,12 +111,20 @@ describe("the CloudNativePG database", () => {
     assert.deepEqual(policy.pod_selector, { match_labels: { "cnpg.io/cluster": topology.name } });
     assert.deepEqual(policy.ingress.map((r: Json) => r.ports.map((p: Json) => p.port)), [["5432"], ["status"], ["metrics"]]);
     assert.deepEqual(policy.ingress[1].from[0].namespace_selector.match_labels, { "kubernetes.io/metadata.name": topology.operatorNamespace });
-    assert.deepEqual(policy.egress.map((r: Json) => r.ports.map((p: Json) => p.port)), [["5432"], ["443", "6443"]]);
-    // A non-TLS endpoint on its own port: that port, never link-local (cloud metadata).
+    // Its own pods, the API server's configured addresses, and the object store on the internet
+    // (never a private or link-local address: the cloud metadata endpoint stays out), declared.
+    assert.deepEqual(policy.egress.map((r: Json) => r.ports.map((p: Json) => p.port)), [["5432"], DEFAULT_API_SERVER.ports.map(String), ["443"]]);
+    assert.deepEqual(policy.egress[1].to.map((t: Json) => t.ip_block.cidr), [...DEFAULT_API_SERVER.cidrs]);
+    assert.deepEqual(policy.egress[2].to, [{ ip_block: { cidr: "0.0.0.0/0", except: [...NON_INTERNET_CIDRS] } }]);
+    const declared = Object.values(resources(production, "kubernetes_network_policy_v1")).find((p) => p.metadata.name === topology.name)!["//"].suppressions;
+    assert.match(declared[0].reason, /WAL archiving and base backups go to the object store https:\/\/s3\.eu-west-1\.amazonaws\.com \(port 443\)/);
+    // An object store on a private network, on its own port: exactly its addresses and port, nothing declared.
     const raw = rawEnvironment("production");
     raw.postgres.topology.backup.objectStore.endpoint = "http://minio.storage.svc:9000";
-    const spec = clusterNetworkPolicySpec(topology.name, loadConfig("production", {}, raw).postgres.topology as Extract<ClusterInputs["topology"], object>, { clients: [], operatorNamespace: "cnpg-system", monitoringNamespace: "monitoring" });
-    assert.deepEqual(spec.egress[2], { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["169.254.0.0/16"] } }], ports: [{ port: "9000", protocol: "TCP" }] });
+    raw.postgres.topology.backup.objectStore.cidrs = ["10.96.12.0/24"];
+    const spec = clusterNetworkPolicySpec(topology.name, loadConfig("production", {}, raw).postgres.topology as Extract<ClusterInputs["topology"], object>, { clients: [], operatorNamespace: "cnpg-system", monitoringNamespace: "monitoring", apiServer: DEFAULT_API_SERVER });
+    assert.deepEqual(spec.egress[2], { to: [{ ipBlock: { cidr: "10.96.12.0/24" } }], ports: [{ port: "9000", protocol: "TCP" }] });
+    assert.equal(Object.values(resources(synthEnvironment("production", {}, raw), "kubernetes_network_policy_v1")).find((p) => p.metadata.name === topology.name)!["//"]?.suppressions, undefined);
   });
 
   it("denies all traffic in the operator's namespace but the webhook, the status port, the plugin and the API server", () => {
@@ -141,7 +151,7 @@ describe("the CloudNativePG database", () => {
   });
 
   it("renders a restore into a new cluster: the same spec, recovered to the time, archiving under its own name", () => {
-    const manifest = restoreManifest(inputs, "postgres-pitr", "2026-12-01T10:04:00Z", { operatorNamespace: "cnpg-system", monitoringNamespace: "monitoring" }) as Json;
+    const manifest = restoreManifest(inputs, "postgres-pitr", "2026-12-01T10:04:00Z", { operatorNamespace: "cnpg-system", monitoringNamespace: "monitoring", apiServer: DEFAULT_API_SERVER }) as Json;
     const [policy, cluster] = manifest.items as Json[];
     assert.equal(cluster.kind, "Cluster");
     assert.equal(cluster.metadata.name, "postgres-pitr");
@@ -156,7 +166,7 @@ describe("the CloudNativePG database", () => {
     assert.deepEqual(policy.spec.ingress[0].ports, [{ protocol: "TCP", port: 5432 }]);
     assert.equal(policy.spec.ingress[0].from.length, 1);
     // Never over the running cluster, never a name the Services cannot carry.
-    assert.throws(() => restoreManifest(inputs, topology.name, "2026-12-01T10:04:00Z", { operatorNamespace: "cnpg-system", monitoringNamespace: "monitoring" }), /never overwrites the running one/);
-    assert.throws(() => restoreManifest(inputs, "Bad_Name", "2026-12-01T10:04:00Z", { operatorNamespace: "cnpg-system", monitoringNamespace: "monitoring" }), /is not a cluster name/);
+    assert.throws(() => restoreManifest(inputs, topology.name, "2026-12-01T10:04:00Z", { operatorNamespace: "cnpg-system", monitoringNamespace: "monitoring", apiServer: DEFAULT_API_SERVER }), /never overwrites the running one/);
+    assert.throws(() => restoreManifest(inputs, "Bad_Name", "2026-12-01T10:04:00Z", { operatorNamespace: "cnpg-system", monitoringNamespace: "monitoring", apiServer: DEFAULT_API_SERVER }), /is not a cluster name/);
   });
 });

@@ -28,16 +28,15 @@ import {
   electPrimary,
   Forwarder,
   Instance,
-  initdb,
   instanceConf,
   lsn,
   instanceHba,
   joinStandby,
-  makeCertificates,
   postgresIds,
   removeTree,
   serverDir,
   slotName,
+  startClusterPrimary,
   synchronousStandbyNames,
   waitFor,
 } from "../cnpg";
@@ -154,13 +153,17 @@ describe("failover drill: production's replication settings, the primary killed,
     assert.ok(spawnSync("test", ["-x", PGBOUNCER]).status === 0, "pgbouncer is not installed (Debian package pgbouncer; .ci/run installs it)");
     root = tempDir("cnpg-failover-");
     if (isRoot) chownSync(root, postgresIds().uid, postgresIds().gid);
-    const certs = makeCertificates(join(root, "certs"));
-    instances = names.map((name) => {
-      const dir = serverDir(join(root, name));
-      return new Instance(name, { data: join(dir, "data"), socket: serverDir(join(dir, "run")), log: join(dir, "postgres.log"), certs });
-    });
-    for (const inst of instances) inst.port = await freePort();
-    primary = instances[0]!;
+    // The operator's initdb Job: the first instance, its database and roles, nothing synchronous yet.
+    primary = (await startClusterPrimary(values, root, { app: APP_PASSWORD, monitoring: MONITORING_PASSWORD })).instance;
+    const certs = primary.paths.certs;
+    instances = [
+      primary,
+      ...names.slice(1).map((name) => {
+        const dir = serverDir(join(root, name));
+        return new Instance(name, { data: join(dir, "data"), socket: serverDir(join(dir, "run")), log: join(dir, "postgres.log"), certs });
+      }),
+    ];
+    for (const inst of instances.slice(1)) inst.port = await freePort();
     rw = new Forwarder(primary.port);
     await rw.listen();
     for (const standby of instances.slice(1)) {
@@ -169,14 +172,6 @@ describe("failover drill: production's replication settings, the primary killed,
       replication.set(standby.name, f);
     }
 
-    // The operator's initdb Job: the first instance, its database and roles, nothing synchronous yet.
-    initdb(primary);
-    await primary.start(instanceConf(values, { port: primary.port, paths: primary.paths, synchronousStandbyNames: "", archiveCommand: "/bin/true" }), instanceHba(values));
-    const monitoring = (values.cluster.roles as Json[]).find((r) => r.name === MONITORING_ROLE)!;
-    await primary.query(`CREATE ROLE streaming_replica WITH REPLICATION LOGIN`);
-    await primary.query(`CREATE ROLE ${appUser} LOGIN PASSWORD '${APP_PASSWORD}'`);
-    await primary.query(`CREATE DATABASE ${database} OWNER ${appUser}`);
-    await primary.query(`CREATE ROLE ${monitoring.name} LOGIN PASSWORD '${MONITORING_PASSWORD}' CONNECTION LIMIT ${monitoring.connectionLimit} IN ROLE ${monitoring.inRoles.join(", ")}`);
     await primary.query(`CREATE TABLE drill (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())`, [], database);
     await primary.query(`ALTER TABLE drill OWNER TO ${appUser}`, [], database);
     for (const standby of instances.slice(1)) await primary.query("SELECT pg_create_physical_replication_slot($1)", [slotName(standby.name)]);

@@ -20,6 +20,8 @@ interface Expectation {
 
 const role = (r: string) => (e: Endpoint) => e.roles.includes(r);
 const named = (name: string) => (p: PodPort) => p.name === name && p.protocol === "TCP";
+/** Postgres' port: `postgres` on the StatefulSet, `postgresql` on a CloudNativePG instance. */
+const postgresPort = (p: PodPort) => (p.name === "postgres" || p.name === "postgresql") && p.protocol === "TCP";
 const numbered = (...ports: number[]) => (p: PodPort) => p.protocol === "TCP" && ports.includes(p.port);
 
 /** Whether a service uses Redis: a cache, or rate limits counted in Redis. */
@@ -47,14 +49,22 @@ export function expectations(config: PlatformConfig, model: NetworkModel): Expec
       out.push(
         config.pgbouncer
           ? { why: "usesDatabase (through PgBouncer)", from: self, to: role("pgbouncer"), port: named("pgbouncer") }
-          : { why: "usesDatabase", from: self, to: role("postgres"), port: named("postgres") },
+          : { why: "usesDatabase", from: self, to: role("postgres"), port: postgresPort },
       );
     }
     if (redisUser(config, s)) out.push({ why: s.cache ? "cache" : "rate limits in Redis", from: self, to: role("redis"), port: named("redis") });
     if (s.internetEgress) out.push({ why: "internetEgress", from: self, to: role("internet"), port: numbered(443) });
   }
-  if (config.pgbouncer) out.push({ why: "PgBouncer's server connections", from: role("pgbouncer"), to: role("postgres"), port: named("postgres") });
-  out.push({ why: "migrations (direct, past the pooler)", from: role("migration"), to: role("postgres"), port: named("postgres") });
+  if (config.pgbouncer) out.push({ why: "PgBouncer's server connections", from: role("pgbouncer"), to: role("postgres"), port: postgresPort });
+  out.push({ why: "migrations (direct, past the pooler)", from: role("migration"), to: role("postgres"), port: postgresPort });
+  // A CloudNativePG cluster's instances (and the operator's Jobs) archive WAL and back up to the
+  // object store: the internet, unless its addresses are configured.
+  const topology = config.postgres.topology;
+  if (topology.kind === "cloudnative-pg" && topology.backup && !topology.backup.objectStore.cidrs) {
+    const endpoint = new URL(topology.backup.objectStore.endpoint ?? `https://s3.${topology.backup.objectStore.region}.amazonaws.com`);
+    const port = endpoint.port ? Number(endpoint.port) : endpoint.protocol === "http:" ? 80 : 443;
+    out.push({ why: "WAL archiving and backups (the object store)", from: (e) => e.roles.includes("postgres") || e.roles.includes("postgres-job"), to: role("internet"), port: numbered(port) });
+  }
 
   // Monitoring.
   const kps = Object.values(model.helmValues).find((v) => v.prometheus?.prometheusSpec) ?? {};

@@ -33,6 +33,16 @@
  * - CoreDNS as kubeadm and kind deploy it: `k8s-app: kube-dns` (the selector kube-prometheus-stack's
  *   templates/exporters/core-dns/service.yaml uses), ports `dns` 53/UDP, `dns-tcp` 53/TCP, `metrics` 9153.
  *
+ * - cloudnative-pg 0.29.0 (cloudnative-pg/charts): templates/_helpers.tpl ("cloudnative-pg.selectorLabels"),
+ *   templates/deployment.yaml (`metrics` 8080, `webhook-server` on webhook.port 9443, `replicaCount`).
+ * - plugin-barman-cloud 0.7.0: templates/_helpers.tpl ("plugin-barman-cloud.selectorLabels"),
+ *   templates/deployment.yaml (an unnamed 9090).
+ * - cluster 0.8.1: the pods the CloudNativePG operator (1.30.0) makes for the Cluster: instances
+ *   `<cluster>-<n>` (pkg/specs/pods.go: `cnpg.io/cluster`, `cnpg.io/instanceName`,
+ *   `cnpg.io/podRole: instance`, the `app.kubernetes.io/*` labels; ports `postgresql` 5432,
+ *   `metrics` 9187, `status` 8000) and its initdb/join/recovery Jobs (pkg/specs/jobs.go:
+ *   `cnpg.io/cluster`, `cnpg.io/jobRole`, no ports).
+ *
  * Adding a chart: add its release's pods to CHART_PODS under the chart's name, with the file each
  * label and port comes from, and what the component talks to (`talksTo`), and the matrix covers it.
  */
@@ -85,6 +95,74 @@ function kpsLabels(release: string): Record<string, string> {
     heritage: "Helm",
   };
 }
+
+/** The CloudNativePG operator's labels on an instance or Job of `cluster` (pkg/specs). */
+function cnpgLabels(cluster: string): Record<string, string> {
+  return {
+    "cnpg.io/cluster": cluster,
+    "app.kubernetes.io/name": "postgresql",
+    "app.kubernetes.io/instance": cluster,
+    "app.kubernetes.io/component": "database",
+    "app.kubernetes.io/managed-by": "cloudnative-pg",
+  };
+}
+
+/** The CloudNativePG charts: the operator, the Barman Cloud plugin, and a Cluster's pods. */
+export const CNPG_CHART_PODS: Readonly<Record<string, ChartPods>> = {
+  "cloudnative-pg": ({ name: release, namespace, values }) =>
+    Array.from({ length: values.replicaCount ?? 1 }, (_, i) => ({
+      role: "cnpg-operator",
+      name: `${values.fullnameOverride ?? `${release}-cloudnative-pg`}-${i}`,
+      namespace,
+      labels: { "app.kubernetes.io/name": "cloudnative-pg", "app.kubernetes.io/instance": release },
+      ports: [tcp("metrics", 8080), tcp("webhook-server", values.webhook?.port ?? 9443, { calledByApiServer: true })],
+      usesApiServer: true,
+      // It polls every instance's status endpoint, and calls the plugin.
+      talksTo: [
+        { role: "postgres", port: "status" },
+        { role: "barman-cloud-plugin", port: 9090 },
+      ],
+      source: "cloudnative-pg 0.29.0: templates/_helpers.tpl (selectorLabels), templates/deployment.yaml (ports, replicaCount)",
+    })),
+  "plugin-barman-cloud": ({ name: release, namespace, values }) => [
+    {
+      role: "barman-cloud-plugin",
+      name: values.fullnameOverride ?? `${release}-plugin-barman-cloud`,
+      namespace,
+      labels: { "app.kubernetes.io/name": "plugin-barman-cloud", "app.kubernetes.io/instance": release },
+      ports: [{ port: 9090, protocol: "TCP" }],
+      usesApiServer: true,
+      source: "plugin-barman-cloud 0.7.0: templates/_helpers.tpl (selectorLabels), templates/deployment.yaml (containerPort 9090)",
+    },
+  ],
+  cluster: ({ name: release, namespace, values }) => {
+    const cluster: string = values.fullnameOverride ?? release;
+    const instances: number = values.cluster?.instances ?? 3;
+    const pods: StandInPod[] = Array.from({ length: instances }, (_, i) => ({
+      role: "postgres",
+      name: `${cluster}-${i + 1}`,
+      namespace,
+      labels: { ...cnpgLabels(cluster), "cnpg.io/instanceName": `${cluster}-${i + 1}`, "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": i === 0 ? "primary" : "replica", role: i === 0 ? "primary" : "replica" },
+      ports: [tcp("postgresql", 5432), tcp("metrics", 9187), tcp("status", 8000)],
+      usesApiServer: true,
+      // Streaming replication and the standbys' instance managers, to the primary.
+      talksTo: [{ role: "postgres", port: "postgresql" }],
+      source: "cloudnative-pg 1.30.0: pkg/specs/pods.go (labels, ports)",
+    }));
+    pods.push({
+      role: "postgres-job",
+      name: `${cluster}-${instances}-join`,
+      namespace,
+      labels: { ...cnpgLabels(cluster), "cnpg.io/instanceName": `${cluster}-${instances}`, "cnpg.io/jobRole": "join" },
+      ports: [],
+      usesApiServer: true,
+      // pg_basebackup from the primary.
+      talksTo: [{ role: "postgres", port: "postgresql" }],
+      source: "cloudnative-pg 1.30.0: pkg/specs/jobs.go (labels)",
+    });
+    return pods;
+  },
+};
 
 /** The charts the stacks install, by chart name. */
 export const CHART_PODS: Readonly<Record<string, ChartPods>> = {
@@ -211,6 +289,7 @@ export const CHART_PODS: Readonly<Record<string, ChartPods>> = {
       source: "metrics-server 3.13.0: templates/_helpers.tpl (selectorLabels), values.yaml (containerPort)",
     },
   ],
+  ...CNPG_CHART_PODS,
 };
 
 /**

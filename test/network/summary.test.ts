@@ -19,7 +19,7 @@ describe("docs/design.md: the production traffic matrix", () => {
     const found = /<!-- traffic-matrix:production -->\n([\s\S]*?)<!-- \/traffic-matrix -->/.exec(doc);
     assert.ok(found, "docs/design.md has the traffic-matrix markers");
     assert.equal(found[1], table, "regenerate with: npm run build && node dist/test/network/summary.js --write");
-    assert.match(table, /\| api-server \| metrics-server: https 10250; operator: https 10250; prometheus-adapter: https 6443 \|/);
+    assert.match(table, /\| api-server \| cnpg-operator: webhook-server 9443; metrics-server: https 10250; operator: https 10250; prometheus-adapter: https 6443 \|/);
   });
 });
 
@@ -29,5 +29,7 @@ describe("shipped configuration (config/*.ts as committed): the production traff
     const table = matrixMarkdown(config, buildModel(synthEnvironment("production", { enableAutoscaling: true }), config));
     assert.match(table, /\| web-dashboard \| http 8080 \|/);
     assert.match(table, /\| tool-integration \|.*\| pgbouncer 6432 \|.*\| 443 \|/);
+    // The database cluster replicates between its instances and reaches the object store.
+    assert.match(table, /\| postgres \|.*\| postgresql 5432 \|.*\| 443 \|/);
   });
 });

@@ -11,13 +11,13 @@ import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironme
 import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 import { clusterSecrets } from "../../constructs/postgres-cluster-values";
 import { IMAGES, POSTGRES_MAJOR } from "../../config/versions";
-
-/** The values of a stack's CloudNativePG cluster release. */
-const clusterValues = (json: Json): Json => parse(unescapeLiteral(Object.values(resources(json, "helm_release")).find((r) => r.chart === "cluster")!.values[0])) as Json;
 import { constructWarnings } from "../../stacks/synthesize";
 import { MIGRATION_NAME, releaseSlug } from "../../constructs/migration-job";
 import { usesRedis } from "../../constructs/service-contract";
 import { deploymentNames, isBlueGreen, serviceWhere, withCache, withRateLimitEndpoints } from "../catalogue";
+
+/** The values of a stack's CloudNativePG cluster release. */
+const clusterValues = (json: Json): Json => parse(unescapeLiteral(Object.values(resources(json, "helm_release")).find((r) => r.chart === "cluster")!.values[0])) as Json;
 
 // Services picked by what they are (test/catalogue.ts), from the shipped configs.
 const productionConfig = loadConfig("production");
@@ -152,19 +152,28 @@ describe("PlatformStack data tier", () => {
         .flatMap((v: Json | undefined) => (v?.projected?.[0].sources ?? []).map((s: Json) => `${s.secret[0].name}/${s.secret[0].items[0].key}`))
         .sort();
     };
-    const postgres = named(production, "kubernetes_stateful_set_v1", "postgres");
+    // The StatefulSet topology (local): the postgres-auth keys, each where it is read.
+    const postgres = named(local, "kubernetes_stateful_set_v1", "postgres");
     assert.deepEqual(mounted(postgres, "postgres"), ["postgres-auth/app-password", "postgres-auth/monitoring-password", "postgres-auth/superuser-password"]);
     assert.deepEqual(mounted(postgres, "metrics"), ["postgres-auth/monitoring-password"]);
+    assert.deepEqual(mounted(Object.values(resources(local, "kubernetes_job_v1"))[0]!, "migrate"), ["postgres-auth/app-password"]);
     const redis = named(production, "kubernetes_stateful_set_v1", "redis");
     assert.deepEqual(mounted(redis, "acl"), ["redis-auth/cache-password", "redis-auth/exporter-password", "redis-auth/ratelimit-password"]);
     assert.deepEqual(mounted(redis, "redis"), []);
     assert.deepEqual(mounted(redis, "metrics"), []);
+    // The CloudNativePG topology (production): the cluster's basic-auth Secrets; no superuser
+    // password exists anywhere (the chart's enableSuperuserAccess is false).
+    const topology = loadConfig("production").postgres.topology;
+    assert.equal(topology.kind, "cloudnative-pg");
+    const secrets = clusterSecrets(topology);
     const pgbouncer = named(production, "kubernetes_deployment_v1", "pgbouncer");
-    assert.deepEqual(mounted(pgbouncer, "auth-file"), ["postgres-auth/app-password", "postgres-auth/monitoring-password"]);
-    assert.deepEqual(mounted(pgbouncer, "pgbouncer"), []);
+    assert.deepEqual(mounted(pgbouncer, "auth-file"), [`${secrets.app}/password`, `${secrets.monitoring}/password`].sort());
+    // The cluster's CA certificate (public), to verify the server it connects to.
+    assert.deepEqual(mounted(pgbouncer, "pgbouncer"), [`${secrets.ca}/ca.crt`]);
     assert.deepEqual(mounted(pgbouncer, "metrics"), []);
     const migration = Object.values(resources(production, "kubernetes_job_v1"))[0]!;
-    assert.deepEqual(mounted(migration, "migrate"), ["postgres-auth/app-password"]);
+    assert.deepEqual(mounted(migration, "migrate"), [`${secrets.app}/password`]);
+    assert.ok(!JSON.stringify(production).includes("superuser-password"));
   });
 
   it("documents redis-auth with exactly the keys the Redis users read", () => {
@@ -176,8 +185,8 @@ describe("PlatformStack data tier", () => {
     }
   });
 
-  it("initialises Postgres with scram-sha-256 for socket and loopback logins too", () => {
-    const env = named(production, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env as Json[];
+  it("initialises the StatefulSet's Postgres with scram-sha-256 for socket and loopback logins too", () => {
+    const env = named(local, "kubernetes_stateful_set_v1", "postgres").spec.template.spec.container[0].env as Json[];
     assert.equal(env.find((e) => e.name === "POSTGRES_INITDB_ARGS")?.value, "--auth-local=scram-sha-256 --auth-host=scram-sha-256");
   });
 

@@ -7,6 +7,7 @@ import { describeFinding, evaluatePolicy, POLICY_RULES, type PolicyRuleId } from
 import { deploymentNames, internalService, publicService, serviceWhere } from "../catalogue";
 import { type Json, loadConfig, synthChecked, synthEnvironment, testApp } from "../helpers";
 import { VARIANT_MODES } from "../variants";
+import type { PlatformConfig } from "../../config/types";
 
 const production = synthEnvironment("production", { enableAutoscaling: true });
 // What the mutations break, picked from the config (test/catalogue.ts): the first service, its
@@ -20,6 +21,11 @@ const INTERNAL = internalService(config);
 /** A service without internet egress: a policy of its opened to every address is not excused. */
 const CONFINED = serviceWhere(config, "a service without internet egress", (s) => !s.internetEgress);
 const JOB = (Object.values(production.resource.kubernetes_job_v1) as Json[])[0]!.metadata.name as string;
+
+function objectStoreWithoutAddresses(config: PlatformConfig): boolean {
+  const topology = config.postgres.topology;
+  return topology.kind === "cloudnative-pg" && topology.backup !== undefined && topology.backup.objectStore.cidrs === undefined;
+}
 
 /** The first resource of a type whose name matches. */
 function find(json: Json, type: string, name: string): Json {
@@ -66,7 +72,7 @@ const mutations: { rule: PolicyRuleId; on: string; mutate: (json: Json) => void;
     for (const name of ["default-deny-all", "allow-dns-egress"]) delete policies[Object.keys(policies).find((id) => policies[id]!.metadata.name === name)!];
     find(j, "kubernetes_network_policy_v1", FIRST.name).spec.policy_types = ["Ingress"];
   }, alsoFires: ["KS-NAMESPACE-DEFAULT-DENY"] },
-  { rule: "KS-NETWORK-POLICY-ANY-ADDRESS", on: "postgres", mutate: (j) => (find(j, "kubernetes_network_policy_v1", "postgres").spec.ingress = [{}]) },
+  { rule: "KS-NETWORK-POLICY-ANY-ADDRESS", on: "pgbouncer", mutate: (j) => (find(j, "kubernetes_network_policy_v1", "pgbouncer").spec.ingress = [{}]) },
   { rule: "KS-NETWORK-POLICY-ANY-ADDRESS", on: CONFINED.name, mutate: (j) => find(j, "kubernetes_network_policy_v1", CONFINED.name).spec.egress.push({ to: [{ ip_block: { cidr: "0.0.0.0/0", except: ["169.254.169.254/32"] } }], ports: [{ port: "443", protocol: "TCP" }] }) },
   { rule: "KS-NETWORK-POLICY-ANY-ADDRESS", on: "prometheus", mutate: (j) => find(j, "kubernetes_network_policy_v1", "prometheus").spec.egress.push({ to: [{ ip_block: { cidr: "::/0" } }] }) },
   // An internal service: a public one's Ingress would then route to no pod, a second finding.
@@ -143,6 +149,8 @@ describe("policy gate", () => {
           // The catalogue's internetEgress services, and Alertmanager where it pages PagerDuty.
           ...config.services.filter((x) => x.internetEgress).map((x) => `KS-NETWORK-POLICY-ANY-ADDRESS ${env}/${x.name}/network-policy`),
           ...(config.monitoring.alerting && config.monitoring.pagerduty?.enabled ? [`KS-NETWORK-POLICY-ANY-ADDRESS ${env}/monitoring/network-policy-alertmanager`] : []),
+          // A database cluster whose object store has no named addresses reaches it on 443 anywhere.
+          ...(objectStoreWithoutAddresses(config) ? [`KS-NETWORK-POLICY-ANY-ADDRESS ${env}/postgres-cluster/network-policy`] : []),
           // The diff identity reads the Secrets a plan must (those Terraform manages, in variable
           // mode; Helm's release records, where a chart is), in Roles of their own.
           ...(config.secrets.mode === "variable" ? [`KS-RBAC-SECRETS ${env}/diff-identity/${config.namespace}/secrets-role`] : []),
