@@ -7,6 +7,7 @@
 #   ./scripts/deploy.sh --dry-run           # stop after the diff; writes no password, no state
 #   ./scripts/deploy.sh rollback SERVICE    # switch a blue-green service back to its other track
 #   ./scripts/deploy.sh namespaces          # create only the namespaces (before hand-made Secrets)
+#   ./scripts/deploy.sh restore --to TIME [--into NAME]  # the database as of TIME, into a NEW cluster
 #   ./scripts/deploy.sh --yes ...           # do not ask before applying to production
 #   ./scripts/deploy.sh --allow-destroy=ADDRESS ...  # let this plan delete or replace ADDRESS (repeatable)
 #
@@ -23,6 +24,11 @@
 # script writes is created under umask 077 (mode 0600), and the plan files are removed when the
 # script exits.
 #
+# Restore: a point-in-time recovery of the environment's CloudNativePG cluster from its backups,
+# into a new cluster named NAME (default <cluster>-pitr-<time>), next to the running one; refused
+# when a Cluster of that name exists, so it never overwrites a database. TIME is RFC 3339
+# (2026-12-01T10:04:00Z). It waits until the new cluster is ready (RESTORE_TIMEOUT, default 3600s).
+#
 # Destroy guard: every saved plan is read (`terraform show -json`) by dist/scripts/plan-guard.js
 # before it is applied, or before a dry run stops; a plan that deletes or replaces a namespace, a
 # StatefulSet, a volume claim, a Secret the platform owns or a resource the stack marks as
@@ -34,6 +40,7 @@ umask 077
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
 readonly ROLLOUT_TIMEOUT="${ROLLOUT_TIMEOUT:-600s}"
+readonly RESTORE_TIMEOUT="${RESTORE_TIMEOUT:-3600s}"
 
 # A value for a message: control characters, DEL, C1 controls and U+0080..U+00FF (also what an
 # invalid UTF-8 byte reads as), bidirectional overrides and isolates, zero-width and separator
@@ -88,6 +95,8 @@ assume_yes=false
 allow_destroy=()
 command="deploy"
 rollback_service=""
+restore_to=""
+restore_into=""
 while (($#)); do
   case "$1" in
     --dry-run) dry_run=true ;;
@@ -110,6 +119,13 @@ while (($#)); do
       ;;
     deploy) command="deploy" ;;
     namespaces) command="namespaces" ;;
+    restore) command="restore" ;;
+    --to | --into)
+      [[ "${command}" == "restore" ]] || fail "$1 belongs to restore: scripts/deploy.sh restore --to 2026-12-01T10:04:00Z"
+      [[ -n "${2:-}" ]] || fail "$1 needs a value (see scripts/deploy.sh --help)"
+      if [[ "$1" == --to ]]; then restore_to="$2"; else restore_into="$2"; fi
+      shift
+      ;;
     rollback)
       command="rollback"
       rollback_service="${2:-}"
@@ -120,6 +136,8 @@ while (($#)); do
   esac
   shift
 done
+
+[[ "${command}" != "restore" || -n "${restore_to}" ]] || fail "restore needs the time to restore to: scripts/deploy.sh restore --to 2026-12-01T10:04:00Z"
 
 # --- 1. Variables ------------------------------------------------------------------------------
 env_name="${DEPLOYMENT_ENV:-}"
@@ -159,7 +177,7 @@ fi
 # --- 3. Synthesize and check (local files only) -------------------------------------------------
 say "synthesizing ${env_name} (autoscaling ${autoscaling})"
 cd "${ROOT}"
-node scripts/compile.cjs tsconfig.deploy.json dist/main.js dist/scripts/check.js dist/scripts/stack-info.js dist/scripts/plan-guard.js ||
+node scripts/compile.cjs tsconfig.deploy.json dist/main.js dist/scripts/check.js dist/scripts/stack-info.js dist/scripts/plan-guard.js dist/scripts/restore-manifest.js ||
   fail "compile failed: fix the problems above (config/${env_name}.ts or the program); nothing was deployed"
 # Only the addresses named here lift prevent_destroy; one inherited from the shell never does.
 PLATFORM_ALLOW_DESTROY="${allow_destroy[*]}" node dist/main.js ||
@@ -181,6 +199,45 @@ contexts="$(kubectl config get-contexts -o name 2>/dev/null || true)"
 grep -qxF "${context}" <<<"${contexts}" ||
   fail "kube context '$(shown "${context}")' (cluster.context in config/${env_name}.ts) is not in your kubeconfig: create it, or edit the config"
 kube() { kubectl --context "${context}" "$@"; }
+
+# --- Restore: a new cluster from the backups, never over a running one ---------------------------
+if [[ "${command}" == "restore" ]]; then
+  restore_args=("${env_name}" "${restore_to}")
+  [[ -n "${restore_into}" ]] && restore_args+=("${restore_into}")
+  restore="$(node dist/scripts/restore-manifest.js "${restore_args[@]}")" || fail "nothing was restored"
+  into="$(sed -n 's/^name=//p' <<<"${restore}")"
+  source_cluster="$(sed -n 's/^source=//p' <<<"${restore}")"
+  objectstore="$(sed -n 's/^objectstore=//p' <<<"${restore}")"
+  restore_ns="$(sed -n 's/^namespace=//p' <<<"${restore}")"
+  if kube -n "${restore_ns}" get clusters.postgresql.cnpg.io "${into}" >/dev/null 2>&1; then
+    fail "a Cluster named ${into} already exists in ${restore_ns}: a restore never overwrites a database; choose another name with --into"
+  fi
+  kube -n "${restore_ns}" get objectstores.barmancloud.cnpg.io "${objectstore}" >/dev/null 2>&1 ||
+    fail "the ObjectStore ${objectstore} (the backups of ${source_cluster}) is not in ${restore_ns}: deploy the environment first (its cluster release creates it)"
+  first="$(kube -n "${restore_ns}" get objectstores.barmancloud.cnpg.io "${objectstore}" -o "jsonpath={.status.serverRecoveryWindow.${source_cluster}.firstRecoverabilityPoint}" 2>/dev/null || true)"
+  if [[ -n "${first}" ]] && [[ "$(node -e 'process.stdout.write(String(Date.parse(process.argv[1]) < Date.parse(process.argv[2])))' "${restore_to}" "${first}")" == true ]]; then
+    fail "--to ${restore_to} is before the earliest point the backups reach (${first}): retention removed what it needs"
+  fi
+  say "restore: ${source_cluster} as of ${restore_to}, into a new cluster ${into} in ${restore_ns}"
+  if [[ "${dry_run}" == true ]]; then
+    sed -n 's/^manifest=//p' <<<"${restore}" | kube create --dry-run=server -f - || fail "the API server refused the restore's objects"
+    say "dry run: nothing was created"
+    exit 0
+  fi
+  if [[ "${env_name}" == "production" && "${assume_yes}" != true ]]; then
+    [[ -t 0 ]] || fail "refusing to restore in production without a terminal: pass --yes"
+    read -r -p "Create cluster ${into} in production from the backups? [y/N] " answer
+    [[ "${answer}" == "y" || "${answer}" == "Y" ]] || fail "not restored"
+  fi
+  # create, not apply: it refuses an object that exists.
+  sed -n 's/^manifest=//p' <<<"${restore}" | kube create -f - || fail "creating the restored cluster failed: see above"
+  say "waiting for ${into} to recover and come up (up to ${RESTORE_TIMEOUT})"
+  kube -n "${restore_ns}" wait --for=condition=Ready "clusters.postgresql.cnpg.io/${into}" --timeout="${RESTORE_TIMEOUT}" ||
+    fail "${into} is not ready yet: kubectl -n ${restore_ns} get cluster ${into}; the running cluster ${source_cluster} was not touched"
+  say "restored: ${into} holds ${source_cluster} as of ${restore_to}; the running cluster is untouched."
+  say "  look: kubectl -n ${restore_ns} port-forward svc/${into}-rw 5432 (docs/operations.md, \"Database backups and restore\")"
+  exit 0
+fi
 
 # Passwords for an environment whose Secrets Terraform makes (local): generated once, kept out
 # of git in .secrets/, never printed. A dry run writes none: it reads the file where a deploy

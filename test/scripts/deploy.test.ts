@@ -72,6 +72,18 @@ if [[ "$args" == *" get service "* ]]; then
   printf '%s' "\${!var}"; exit 0
 fi
 if [[ "$args" == *" rollout status "* ]]; then exit "\${FAKE_ROLLOUT_STATUS:-0}"; fi
+if [[ "$args" == *" get clusters.postgresql.cnpg.io "* ]]; then
+  name="$(sed -E 's/.* get clusters\.postgresql\.cnpg\.io ([a-z0-9-]+).*/\\1/' <<<"$args")"
+  [[ " \${FAKE_CLUSTERS:-} " == *" $name "* ]] && exit 0
+  echo "Error from server (NotFound)" >&2; exit 1
+fi
+if [[ "$args" == *" get objectstores.barmancloud.cnpg.io "* ]]; then
+  [[ -n "\${FAKE_NO_OBJECTSTORE:-}" ]] && { echo "Error from server (NotFound)" >&2; exit 1; }
+  [[ "$args" == *jsonpath* ]] && printf '%s' "\${FAKE_FIRST_POINT:-}"
+  exit 0
+fi
+if [[ "$args" == *" create "* ]]; then cat >"$DEPLOY_RECORD.manifest"; exit 0; fi
+if [[ "$args" == *" wait "* ]]; then exit "\${FAKE_WAIT_STATUS:-0}"; fi
 exit 0
 `;
 
@@ -532,7 +544,10 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
       assert.equal(run.status, 0, run.stderr);
       assert.equal(lifecycleOf(dir, "production", "kubernetes_stateful_set_v1", REDIS.split(".")[1]!), undefined);
       assert.deepEqual(lifecycleOf(dir, "production", "kubernetes_namespace_v1", NAMESPACE.split(".")[1]!), { prevent_destroy: true });
-      assert.deepEqual(lifecycleOf(dir, "production", "kubernetes_stateful_set_v1", STATEFUL_SET.split(".")[1]!), { prevent_destroy: true });
+      // Production's Postgres is the CloudNativePG cluster's release: still protected.
+      const releases = JSON.parse(readFileSync(join(dir, "cdktf.out", "stacks", "production", "cdk.tf.json"), "utf8")).resource.helm_release;
+      const cluster = Object.keys(releases).find((id) => releases[id].chart === "cluster")!;
+      assert.deepEqual(lifecycleOf(dir, "production", "helm_release", cluster), { prevent_destroy: true });
     });
 
     it("ignores a PLATFORM_ALLOW_DESTROY inherited from the shell: only the flag lifts anything", async () => {
@@ -555,6 +570,72 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
         assert.match(run.stderr, /--allow-destroy needs a resource address \(<type>\.<name>, as the refusal lists it\)/);
         assert.deepEqual(run.calls, []);
       }
+    });
+  });
+  describe("restore", () => {
+    /** An hour ago, to the second, as RFC 3339. */
+    const past = () => new Date(Math.floor(Date.now() / 1000) * 1000 - 3600_000).toISOString().replace(".000Z", "Z");
+    const manifestOf = (run: Run) => JSON.parse(readFileSync(`${join(run.dir, "calls.log")}.manifest`, "utf8"));
+    const created = (run: Run) => run.calls.some((c) => / create /.test(c));
+
+    it("creates a new cluster recovered to the time from the running one's backups, and waits for it; no Terraform apply", async () => {
+      const to = past();
+      const run = await deploy(project(), ["restore", "--to", to, "--yes"], { DEPLOYMENT_ENV: "production" });
+      assert.equal(run.status, 0, run.stderr);
+      const name = `postgres-pitr-${to.replace(/[-:TZ]/g, "")}`;
+      assert.ok(!run.calls.some((c) => /^terraform (plan|apply)/.test(c)), run.calls.join("\n"));
+      assert.ok(run.calls.some((c) => c.includes(`get clusters.postgresql.cnpg.io ${name}`)));
+      assert.ok(run.calls.some((c) => / create -f -$/.test(c)));
+      assert.ok(run.calls.some((c) => c.includes(`wait --for=condition=Ready clusters.postgresql.cnpg.io/${name}`)));
+      const [policy, cluster] = manifestOf(run).items;
+      assert.equal(policy.kind, "NetworkPolicy");
+      assert.equal(cluster.metadata.name, name);
+      assert.deepEqual(cluster.spec.bootstrap.recovery.recoveryTarget, { targetTime: to });
+      assert.equal(cluster.spec.externalClusters[0].plugin.parameters.serverName, "postgres");
+      assert.match(run.stdout, new RegExp(`restored: ${name} holds postgres as of ${to}; the running cluster is untouched`));
+    });
+
+    it("refuses to create over a Cluster that exists, whatever its name", async () => {
+      const to = past();
+      for (const [args, existing] of [[[], `postgres-pitr-${to.replace(/[-:TZ]/g, "")}`], [["--into", "postgres-copy"], "postgres-copy"]] as const) {
+        const run = await deploy(project(), ["restore", "--to", to, ...args, "--yes"], { DEPLOYMENT_ENV: "production", FAKE_CLUSTERS: existing });
+        assert.equal(run.status, 1);
+        assert.match(run.stderr, new RegExp(`a Cluster named ${existing} already exists in agent-platform: a restore never overwrites a database`));
+        assert.ok(!created(run), run.calls.join("\n"));
+      }
+    });
+
+    it("refuses the running cluster's name, a time to come, a time without a zone, and an environment without backups", async () => {
+      const cases: [string[], Record<string, string>, RegExp][] = [
+        [["--to", past(), "--into", "postgres"], { DEPLOYMENT_ENV: "production" }, /--into postgres is the running cluster: a restore creates a new cluster and never overwrites a database/],
+        [["--to", new Date(Date.now() + 86_400_000).toISOString()], { DEPLOYMENT_ENV: "production" }, /is in the future/],
+        [["--to", "2026-12-01 10:04:00"], { DEPLOYMENT_ENV: "production" }, /is not an RFC 3339 time with a zone/],
+        [["--to", past()], { DEPLOYMENT_ENV: "local" }, /local runs Postgres as a StatefulSet .* it has no backups to restore from/],
+        [[], { DEPLOYMENT_ENV: "production" }, /restore needs the time to restore to/],
+      ];
+      for (const [args, env, message] of cases) {
+        const run = await deploy(project(), ["restore", ...args, "--yes"], env);
+        assert.equal(run.status, 1, args.join(" "));
+        assert.match(run.stderr, message);
+        assert.ok(!created(run));
+      }
+    });
+
+    it("refuses a time older than the backups reach, and a missing ObjectStore", async () => {
+      const early = await deploy(project(), ["restore", "--to", past(), "--yes"], { DEPLOYMENT_ENV: "production", FAKE_FIRST_POINT: new Date().toISOString() });
+      assert.equal(early.status, 1);
+      assert.match(early.stderr, /is before the earliest point the backups reach/);
+      const none = await deploy(project(), ["restore", "--to", past(), "--yes"], { DEPLOYMENT_ENV: "production", FAKE_NO_OBJECTSTORE: "1" });
+      assert.equal(none.status, 1);
+      assert.match(none.stderr, /the ObjectStore postgres-backups \(the backups of postgres\) is not in agent-platform/);
+      assert.ok(!created(early) && !created(none));
+    });
+
+    it("--dry-run has the API server check the objects and creates nothing", async () => {
+      const run = await deploy(project(), ["restore", "--to", past(), "--dry-run"], { DEPLOYMENT_ENV: "staging" });
+      assert.equal(run.status, 0, run.stderr);
+      assert.ok(run.calls.some((c) => / create --dry-run=server -f -$/.test(c)));
+      assert.ok(!run.calls.some((c) => / wait /.test(c)));
     });
   });
 });
