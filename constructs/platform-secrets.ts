@@ -2,6 +2,7 @@ import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
 import { TerraformVariable } from "cdktf";
 import { Construct } from "constructs";
 import { objectLabels } from "./labels";
+import { BACKUP_SECRET_KEYS } from "./postgres-cluster-values";
 import { REDIS_SECRET_KEYS, type RedisPurpose } from "./redis";
 
 /** A key of a Kubernetes Secret, consumed through `secretKeyRef`, never as a literal value. */
@@ -85,7 +86,7 @@ export class PlatformSecrets extends Construct {
         const secretKey = variable("postgres_backup_secret_access_key", "Object store secret access key for the database's backups (TF_VAR_postgres_backup_secret_access_key)");
         new SecretV1(this, "postgres-backup", {
           metadata: { name: cluster.backupSecret, namespace: props.namespace, labels: objectLabels("postgres", "database") },
-          data: { ACCESS_KEY_ID: keyId.stringValue, ACCESS_SECRET_KEY: secretKey.stringValue },
+          data: { [BACKUP_SECRET_KEYS.accessKeyId]: keyId.stringValue, [BACKUP_SECRET_KEYS.secretAccessKey]: secretKey.stringValue },
         });
       }
     } else {

@@ -68,6 +68,9 @@ export function clusterSecrets(topology: CloudNativePgSettings) {
   return { app: `${topology.name}-app`, monitoring: `${topology.name}-monitoring`, ca: `${topology.name}-ca` } as const;
 }
 
+/** The keys of the object store's credentials Secret, as the cluster chart's ObjectStore reads them. */
+export const BACKUP_SECRET_KEYS = { accessKeyId: "ACCESS_KEY_ID", secretAccessKey: "ACCESS_SECRET_KEY" } as const;
+
 /** The ObjectStore the cluster chart creates for the plugin. */
 export const objectStoreName = (topology: CloudNativePgSettings): string => `${topology.name}-backups`;
 
