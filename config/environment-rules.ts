@@ -22,6 +22,7 @@ function createdNamespaces(c: PlatformConfig): [field: string, name: string][] {
     ["namespace", c.namespace],
     ["monitoringNamespace", c.monitoringNamespace],
     ["monitoringNamespace", `${c.monitoringNamespace}${NODE_EXPORTER_SUFFIX}`],
+    ...(c.postgres.topology.kind === "cloudnative-pg" ? [["postgres.topology.operatorNamespace", c.postgres.topology.operatorNamespace] as [string, string]] : []),
   ];
 }
 

@@ -100,9 +100,12 @@ export function derivedNameProblems(config: PlatformConfig, source: string): Con
     [config.ingressController.namespace]: `the ingress controller's namespace (ingressController.namespace)`,
     [config.dns.namespace]: `the cluster DNS's namespace (dns.namespace)`,
   };
+  const topology = config.postgres.topology;
+  const operatorNamespace = topology.kind === "cloudnative-pg" ? topology.operatorNamespace : undefined;
   const created: [field: string, name: string, what: string][] = [
     ["namespace", config.namespace, "the platform's namespace"],
     ["monitoringNamespace", config.monitoringNamespace, "the monitoring namespace"],
+    ...(operatorNamespace ? [["postgres.topology.operatorNamespace", operatorNamespace, "the database operator's namespace"] as [string, string, string]] : []),
   ];
   const owner = (name: string): string | undefined =>
     name.startsWith("kube-")
@@ -131,6 +134,19 @@ export function derivedNameProblems(config: PlatformConfig, source: string): Con
       );
     else if (owner(nodeExporter) || nodeExporter === config.namespace)
       add("monitoringNamespace", config.monitoringNamespace, `derives node-exporter's namespace ${nodeExporter}, which is ${owner(nodeExporter) ?? "the platform's namespace (namespace)"}: choose another monitoring namespace`);
+  }
+  if (operatorNamespace && !reported.has("postgres.topology.operatorNamespace")) {
+    const same = [
+      ["namespace", config.namespace],
+      ["monitoringNamespace", config.monitoringNamespace],
+      ["node-exporter's namespace, derived from monitoringNamespace", nodeExporter],
+    ].find(([, name]) => name === operatorNamespace);
+    if (same)
+      add(
+        "postgres.topology.operatorNamespace",
+        operatorNamespace,
+        `is also ${same[0]}: the database operator and its plugin get a namespace of their own (its default-deny policies and Pod Security level would fall on the other's pods); choose another, such as cnpg-system`,
+      );
   }
   if (!reported.has("namespace") && config.namespace === nodeExporter)
     add("namespace", config.namespace, `is node-exporter's namespace, which the stack derives from monitoringNamespace (${config.monitoringNamespace}${NODE_EXPORTER_SUFFIX})`);

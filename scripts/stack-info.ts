@@ -7,6 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { platformNamespace } from "./platform-namespace";
 
 function main(outdir: string | undefined, environment: string | undefined): number {
   if (!outdir || !environment) {
@@ -20,9 +21,7 @@ function main(outdir: string | undefined, environment: string | undefined): numb
   }
   const stack = JSON.parse(readFileSync(file, "utf8"));
   const lines = [`context=${stack.provider.kubernetes[0].config_context}`];
-  const namespaces = Object.values(stack.resource.kubernetes_namespace_v1 ?? {}) as { metadata: { name: string; labels: Record<string, string> } }[];
-  const platform = namespaces.find((n) => n.metadata.labels["pod-security.kubernetes.io/enforce"] === "restricted");
-  lines.push(`namespace=${platform?.metadata.name ?? ""}`);
+  lines.push(`namespace=${platformNamespace(stack)?.name ?? ""}`);
   const variables = (stack.variable ?? {}) as Record<string, { default?: string; sensitive?: boolean }>;
   lines.push(`secrets=${Object.values(variables).some((v) => v.sensitive) ? "variable" : "existing"}`);
   const services = Object.entries(stack.resource.kubernetes_service_v1 ?? {}) as [string, { metadata: { name: string } }][];

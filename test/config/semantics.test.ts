@@ -363,4 +363,11 @@ describe("the database topology", () => {
     const p = refused("production", (r) => (topology(r).name = "api-gateway"), "postgres.topology.name");
     assert.match(p.rule, /makes the Cluster's Services api-gateway-rw, api-gateway-ro, api-gateway-r, and the service api-gateway/);
   });
+
+  it("refuses an operator namespace that is another namespace of the stack, or someone else's", () => {
+    assert.match(refused("production", (r) => (topology(r).operatorNamespace = "agent-platform"), "postgres.topology.operatorNamespace").rule, /is also namespace: the database operator and its plugin get a namespace of their own/);
+    assert.match(refused("production", (r) => (topology(r).operatorNamespace = "monitoring"), "postgres.topology.operatorNamespace").rule, /is also monitoringNamespace/);
+    assert.match(refused("production", (r) => (topology(r).operatorNamespace = "monitoring-node-exporter"), "postgres.topology.operatorNamespace").rule, /node-exporter's namespace/);
+    assert.match(refused("production", (r) => (topology(r).operatorNamespace = "kube-system"), "postgres.topology.operatorNamespace").rule, /kube-\*/);
+  });
 });
