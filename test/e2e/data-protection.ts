@@ -16,6 +16,8 @@ import { join, resolve } from "node:path";
 import { DATA_BEARING_OUTPUT } from "../../config/terraform-names";
 import { DATA_TYPES } from "../../scripts/plan-guard";
 import { prepareReleases } from "./charts";
+import { platformNamespace } from "../../scripts/platform-namespace";
+import { dropDependenciesOnLeftOut } from "./cloudnative-pg";
 
 type Json = Record<string, any>;
 
@@ -122,6 +124,7 @@ function asRun(stack: Json): Json {
   const json = structuredClone(stack);
   json.terraform.backend = { local: { path: "terraform.tfstate" } };
   if (prepareReleases(json).leftOut.length > 0) forgetLeftOut(json, "helm_release");
+  dropDependenciesOnLeftOut(json);
   return json;
 }
 
@@ -142,8 +145,7 @@ export function guardScenarios(stack: Json, variant: (mutate: (raw: Json) => voi
     dropPreventDestroy(applied);
     return { name, synthesized, applied, expected, terraformRefuses };
   };
-  const namespaces = stack.resource.kubernetes_namespace_v1 as Record<string, Json>;
-  const platform = Object.values(namespaces).find((r) => r.metadata.labels?.["pod-security.kubernetes.io/enforce"] === "restricted")!.metadata.name as string;
+  const platform = platformNamespace(stack)!.name;
   const scenarios = [scenario("namespace renamed", (raw) => (raw.namespace = `${platform}-renamed`), refusedOnNamespaceReplace(stack, byName("kubernetes_namespace_v1", platform)), true)];
   const redis = Object.values((stack.resource.kubernetes_stateful_set_v1 ?? {}) as Record<string, Json>).find((r) => r.metadata.name === "redis");
   if ((redis?.spec.volume_claim_template ?? []).length > 0) {

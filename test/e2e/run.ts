@@ -28,6 +28,7 @@ import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { checkChartsRemoved, checkInstalledCharts, prepareReleases } from "./charts";
 import { ControlPlane } from "./control-plane";
 import { checkDestroyGuard, dropPreventDestroy, forgetLeftOut, guardScenarios, unprotected } from "./data-protection";
+import { checkDatabaseCluster, createClusterSecrets, dropDependenciesOnLeftOut } from "./cloudnative-pg";
 import { checkDiffIdentity } from "./diff-identity";
 import { checkNetworkModel } from "./network";
 
@@ -149,6 +150,7 @@ function applicableCopy(stack: Json): { json: Json; leftOut: string[]; installed
   json.terraform.backend = { local: { path: "terraform.tfstate" } };
   const releases = prepareReleases(json);
   if (releases.leftOut.length > 0) forgetLeftOut(json, "helm_release");
+  releases.leftOut.push(...dropDependenciesOnLeftOut(json).map((d) => `depends_on ${d}`));
   // The run destroys what it made; runStack checks first that the stack carried prevent_destroy.
   dropPreventDestroy(json);
   return { json, ...releases };
@@ -230,7 +232,8 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
           data: Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
         });
       const pw = () => randomBytes(18).toString("hex");
-      await secret(platformNs, "postgres-auth", { "superuser-password": pw(), "app-password": pw(), "monitoring-password": pw() });
+      if (config.postgres.topology.kind === "statefulset") await secret(platformNs, "postgres-auth", { "superuser-password": pw(), "app-password": pw(), "monitoring-password": pw() });
+      else await createClusterSecrets(cp, config, pw);
       // One key per Redis user (docs/operations.md, "Secrets").
       if (config.redis) await secret(platformNs, "redis-auth", Object.fromEntries(Object.values(REDIS_SECRET_KEYS).map((key) => [key, pw()])));
       await secret(config.monitoringNamespace, "grafana-admin", { "admin-user": "admin", "admin-password": pw() });
@@ -295,6 +298,9 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
       quotas.length === 1 && Number(used.pods) > 0 && Number(used.pods) <= Number(quotas[0].status.hard.pods),
       quotas[0] ? `pods ${used.pods}/${quotas[0].status.hard.pods}, requests.cpu ${used["requests.cpu"]}/${quotas[0].status.hard["requests.cpu"]}, requests.memory ${used["requests.memory"]}/${quotas[0].status.hard["requests.memory"]}` : "no quota",
     );
+
+    // 6b'. The database cluster's objects, admitted against the operator's CRDs (test/e2e/cloudnative-pg.ts).
+    await checkDatabaseCluster(cp, report, label, config, stack, ctx.tfEnv.HOME!);
 
     // 6c. Every public service has an Ingress whose backend Service exists.
     const ingresses = await cp.list(`/apis/networking.k8s.io/v1/namespaces/${platformNs}/ingresses`);
