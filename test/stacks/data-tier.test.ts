@@ -9,7 +9,8 @@ import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { PlatformStack } from "../../stacks/platform-stack";
 import { type Json, loadConfig, named, rawEnvironment, resources, synthEnvironment, testApp } from "../helpers";
 import { unescapeLiteral } from "../../constructs/terraform-text-plain";
-import { clusterSecrets } from "../../constructs/postgres-cluster-values";
+import { BACKUP_SECRET_KEYS, clusterSecrets } from "../../constructs/postgres-cluster-values";
+import { MONITORING_ROLE } from "../../config/semantics";
 import { IMAGES, POSTGRES_MAJOR } from "../../config/versions";
 import { constructWarnings } from "../../stacks/synthesize";
 import { MIGRATION_NAME, releaseSlug } from "../../constructs/migration-job";
@@ -183,6 +184,23 @@ describe("PlatformStack data tier", () => {
     for (const command of commands) {
       assert.deepEqual([...command.matchAll(/--from-literal=([a-z-]+)=/g)].map((m) => m[1]).sort(), Object.values(REDIS_SECRET_KEYS).sort(), command);
     }
+  });
+
+  it("documents the cluster's Secrets with exactly the names, types, user names and keys the stack reads", () => {
+    const docs = readFileSync(resolve(__dirname, "../../../docs/operations.md"), "utf8");
+    const config = loadConfig("production");
+    const topology = config.postgres.topology;
+    assert.equal(topology.kind, "cloudnative-pg");
+    const names = clusterSecrets(topology);
+    const command = (name: string) => new RegExp(`create secret generic ${name}((?:[^\\n]*\\\\\\n)*[^\\n]*)`).exec(docs)?.[1] ?? "";
+    const keys = (text: string) => [...text.matchAll(/--from-literal=([A-Za-z_-]+)=/g)].map((m) => m[1]).sort();
+    for (const [name, user] of [[names.app, config.postgres.appUser], [names.monitoring, MONITORING_ROLE]] as const) {
+      const text = command(name);
+      assert.match(text, /--type=kubernetes\.io\/basic-auth/, name);
+      assert.deepEqual(keys(text), ["password", "username"], name);
+      assert.match(text, new RegExp(`--from-literal=username=${user} `), name);
+    }
+    assert.deepEqual(keys(command(topology.backup!.objectStore.credentialsSecretName)), Object.values(BACKUP_SECRET_KEYS).sort());
   });
 
   it("initialises the StatefulSet's Postgres with scram-sha-256 for socket and loopback logins too", () => {
