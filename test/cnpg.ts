@@ -25,7 +25,7 @@
  * authentication mapped from the harness's OS user, and the read-write Service (a TCP forwarder
  * whose backend the harness switches to the promoted instance, as the operator relabels the pod).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket, connect } from "node:net";
 import { userInfo } from "node:os";
@@ -35,16 +35,7 @@ import { parse } from "yaml";
 import { unescapeLiteral } from "../constructs/terraform-text-plain";
 import type { Json } from "./helpers";
 import { runAsync } from "./tools";
-import { freePort, isRoot, waitFor } from "./servers";
-
-/** The PostgreSQL server binaries, where `pg_config` says they are. */
-export function postgresBinDir(): string {
-  const found = spawnSync("pg_config", ["--bindir"], { encoding: "utf8" });
-  if (found.status !== 0 || !existsSync(join(found.stdout.trim(), "postgres"))) {
-    throw new Error("PostgreSQL's server is not installed (pg_config --bindir names no postgres; Debian packages postgresql and libpq-dev, which .ci/run installs)");
-  }
-  return found.stdout.trim();
-}
+import { freePort, isRoot, pgBin, waitFor } from "./servers";
 
 /** The values of a synthesized stack's CloudNativePG cluster release. */
 export function clusterReleaseValues(stack: Json): Json {
@@ -249,7 +240,7 @@ export function lsn(text: string | null): bigint {
 
 /** One instance of the cluster: a data directory, a port, a server. */
 export class Instance {
-  readonly bin = postgresBinDir();
+  readonly bin = pgBin();
   port = 0;
 
   constructor(
