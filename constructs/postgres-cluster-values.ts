@@ -135,6 +135,9 @@ export function clusterChartValues(inputs: ClusterInputs): Record<string, unknow
   const backup = topology.backup;
   return {
     fullnameOverride: topology.name,
+    // The release's record lives with the operator's (constructs/postgres-cluster.ts); the
+    // Cluster, its ObjectStore and ScheduledBackup in the platform's namespace.
+    namespaceOverride: inputs.namespace,
     type: "postgresql",
     version: { postgresql: String(POSTGRES_MAJOR) },
     mode: "standalone",

@@ -11,7 +11,15 @@ import { literal } from "./terraform-text";
 import { toYaml } from "./yaml";
 
 export interface PostgresClusterProps extends Omit<ClusterInputs, "namespace"> {
+  /** The platform's namespace: the Cluster, its pods, Services and Secrets. */
   readonly namespace: NamespaceRef;
+  /**
+   * Where Helm keeps the release's record (Secrets labelled `owner=helm`): the operator's
+   * namespace, not the platform's. A plan lists Secrets where a release lives, and the diff
+   * identity (constructs/diff-identity.ts) may then read every Secret there; in the platform's
+   * namespace those are the database's and Redis' passwords.
+   */
+  readonly releaseNamespace: string;
   readonly peers: ClusterPeers;
 }
 
@@ -50,7 +58,7 @@ export class PostgresCluster extends Construct {
 
     this.release = new Release(this, "release", {
       name: this.name,
-      namespace: props.namespace.name,
+      namespace: props.releaseNamespace,
       repository: CHARTS.cnpgCluster.repository,
       chart: CHARTS.cnpgCluster.chart,
       version: CHARTS.cnpgCluster.version,

@@ -138,6 +138,7 @@ export class PlatformStack extends TerraformStack {
       });
       this.cluster = new PostgresCluster(this, "postgres-cluster", {
         namespace: this.namespace,
+        releaseNamespace: this.databaseOperator.namespaceResource.metadata.name,
         postgres: config.postgres,
         topology,
         imagePullPolicy: config.imagePullPolicy,

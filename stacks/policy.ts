@@ -141,6 +141,11 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
   const workloads = all.filter((r) => WORKLOADS.includes(r.type));
   /** Selectors only reach objects in their own namespace. */
   const sameNamespace = (a: { body: Json }, b: { body: Json }) => a.body.metadata?.namespace === b.body.metadata?.namespace;
+  /** A namespace as written (a name, or a reference to a namespace the stack creates) as its name. */
+  const namespaceName = (v: unknown): unknown => {
+    const id = typeof v === "string" ? /^\$\{kubernetes_namespace_v1\.([^.]+)\.metadata\[0\]\.name\}$/.exec(v)?.[1] : undefined;
+    return id === undefined ? v : (resources.kubernetes_namespace_v1?.[id]?.metadata?.name ?? v);
+  };
   const podLabels = (w: { body: Json }) => (w.body.spec?.template?.metadata?.labels ?? {}) as Json;
 
   for (const r of all) {
@@ -212,7 +217,9 @@ export function evaluatePolicy(stack: Json, options: PolicyOptions): PolicyResul
     // The operator's own budgets (primary never evicted, one standby at a time) are the only ones:
     // a pod under two budgets cannot be evicted at all.
     if (values.cluster?.enablePDB === false) add(h, "KS-PDB", `cluster ${name} disables the operator's PodDisruptionBudgets (cluster.enablePDB false)`);
-    const inRelease = (x: { body: Json }) => x.body.metadata?.namespace === h.body.namespace;
+    // The chart puts the Cluster in namespaceOverride where set, else in the release's namespace.
+    const clusterNamespace = typeof values.namespaceOverride === "string" && values.namespaceOverride !== "" ? values.namespaceOverride : namespaceName(h.body.namespace);
+    const inRelease = (x: { body: Json }) => namespaceName(x.body.metadata?.namespace) === clusterNamespace;
     for (const p of pdbs.filter((x) => inRelease(x) && x.body.spec?.selector?.match_labels?.["cnpg.io/cluster"] !== undefined)) {
       add(p, "KS-PDB", `${p.body.metadata?.name} selects the pods of a CloudNativePG cluster, which the operator already budgets: a pod under two budgets cannot be evicted, so drains block`);
     }

@@ -44,9 +44,11 @@ describe("the CloudNativePG database", () => {
     // The data-bearing release is never rolled back or cleaned up by Helm (either deletes the Cluster).
     assert.equal(cluster.atomic, false);
     assert.equal(cluster.cleanup_on_fail, false);
-    // The operator and the plugin live in their own namespace, the cluster in the platform's.
+    // The operator and the plugin live in their own namespace, the Cluster in the platform's; the
+    // cluster's release record stays with the operator's, so no plan lists the platform's Secrets.
     assert.match(operator.namespace, /database-operator_namespace/);
-    assert.match(cluster.namespace, /\{kubernetes_namespace_v1\.namespace_/);
+    assert.equal(cluster.namespace, operator.namespace);
+    assert.equal(values(production, "cluster").namespaceOverride, config.namespace);
   });
 
   it("renders instances, synchronous replication, anti-affinity and the operator's budgets from config", () => {

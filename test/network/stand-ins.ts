@@ -135,8 +135,10 @@ export const CNPG_CHART_PODS: Readonly<Record<string, ChartPods>> = {
       source: "plugin-barman-cloud 0.7.0: templates/_helpers.tpl (selectorLabels), templates/deployment.yaml (containerPort 9090)",
     },
   ],
-  cluster: ({ name: release, namespace, values }) => {
+  cluster: ({ name: release, namespace: releaseNamespace, values }) => {
     const cluster: string = values.fullnameOverride ?? release;
+    // The chart's objects go to namespaceOverride where set (the release's record stays in its own).
+    const namespace: string = values.namespaceOverride || releaseNamespace;
     const instances: number = values.cluster?.instances ?? 3;
     const pods: StandInPod[] = Array.from({ length: instances }, (_, i) => ({
       role: "postgres",

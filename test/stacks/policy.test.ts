@@ -22,6 +22,22 @@ const INTERNAL = internalService(config);
 const CONFINED = serviceWhere(config, "a service without internet egress", (s) => !s.internetEgress);
 const JOB = (Object.values(production.resource.kubernetes_job_v1) as Json[])[0]!.metadata.name as string;
 
+/**
+ * Where the diff identity must read Secrets: the platform's namespace in variable mode (Secrets
+ * Terraform manages, by name), and every namespace a Helm release is installed in (its release
+ * records): the monitoring stack's and, with a CloudNativePG cluster, the operator's, which holds
+ * the cluster's release too. Never the platform's namespace in existing mode: its Secrets are the
+ * database's and Redis' passwords.
+ */
+function secretReadingNamespaces(config: PlatformConfig): Set<string> {
+  const topology = config.postgres.topology;
+  return new Set([
+    ...(config.secrets.mode === "variable" ? [config.namespace] : []),
+    config.monitoringNamespace,
+    ...(topology.kind === "cloudnative-pg" ? [topology.operatorNamespace] : []),
+  ]);
+}
+
 function objectStoreWithoutAddresses(config: PlatformConfig): boolean {
   const topology = config.postgres.topology;
   return topology.kind === "cloudnative-pg" && topology.backup !== undefined && topology.backup.objectStore.cidrs === undefined;
@@ -154,8 +170,7 @@ describe("policy gate", () => {
           ...(objectStoreWithoutAddresses(config) ? [`KS-NETWORK-POLICY-ANY-ADDRESS ${env}/postgres-cluster/network-policy`] : []),
           // The diff identity reads the Secrets a plan must (those Terraform manages, in variable
           // mode; Helm's release records, where a chart is), in Roles of their own.
-          ...(config.secrets.mode === "variable" ? [`KS-RBAC-SECRETS ${env}/diff-identity/${config.namespace}/secrets-role`] : []),
-          `KS-RBAC-SECRETS ${env}/diff-identity/${config.monitoringNamespace}/secrets-role`,
+          ...[...secretReadingNamespaces(config)].map((ns) => `KS-RBAC-SECRETS ${env}/diff-identity/${ns}/secrets-role`),
           // kube-prometheus-stack's operator and webhook Jobs, in the monitoring namespace only.
           `KS-RBAC-SECRETS ${env}/monitoring/chart-rbac/operator-role`,
           `KS-RBAC-SECRETS ${env}/monitoring/chart-rbac/admission-role`,
