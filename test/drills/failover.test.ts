@@ -183,7 +183,13 @@ describe("failover drill: production's replication settings, the primary killed,
       await standby.start(conf(standby, values, primary, names.slice(1)), instanceHba(values));
     }
     primary.reload(conf(primary, values, primary, names.slice(1)));
-    await waitFor(async () => (await primary.query("SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'")).length === names.length - 1, "every standby streaming", 60);
+    // Streaming is not enough: each WAL sender takes the reloaded synchronous list on its own
+    // loop, and until it has, pg_stat_replication shows its standby as async.
+    await waitFor(
+      async () => (await primary.query(`SELECT 1 FROM pg_stat_replication WHERE state = 'streaming'${sync ? " AND sync_state <> 'async'" : ""}`)).length === names.length - 1,
+      "every standby streaming under the synchronous list",
+      60,
+    );
 
     // PgBouncer as the pods run it, in front of the read-write Service, verifying the server's certificate.
     const bouncer = join(root, "pgbouncer");
