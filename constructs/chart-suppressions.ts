@@ -5,6 +5,7 @@
  * that excuses nothing where its workload renders fails as stale. Listed in docs/validation.md.
  */
 import { GRAFANA_NAME, STACK_RELEASE } from "./monitoring-values";
+import { OPERATOR_RELEASE, PLUGIN_RELEASE } from "./postgres-cluster-values";
 
 export interface ChartSuppression {
   /** The Helm release (its `name`). */
@@ -26,6 +27,8 @@ const API_CLIENTS: readonly [string, ChartSuppression["kind"], string, string][]
   [STACK_RELEASE, "Job", `${STACK_RELEASE}-admission-patch`, "the webhook certificate Job patches the webhook configurations with the CA through the API"],
   ["prometheus-adapter", "Deployment", "prometheus-adapter", "an aggregated API server: it authenticates callers (TokenReview) and reads the pods and namespaces it maps series to"],
   ["metrics-server", "Deployment", "metrics-server", "an aggregated API server: it authenticates callers (TokenReview) and lists the nodes and pods it reads metrics for"],
+  [OPERATOR_RELEASE, "Deployment", "cnpg-operator", "the CloudNativePG operator reconciles Clusters through the API: it creates their pods, Services, Secrets and PDBs, and holds its leader lease"],
+  [PLUGIN_RELEASE, "Deployment", PLUGIN_RELEASE, "the Barman Cloud plugin reads ObjectStores and their credentials Secrets and writes the backups' status through the API"],
 ];
 
 export const CHART_SUPPRESSIONS: readonly ChartSuppression[] = [
@@ -50,5 +53,60 @@ export const CHART_SUPPRESSIONS: readonly ChartSuppression[] = [
     name: GRAFANA_NAME,
     rule: "KS-PROBES",
     reason: "the dashboard sidecar (kiwigrid/k8s-sidecar 1.28) serves no endpoint to probe; it exits when its watch fails for good and the kubelet restarts it",
+  },
+  {
+    release: OPERATOR_RELEASE,
+    kind: "Deployment",
+    name: "cnpg-operator",
+    rule: "KS-PROBES",
+    reason:
+      "cloudnative-pg 0.29.0 renders liveness, readiness and startup probes on the one endpoint it has (/readyz of the webhook server) and takes only their initial delays as values; the startup probe (6 x 5 s) covers start-up, and a second replica with leader election covers a restart",
+  },
+  {
+    release: PLUGIN_RELEASE,
+    kind: "Deployment",
+    name: PLUGIN_RELEASE,
+    rule: "KS-PROBES",
+    reason:
+      "plugin-barman-cloud 0.7.0 renders a TCP readiness probe on its port 9090 and no liveness probe, with no value to add one; a hung plugin fails its readiness, so the operator stops calling it, and the WAL-archiving alert fires",
+  },
+  {
+    release: PLUGIN_RELEASE,
+    kind: "Deployment",
+    name: PLUGIN_RELEASE,
+    rule: "KS-IMAGE",
+    reason:
+      "plugin-barman-cloud 0.7.0 renders no imagePullPolicy (its values' image.pullPolicy is read by no template); the API server's default for the pinned tag is IfNotPresent",
+  },
+];
+
+/** A chart's ClusterRole that reads Secrets in every namespace, and why it stays. */
+export interface ChartSecretReader {
+  /** The chart (as its templates' source names it). */
+  readonly chart: string;
+  /** The ClusterRole's name as the chart renders it. */
+  readonly clusterRole: string;
+  readonly reason: string;
+}
+
+/**
+ * Declared exceptions to the chart-render RBAC check (no Role or ClusterRole reads Secrets outside
+ * the namespace its subject serves). kube-prometheus-stack's was replaced by the stack's own RBAC
+ * (constructs/monitoring-rbac.ts); the CloudNativePG charts' have no such option yet: a Cluster
+ * lives in the platform's namespace, its operator and plugin in their own, and the charts bind
+ * cross-namespace rights only through a ClusterRole (`config.clusterWide`). The operator watches
+ * the platform's namespace only (WATCH_NAMESPACE), which narrows what it does, not what RBAC
+ * grants. Listed in docs/validation.md; one that matches no rendered ClusterRole fails as stale.
+ */
+export const CHART_SECRET_READERS: readonly ChartSecretReader[] = [
+  {
+    chart: "cloudnative-pg",
+    clusterRole: "cnpg-operator",
+    reason: `the operator (release ${OPERATOR_RELEASE}) creates and rotates each Cluster's Secrets (its CA and server certificates, the replication client certificate, the superuser's) and reads the application and monitoring logins, in the Cluster's namespace`,
+  },
+  {
+    chart: "plugin-barman-cloud",
+    clusterRole: PLUGIN_RELEASE,
+    reason: `the Barman Cloud plugin (release ${PLUGIN_RELEASE}) reads each ObjectStore's credentials Secret and grants the Cluster's instances a Role on it, in the Cluster's namespace`,
   },
 ];

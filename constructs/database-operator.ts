@@ -125,7 +125,7 @@ export class DatabaseOperator extends Construct {
     // Its pods must be able to reach the API server (and be reached) before the release waits on them.
     this.operator.dependsOn = policies.map((p) => dependable(p));
     if (props.plugin) {
-      this.pluginValues = pluginChartValues(props.imagePullPolicy);
+      this.pluginValues = pluginChartValues();
       this.plugin = release("plugin", PLUGIN_RELEASE, CHARTS.barmanCloudPlugin, this.pluginValues, [this.operator]);
     }
   }

@@ -12,7 +12,7 @@ import { MONITORING_ROLE } from "../config/semantics";
 import { CNPG_OPERATOR_REPLICAS, SIZES } from "../config/sizes";
 import type { PlatformConfig } from "../config/types";
 import { internetPeer, monitoringPeers } from "./network";
-import { CNPG_POSTGRES_UID, IMAGES, POSTGRES_MAJOR } from "../config/versions";
+import { CNPG_POSTGRES_UID, IMAGES } from "../config/versions";
 
 /** The Barman Cloud plugin's name, as Clusters and ScheduledBackups refer to it. */
 export const BARMAN_PLUGIN = "barman-cloud.cloudnative-pg.io";
@@ -138,8 +138,8 @@ export function clusterChartValues(inputs: ClusterInputs): Record<string, unknow
     // The release's record lives with the operator's (constructs/postgres-cluster.ts); the
     // Cluster, its ObjectStore and ScheduledBackup in the platform's namespace.
     namespaceOverride: inputs.namespace,
-    type: "postgresql",
-    version: { postgresql: String(POSTGRES_MAJOR) },
+    // No `type` or `version`: with `cluster.imageName` set (the pinned major is in its tag) the
+    // chart reads neither (the chart-render test's dead-key check found them unread).
     mode: "standalone",
     cluster: {
       instances: topology.instances,
@@ -258,12 +258,16 @@ export function operatorChartValues(platformNamespace: string, imagePullPolicy: 
   };
 }
 
-/** Values of the Barman Cloud plugin chart (CHARTS.barmanCloudPlugin). */
-export function pluginChartValues(imagePullPolicy: "Always" | "IfNotPresent"): Record<string, unknown> {
+/**
+ * Values of the Barman Cloud plugin chart (CHARTS.barmanCloudPlugin). No `image.pullPolicy`: the
+ * chart (0.7.0) declares it but its Deployment never renders one (the chart-render test's dead-key
+ * check found it), so the API server's default for a pinned tag applies, IfNotPresent.
+ */
+export function pluginChartValues(): Record<string, unknown> {
   const [, tag] = splitImage(IMAGES.barmanCloudPlugin);
   return {
     fullnameOverride: PLUGIN_RELEASE,
-    image: { tag, pullPolicy: imagePullPolicy },
+    image: { tag },
     sidecarImage: { tag: splitImage(IMAGES.barmanCloudSidecar)[1] },
     crds: { create: true },
     resources: SIZES.barmanCloudPlugin,

@@ -5,6 +5,7 @@
  * roles' rules as Kubernetes defines them.
  */
 import type { Json, RenderedObject } from "./helm";
+import { CHART_SECRET_READERS } from "../../constructs/chart-suppressions";
 
 export interface Rule {
   readonly apiGroups?: readonly string[];
@@ -53,9 +54,15 @@ interface RoleRef {
   readonly declared?: string;
 }
 
-/** A KS-RBAC-SECRETS suppression declared on a stack's own Role (test/charts/releases.ts carries them). */
+/**
+ * A KS-RBAC-SECRETS suppression declared on a stack's own Role (test/charts/releases.ts carries
+ * them), or a chart's ClusterRole declared in CHART_SECRET_READERS.
+ */
 function declaredReason(o: RenderedObject): string | undefined {
-  return ((o as { suppressions?: { rule: string; reason: string }[] }).suppressions ?? []).find((x) => x.rule === "KS-RBAC-SECRETS")?.reason;
+  const own = ((o as { suppressions?: { rule: string; reason: string }[] }).suppressions ?? []).find((x) => x.rule === "KS-RBAC-SECRETS")?.reason;
+  if (own) return own;
+  if (o.kind !== "ClusterRole") return undefined;
+  return CHART_SECRET_READERS.find((r) => r.clusterRole === o.metadata.name && sourceOf(o).startsWith(`${r.chart}/`))?.reason;
 }
 
 function roles(objects: readonly RenderedObject[]): Map<string, RoleRef> {

@@ -10,6 +10,7 @@ import { describe, it, type TestContext } from "node:test";
 import { toGrafanaJson } from "../../dashboards/common";
 import { platformDashboards } from "../../dashboards/dashboards";
 import { ALERT_NAMES } from "../../dashboards/alerts";
+import { monitoredDatabase } from "../../constructs/monitoring-values";
 import { alertScenarios, runUnitTests, scenarioTests } from "../dashboards/alert-scenarios";
 import { checkDashboardExpressions, checkRules } from "../dashboards/tools";
 import { loadConfig } from "../helpers";
@@ -94,7 +95,7 @@ describe("charts: dashboards as Grafana's sidecar loads them", () => {
       const uids = loaded.map((l) => String(l.dashboard.uid));
       assert.deepEqual(uids.filter((u, i) => uids.indexOf(u) !== i), [], "Grafana loads one of two dashboards with the same uid");
       // Ours: the ConfigMaps of the stack, byte for byte what the dashboard tests check.
-      const ctx = { namespace: config.namespace, environment: env, pooler: !!config.pgbouncer };
+      const ctx = { namespace: config.namespace, environment: env, pooler: !!config.pgbouncer, database: monitoredDatabase(config) };
       const expected = platformDashboards(ctx).map((d) => toGrafanaJson(d, ctx));
       const platform = loaded.filter((l) => sourceOf(l.cm).startsWith("kubernetes_config_map_v1."));
       assert.deepEqual(platform.map((l) => l.dashboard), expected);

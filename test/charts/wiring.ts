@@ -6,6 +6,7 @@
 import { parse } from "yaml";
 import { HPA_METRIC_RULES, METRICS, POOLER_METRICS } from "../../config/metrics";
 import type { Json, RenderedObject } from "./helm";
+import { cnpgInstanceLabels } from "../network/stand-ins";
 import { mayServiceAccount, sourceOf } from "./rbac";
 
 type Obj = RenderedObject;
@@ -35,9 +36,12 @@ export function selectorMatches(selector: Json | undefined, labels: Json | undef
   });
 }
 
-/** Pods the operator creates at runtime (not rendered): Prometheus' and Alertmanager's, by their labels. */
+/**
+ * Pods the operators create at runtime (not rendered): Prometheus' and Alertmanager's, and a
+ * CloudNativePG Cluster's instances, by their labels.
+ */
 export function operatorPods(objects: readonly Obj[]): { namespace: string; labels: Json; name: string }[] {
-  return objects
+  const monitoring = objects
     .filter((o) => o.kind === "Prometheus" || o.kind === "Alertmanager")
     .map((o) => ({
       name: `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`,
@@ -45,6 +49,17 @@ export function operatorPods(objects: readonly Obj[]): { namespace: string; labe
       // The operator's pod labels (pkg/prometheus/statefulset.go, pkg/alertmanager/statefulset.go).
       labels: { "app.kubernetes.io/name": o.kind.toLowerCase(), "app.kubernetes.io/managed-by": "prometheus-operator", "app.kubernetes.io/instance": o.metadata.name, [o.kind.toLowerCase()]: o.metadata.name, ...((o.spec?.podMetadata?.labels ?? {}) as Json) },
     }));
+  // CloudNativePG's instance pods (pkg/specs/pods.go), plus the Cluster's inherited labels.
+  const instances = objects
+    .filter((o) => o.kind === "Cluster" && String(o.apiVersion).startsWith("postgresql.cnpg.io/"))
+    .flatMap((o) =>
+      Array.from({ length: Number(o.spec?.instances ?? 1) }, (_, i) => ({
+        name: `Cluster ${o.metadata.namespace}/${o.metadata.name} instance ${i + 1}`,
+        namespace: String(o.metadata.namespace),
+        labels: { ...((o.spec?.inheritedMetadata?.labels ?? {}) as Json), ...cnpgInstanceLabels(String(o.metadata.name), i + 1) },
+      })),
+    );
+  return [...monitoring, ...instances];
 }
 
 /** Pod templates of every controller, with the namespace they run in. */

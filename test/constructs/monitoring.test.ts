@@ -43,7 +43,8 @@ describe("Monitoring", () => {
       },
     ]);
     const localMonitors = (values(local, "kube-prometheus-stack").prometheus.additionalServiceMonitors as Json[]).map((m) => m.name);
-    assert.deepEqual(localMonitors, ["agent-platform-services", "agent-platform-redis", "agent-platform-postgres"]);
+    // Local runs no Redis (rate limiting in memory), so scrapes none.
+    assert.deepEqual(localMonitors, ["agent-platform-services", "agent-platform-postgres"]);
     assert.equal(values(local, "kube-prometheus-stack").prometheus.additionalPodMonitors, undefined);
     // Each monitor selects Services that exist, on a port they name.
     const services = Object.values(resources(production, "kubernetes_service_v1"));

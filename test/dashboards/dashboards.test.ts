@@ -3,19 +3,20 @@ import { describe, it } from "node:test";
 import { toGrafanaJson } from "../../dashboards/common";
 import { platformDashboards } from "../../dashboards/dashboards";
 import { METRICS } from "../../config/metrics";
+import { monitoredDatabase } from "../../constructs/monitoring-values";
 import { unescapeLiteral } from "../../constructs/terraform-text";
 import { loadConfig, resources, synthEnvironment } from "../helpers";
 import { checkDashboardExpressions, checkRules } from "./tools";
 
 /** Production's dashboards, as production deploys them (its PgBouncer row included). */
 const production = loadConfig("production");
-const ctx = { namespace: production.namespace, environment: "production", pooler: !!production.pgbouncer };
+const ctx = { namespace: production.namespace, environment: "production", pooler: !!production.pgbouncer, database: monitoredDatabase(production) };
 const dashboards = platformDashboards(ctx);
 const exprs = dashboards.flatMap((d) => d.panels.flatMap((p) => p.targets.map((t) => ({ uid: d.uid, panel: p.title, expr: t.expr }))));
 
 
 describe("dashboards", () => {
-  it("are the six the platform needs, each with a fixed uid", () => {
+  it("are the six the platform needs, and the database cluster's where one runs, each with a fixed uid", () => {
     assert.deepEqual(
       dashboards.map((d) => d.uid),
       [
@@ -25,8 +26,10 @@ describe("dashboards", () => {
         "agent-platform-rate-limits",
         "agent-platform-db-pool",
         "agent-platform-redis-cache",
+        "agent-platform-database",
       ],
     );
+    assert.ok(!platformDashboards({ ...ctx, database: { kind: "statefulset" } }).some((d) => d.uid === "agent-platform-database"));
     for (const d of dashboards) assert.ok(d.uid.length <= 40, d.uid);
   });
 

@@ -32,10 +32,11 @@ export function unprotected(stack: Json): string[] {
   });
 }
 
-/** Drops left-out resources (the run's helm_release) from the data-bearing output (in place). */
+/** Drops left-out resources of `type` (the run's helm_release) from the data-bearing output (in place). */
 export function forgetLeftOut(json: Json, type: string): void {
   const output = json.output?.[DATA_BEARING_OUTPUT];
-  if (output) output.value = (output.value as string[]).filter((address) => !address.startsWith(`${type}.`));
+  const kept = (json.resource?.[type] ?? {}) as Record<string, unknown>;
+  if (output) output.value = (output.value as string[]).filter((address) => !address.startsWith(`${type}.`) || address.slice(type.length + 1) in kept);
 }
 
 /** Removes every prevent_destroy (in place), so the run's own destroy can run. */

@@ -97,7 +97,7 @@ function kpsLabels(release: string): Record<string, string> {
 }
 
 /** The CloudNativePG operator's labels on an instance or Job of `cluster` (pkg/specs). */
-function cnpgLabels(cluster: string): Record<string, string> {
+export function cnpgLabels(cluster: string): Record<string, string> {
   return {
     "cnpg.io/cluster": cluster,
     "app.kubernetes.io/name": "postgresql",
@@ -107,12 +107,19 @@ function cnpgLabels(cluster: string): Record<string, string> {
   };
 }
 
+/** An instance pod's labels (the first is the primary at bootstrap, the others replicas). */
+export function cnpgInstanceLabels(cluster: string, ordinal: number): Record<string, string> {
+  const role = ordinal === 1 ? "primary" : "replica";
+  return { ...cnpgLabels(cluster), "cnpg.io/instanceName": `${cluster}-${ordinal}`, "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": role, role };
+}
+
 /** The CloudNativePG charts: the operator, the Barman Cloud plugin, and a Cluster's pods. */
 export const CNPG_CHART_PODS: Readonly<Record<string, ChartPods>> = {
-  "cloudnative-pg": ({ name: release, namespace, values }) =>
-    Array.from({ length: values.replicaCount ?? 1 }, (_, i) => ({
+  // One stand-in for the Deployment's replicas: they carry the same labels and ports.
+  "cloudnative-pg": ({ name: release, namespace, values }) => [
+    {
       role: "cnpg-operator",
-      name: `${values.fullnameOverride ?? `${release}-cloudnative-pg`}-${i}`,
+      name: values.fullnameOverride ?? `${release}-cloudnative-pg`,
       namespace,
       labels: { "app.kubernetes.io/name": "cloudnative-pg", "app.kubernetes.io/instance": release },
       ports: [tcp("metrics", 8080), tcp("webhook-server", values.webhook?.port ?? 9443, { calledByApiServer: true })],
@@ -122,8 +129,9 @@ export const CNPG_CHART_PODS: Readonly<Record<string, ChartPods>> = {
         { role: "postgres", port: "status" },
         { role: "barman-cloud-plugin", port: 9090 },
       ],
-      source: "cloudnative-pg 0.29.0: templates/_helpers.tpl (selectorLabels), templates/deployment.yaml (ports, replicaCount)",
-    })),
+      source: "cloudnative-pg 0.29.0: templates/_helpers.tpl (selectorLabels), templates/deployment.yaml (ports)",
+    },
+  ],
   "plugin-barman-cloud": ({ name: release, namespace, values }) => [
     {
       role: "barman-cloud-plugin",
@@ -144,7 +152,7 @@ export const CNPG_CHART_PODS: Readonly<Record<string, ChartPods>> = {
       role: "postgres",
       name: `${cluster}-${i + 1}`,
       namespace,
-      labels: { ...cnpgLabels(cluster), "cnpg.io/instanceName": `${cluster}-${i + 1}`, "cnpg.io/podRole": "instance", "cnpg.io/instanceRole": i === 0 ? "primary" : "replica", role: i === 0 ? "primary" : "replica" },
+      labels: cnpgInstanceLabels(cluster, i + 1),
       ports: [tcp("postgresql", 5432), tcp("metrics", 9187), tcp("status", 8000)],
       usesApiServer: true,
       // Streaming replication and the standbys' instance managers, to the primary.
