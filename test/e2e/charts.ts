@@ -186,9 +186,13 @@ export async function checkInstalledCharts(cp: ControlPlane, report: ChartsRepor
   const rules = await cp.list(`/apis/monitoring.coreos.com/v1/namespaces/${ns}/prometheusrules`);
   const monitors = await cp.list(`/apis/monitoring.coreos.com/v1/namespaces/${ns}/servicemonitors`);
   const kpsValues = Object.values((json.resource.helm_release ?? {}) as Record<string, Json>).find((r) => r.name === "kps");
-  const wantMonitors = ["agent-platform-services", "agent-platform-postgres", ...(config.redis ? ["agent-platform-redis"] : []), ...(config.pgbouncer ? ["agent-platform-pgbouncer"] : [])].sort();
+  // A CloudNativePG cluster's instances have no metrics Service: a PodMonitor scrapes them.
+  const cluster = monitoredDatabase(config).kind === "cloudnative-pg";
+  const wantMonitors = ["agent-platform-services", ...(cluster ? [] : ["agent-platform-postgres"]), ...(config.redis ? ["agent-platform-redis"] : []), ...(config.pgbouncer ? ["agent-platform-pgbouncer"] : [])].sort();
   const haveMonitors = monitors.map((m) => m.metadata.name as string).filter((n) => n.startsWith("agent-platform-")).sort();
   report.check(label, "the API server admitted and stores our ServiceMonitors", JSON.stringify(haveMonitors) === JSON.stringify(wantMonitors), `${haveMonitors.join(", ")} of ${monitors.length}`);
+  const podMonitors = (await cp.list(`/apis/monitoring.coreos.com/v1/namespaces/${ns}/podmonitors`)).map((m) => m.metadata.name as string).filter((n) => n.startsWith("agent-platform-"));
+  report.check(label, "the API server admitted and stores our PodMonitor (the database cluster's instances, where one runs)", JSON.stringify(podMonitors) === JSON.stringify(cluster ? ["agent-platform-postgres-cluster"] : []), podMonitors.join(", ") || "none");
   const ours = rules.filter((r) => String(r.metadata.name).endsWith("-agent-platform"));
   report.check(label, "the API server admitted and stores our PrometheusRule (where alerting is on)", ours.length === (config.monitoring.alerting ? 1 : 0) && !!kpsValues, `${ours.length} of ${rules.length} PrometheusRules`);
 
