@@ -47,6 +47,8 @@ export class DatabaseOperator extends Construct {
   readonly namespaceResource: NamespaceV1;
   readonly operator: Release;
   readonly plugin?: Release;
+  /** The operator namespace's NetworkPolicies: every release installed there waits for them. */
+  readonly networkPolicies: readonly NetworkPolicyV1[];
   readonly operatorValues: Record<string, unknown>;
   readonly pluginValues?: Record<string, unknown>;
 
@@ -72,7 +74,7 @@ export class DatabaseOperator extends Construct {
     const tcp = (...ports: readonly number[]) => ports.map((port) => ({ port: String(port), protocol: "TCP" }));
     const pods = (matchLabels: Record<string, string>) => ({ podSelector: { matchLabels: { ...matchLabels } } });
     const apiServer = props.apiServer.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
-    const policies = [
+    const policies = (this.networkPolicies = [
       policy("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
       policy("allow-dns-egress", {
         podSelector: {},
@@ -103,7 +105,7 @@ export class DatabaseOperator extends Construct {
         ],
       }),
       ...(props.plugin ? [policy("barman-cloud-plugin", { ...pods(PLUGIN_POD_LABELS), policyTypes: ["Ingress"], ingress: [{ from: [pods(OPERATOR_POD_LABELS)], ports: tcp(PLUGIN_PORT) }] })] : []),
-    ];
+    ]);
 
     const release = (id: string, name: string, chart: { repository: string; chart: string; version: string }, values: Record<string, unknown>, dependsOn: Release[]) =>
       new Release(this, id, {
@@ -127,6 +129,8 @@ export class DatabaseOperator extends Construct {
     if (props.plugin) {
       this.pluginValues = pluginChartValues();
       this.plugin = release("plugin", PLUGIN_RELEASE, CHARTS.barmanCloudPlugin, this.pluginValues, [this.operator]);
+      // As the operator's: its pod reaches the API server and is reached by the operator.
+      this.plugin.dependsOn = [dependable(this.operator), ...policies.map((p) => dependable(p))];
     }
   }
 }

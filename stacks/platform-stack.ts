@@ -145,7 +145,13 @@ export class PlatformStack extends TerraformStack {
         peers: { clients: postgresClients, operatorNamespace: topology.operatorNamespace, monitoringNamespace: config.monitoringNamespace, apiServer: config.cluster.apiServer ?? DEFAULT_API_SERVER },
       });
       // The Cluster's CRDs and webhook come with the operator, its ObjectStore's with the plugin.
-      this.cluster.release.dependsOn = [dependable(this.databaseOperator.plugin ?? this.databaseOperator.operator), dependable(this.cluster.networkPolicy)];
+      // The release's record lives in the operator's namespace, its pods in the platform's: it
+      // waits for the policies of both (test/stacks/release-order.test.ts).
+      this.cluster.release.dependsOn = [
+        dependable(this.databaseOperator.plugin ?? this.databaseOperator.operator),
+        dependable(this.cluster.networkPolicy),
+        ...this.databaseOperator.networkPolicies.map((p) => dependable(p)),
+      ];
       this.warnAboutPlaceholderBucket(topology);
       server = { host: this.cluster.host, port: this.cluster.port, labels: { [CLUSTER_LABEL]: topology.name, [POD_ROLE_LABEL]: "instance" }, ready: this.cluster.release };
     } else {
