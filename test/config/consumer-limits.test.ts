@@ -11,6 +11,7 @@ import { MAX_INT32 } from "../../config/extreme-rules";
 import { validateCatalog, validateEnvironment } from "../../config/load";
 import type { EnvironmentName } from "../../config/schema";
 import { isRolling, serviceWhere } from "../catalogue";
+import { clusterReleaseValues } from "../cnpg";
 import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthEnvironment } from "../helpers";
 
 const PRODUCTION = loadConfig("production");
@@ -118,10 +119,21 @@ describe("byte quantities beyond what a Kubernetes quantity holds", () => {
     assert.match(rule, /sizes the namespace's ResourceQuota .* at least 8Ei/);
   });
   it("accepts a volume just below 2^63 bytes with the namespace's other volumes, and emits it as written", () => {
-    // 2^63 bytes less 16Gi, beside Redis' 10Gi: the quota's requests.storage stays below 2^63.
-    const json = accepted("production", (r) => ((r.postgres.storage.size = "8796093005824Mi"), (r.redis.storage.size = "10Gi")));
-    const postgres = named(json, "kubernetes_stateful_set_v1", "postgres");
-    assert.equal(postgres.spec.volume_claim_template[0].spec.resources.requests.storage, "8796093005824Mi");
+    // 2^63 bytes less 16Gi, shared by every database instance's volume, beside Redis' 10Gi: the
+    // quota's requests.storage stays below 2^63.
+    const topology = loadConfig("production").postgres.topology;
+    const instances = topology.kind === "cloudnative-pg" ? topology.instances + (topology.walStorage ? topology.instances : 0) : 1;
+    const size = `${Math.floor(8796093005824 / instances)}Mi`;
+    const json = accepted("production", (r) => {
+      r.postgres.storage.size = size;
+      if (r.postgres.topology?.walStorage) r.postgres.topology.walStorage.size = size;
+      r.redis.storage.size = "10Gi";
+    });
+    const emitted =
+      topology.kind === "cloudnative-pg"
+        ? clusterReleaseValues(json).cluster.storage.size
+        : named(json, "kubernetes_stateful_set_v1", "postgres").spec.volume_claim_template[0].spec.resources.requests.storage;
+    assert.equal(emitted, size);
   });
 });
 
