@@ -11,7 +11,8 @@
  * Usage: node dist/scripts/checkov.js <checkov executable> <cdktf.out> [environment ...]
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 interface CheckRecord {
@@ -28,11 +29,28 @@ interface StackReport {
   readonly seconds: number;
 }
 
+/**
+ * The stack as checkov reads it, in a scratch directory: checkov 3.3.30's terraform_json parser
+ * raises "this method receives only dicts" on a scalar in the `terraform` block
+ * (`required_version`, which S3 stacks set) and then scans nothing. That block holds no resource,
+ * so its scalars are left out of the copy; the resources are byte for byte the stack's.
+ */
+function scanCopy(dir: string): string {
+  const stack = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8"));
+  if (stack.terraform && typeof stack.terraform === "object") {
+    stack.terraform = Object.fromEntries(Object.entries(stack.terraform).filter(([, v]) => v !== null && typeof v === "object"));
+  }
+  const scratch = mkdtempSync(join(tmpdir(), "checkov-stack-"));
+  writeFileSync(join(scratch, "cdk.tf.json"), JSON.stringify(stack));
+  return scratch;
+}
+
 function runStack(checkov: string, dir: string, environment: string): StackReport {
   const started = process.hrtime.bigint();
+  const scratch = scanCopy(dir);
   const result = spawnSync(
     checkov,
-    ["-d", dir, "--framework", "terraform_json", "--skip-download", "--quiet", "--compact", "-o", "json"],
+    ["-d", scratch, "--framework", "terraform_json", "--skip-download", "--quiet", "--compact", "-o", "json"],
     { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: { ...process.env, BC_SKIP_MAPPING: "TRUE", CHECKOV_RUN_SCA_PACKAGE_SCAN_V2: "false" } },
   );
   if (result.error) throw new Error(`cannot run ${checkov}: ${result.error.message}`);
@@ -43,9 +61,15 @@ function runStack(checkov: string, dir: string, environment: string): StackRepor
   } catch {
     throw new Error(`checkov produced no JSON for ${environment} (exit ${result.status}):\n${result.stderr.slice(-2000)}`);
   }
+  rmSync(scratch, { recursive: true, force: true });
   const report = Array.isArray(parsed) ? parsed.find((r) => r.check_type === "terraform_json") : parsed;
   const failedChecks: CheckRecord[] = report?.results?.failed_checks ?? [];
   const passed = report?.summary?.passed ?? 0;
+  // A file checkov cannot parse is scanned as nothing, and "passed 0, failed 0" would pass.
+  const parsingErrors = Number(report?.summary?.parsing_errors ?? 0);
+  if (parsingErrors > 0 || passed + failedChecks.length === 0) {
+    throw new Error(`checkov scanned nothing in ${environment} (parsing errors: ${parsingErrors}, checks run: ${passed + failedChecks.length}):\n${result.stderr.slice(-2000)}`);
+  }
 
   const stack = JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8"));
   const declared = new Map<string, { rule: string; reason: string }[]>();
