@@ -4,7 +4,7 @@ import { Construct } from "constructs";
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from "./security";
 import { type SecretFile, secretFilesVolume } from "./platform-secrets";
 import { literalList } from "./terraform-text";
-import { spreadOverNodesAndZones, surgeOnlyRollingUpdate } from "./scheduling";
+import { nodeFailureTolerations, spreadOverNodesAndZones, surgeOnlyRollingUpdate } from "./scheduling";
 
 /** Where a service's Secret files are mounted. Not under /etc/platform: that is the files ConfigMap. */
 export const SECRETS_DIR = "/etc/platform-secrets";
@@ -80,6 +80,12 @@ export interface ServiceDeploymentProps {
    * @default "64Mi"
    */
   readonly tmpSize?: string;
+  /**
+   * Seconds a pod stays on a node that is NotReady or unreachable before it is evicted and
+   * replaced elsewhere.
+   * @default 30 (STATELESS_NODE_FAILURE_TOLERATION_SECONDS; the cluster's own default is 300)
+   */
+  readonly nodeFailureTolerationSeconds?: number;
   readonly dependsOn?: ITerraformDependable[];
 }
 
@@ -131,6 +137,7 @@ export class ServiceDeployment extends Construct {
             terminationGracePeriodSeconds: 30,
             securityContext: restrictedPodSecurityContext(),
             topologySpreadConstraint: spread,
+            toleration: nodeFailureTolerations(props.nodeFailureTolerationSeconds),
             container: [
               {
                 name: "app",

@@ -16,7 +16,7 @@ import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from
 import { monitoringPeers } from "./network";
 import { suppress, suppressSideLoadedPullPolicy } from "./suppressions";
 import { literalList, literalMap } from "./terraform-text";
-import { spreadOverNodesAndZones, surgeOnlyRollingUpdate } from "./scheduling";
+import { nodeFailureTolerations, spreadOverNodesAndZones, surgeOnlyRollingUpdate } from "./scheduling";
 
 export const PGBOUNCER_NAME = "pgbouncer";
 export const PGBOUNCER_PORT = 6432;
@@ -207,6 +207,8 @@ export class Pgbouncer extends Construct {
             terminationGracePeriodSeconds: 60,
             securityContext: restrictedPodSecurityContext(runAs),
             topologySpreadConstraint: spreadOverNodesAndZones(selector),
+            // Stateless like the services: off a failed node in 30 s, not the cluster's 300 s.
+            toleration: nodeFailureTolerations(),
             initContainer: [
               {
                 name: "auth-file",

@@ -32,6 +32,24 @@ describe("ServiceDeployment", () => {
     assert.equal(spec().template.spec.topology_spread_constraint, undefined);
     assert.equal(spec({ spreadAcrossNodes: true }).template.spec.topology_spread_constraint.length, 2);
   });
+  it("leaves a NotReady or unreachable node after 30 s by default, and after the seconds asked", () => {
+    const tolerations = spec().template.spec.toleration;
+    assert.deepEqual(
+      tolerations.map((t: Json) => [t.key, t.operator, t.effect, t.toleration_seconds]),
+      [
+        ["node.kubernetes.io/not-ready", "Exists", "NoExecute", "30"],
+        ["node.kubernetes.io/unreachable", "Exists", "NoExecute", "30"],
+      ],
+    );
+    assert.deepEqual(
+      spec({ nodeFailureTolerationSeconds: 120 }).template.spec.toleration.map((t: Json) => t.toleration_seconds),
+      ["120", "120"],
+    );
+  });
+  it("fails when the node-failure toleration is not a whole number of seconds up to an hour", () => {
+    assert.throws(() => spec({ nodeFailureTolerationSeconds: -1 }), /'nodeFailureTolerationSeconds' \(-1\) must be a whole number of seconds from 0 to 3600/);
+    assert.throws(() => spec({ nodeFailureTolerationSeconds: 1.5 }), /'nodeFailureTolerationSeconds' \(1.5\)/);
+  });
   it("sizes /tmp at 64Mi by default, and as asked", () => {
     assert.equal(spec().template.spec.volume[0].empty_dir.size_limit, "64Mi");
     assert.equal(spec({ tmpSize: "1Gi" }).template.spec.volume[0].empty_dir.size_limit, "1Gi");

@@ -61,6 +61,15 @@ describe("PlatformStack data tier", () => {
     assert.ok(!Object.values(resources(local, "kubernetes_stateful_set_v1")).some((s) => s.metadata.name === "redis"));
   });
 
+  it("moves every Deployment off a failed node after 30 s, and leaves the data tier on the cluster's 300 s", () => {
+    for (const [id, d] of Object.entries(resources(production, "kubernetes_deployment_v1"))) {
+      const seconds = (d.spec.template.spec.toleration ?? []).map((t: Json) => `${t.key}=${t.toleration_seconds}`);
+      assert.deepEqual(seconds, ["node.kubernetes.io/not-ready=30", "node.kubernetes.io/unreachable=30"], id);
+    }
+    // No toleration of its own: the DefaultTolerationSeconds admission plugin adds 300 s.
+    for (const [id, s] of Object.entries(resources(production, "kubernetes_stateful_set_v1"))) assert.equal(s.spec.template.spec.toleration, undefined, id);
+  });
+
   it("keeps every password out of the JSON: Secrets by reference in production, sensitive variables locally", () => {
     // Production's only variables are the blue-green switches, which hold no secret.
     assert.deepEqual(Object.keys(production.variable ?? {}).sort(), productionConfig.services.filter(isBlueGreen).map((s) => trackVariable(s.name)).sort());
