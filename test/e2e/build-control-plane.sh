@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # Builds the control plane the end-to-end check runs (kube-apiserver, kube-controller-manager,
-# kube-scheduler from k8s.io/kubernetes; kwok from sigs.k8s.io/kwok), from the Go module proxy,
-# into a cache keyed by version. A second call with the binaries present does nothing.
+# kube-scheduler from k8s.io/kubernetes; kwok from sigs.k8s.io/kwok; metrics-server from
+# sigs.k8s.io/metrics-server), from the Go module proxy, into a cache keyed by version. A second
+# call with the binaries present does nothing.
 #
 #   test/e2e/build-control-plane.sh [cache dir]
 #
 # k8s.io/kubernetes cannot be `go install`ed directly: its go.mod replaces every k8s.io/* staging
 # module with a path inside its own tree. A small wrapper module requires the release and
 # replaces each staging module with its published v0.x.y twin instead (the same code).
-# On 2 cores: about 11 min for kube-apiserver, +1 min for the other two, ~2.5 min for kwok.
+# On 2 cores: about 11 min for kube-apiserver, +1 min for the other two, ~2.5 min for kwok,
+# a few minutes for metrics-server.
 set -euo pipefail
 
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.35.4}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
+METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.0}"
 CACHE="${1:-${XDG_CACHE_HOME:-${HOME}/.cache}/agent-platform/control-plane}"
 BIN="${CACHE}/kubernetes-${KUBERNETES_VERSION}"
 KWOK_BIN="${CACHE}/kwok-${KWOK_VERSION}"
-mkdir -p "${BIN}" "${KWOK_BIN}"
+METRICS_SERVER_BIN="${CACHE}/metrics-server-${METRICS_SERVER_VERSION}"
+mkdir -p "${BIN}" "${KWOK_BIN}" "${METRICS_SERVER_BIN}"
 
 have() { [[ -x "$1" ]]; }
 
@@ -82,4 +86,23 @@ if [[ ! -s "${KWOK_BIN}/stages.yaml" ]]; then
   for f in "${stages[@]}"; do printf -- '---\n'; cat "$f"; done >"${KWOK_BIN}/stages.yaml.tmp"
   mv "${KWOK_BIN}/stages.yaml.tmp" "${KWOK_BIN}/stages.yaml"
 fi
-echo "control plane: ${BIN} (kube-apiserver, kube-controller-manager, kube-scheduler), ${KWOK_BIN}/kwok"
+# kwok's kubelet resource-metrics endpoint (Metric), pod CPU and memory from pod annotations
+# (ClusterResourceUsage), and its node chaos stage (node-not-ready), for the scaling, drain and
+# node-failure scenarios; from the same module.
+if [[ ! -s "${KWOK_BIN}/metrics.yaml" || ! -s "${KWOK_BIN}/chaos-stages.yaml" ]]; then
+  module="$(GOFLAGS=-mod=mod go mod download -json "sigs.k8s.io/kwok@${KWOK_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  metrics=("${module}/kustomize/metrics/resource/metrics-resource.yaml" "${module}/kustomize/metrics/usage/usage-from-annotation.yaml")
+  chaos="${module}/kustomize/stage/node/chaos/node-not-ready.yaml"
+  for f in "${metrics[@]}" "${chaos}"; do
+    [[ -s "$f" ]] || { echo "build-control-plane: ${f} not found in the kwok module" >&2; exit 1; }
+  done
+  for f in "${metrics[@]}"; do printf -- '---\n'; cat "$f"; done >"${KWOK_BIN}/metrics.yaml.tmp"
+  mv "${KWOK_BIN}/metrics.yaml.tmp" "${KWOK_BIN}/metrics.yaml"
+  { printf -- '---\n'; cat "${chaos}"; } >"${KWOK_BIN}/chaos-stages.yaml.tmp"
+  mv "${KWOK_BIN}/chaos-stages.yaml.tmp" "${KWOK_BIN}/chaos-stages.yaml"
+fi
+if ! have "${METRICS_SERVER_BIN}/metrics-server"; then
+  echo "building metrics-server ${METRICS_SERVER_VERSION}"
+  GOBIN="${METRICS_SERVER_BIN}" GOFLAGS=-mod=mod CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/metrics-server/cmd/metrics-server@${METRICS_SERVER_VERSION}"
+fi
+echo "control plane: ${BIN} (kube-apiserver, kube-controller-manager, kube-scheduler), ${KWOK_BIN}/kwok, ${METRICS_SERVER_BIN}/metrics-server"

@@ -1,9 +1,11 @@
 /**
  * A real Kubernetes control plane on 127.0.0.1, in the style of controller-runtime's envtest plus
- * kwok: etcd, kube-apiserver (PodSecurity admission and an audit log on), kube-controller-manager,
- * kube-scheduler, and kwok driving one fake node so Deployments roll out, StatefulSets become
- * ready and Jobs complete without a container runtime. Certificates are generated per run with
- * openssl. Every process listens on 127.0.0.1 only and is stopped by PID, also on failure.
+ * kwok: etcd, kube-apiserver (PodSecurity admission, an audit log and the aggregation layer on),
+ * kube-controller-manager, kube-scheduler, and kwok driving three fake nodes in three zones so
+ * Deployments roll out and spread, StatefulSets become ready and Jobs complete without a container
+ * runtime. kwok also serves each node's kubelet resource-metrics endpoint (from pod annotations),
+ * so a metrics-server on the host can read CPU and memory. Certificates are generated per run
+ * with openssl. Every process listens on 127.0.0.1 only and is stopped by PID, also on failure.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
@@ -19,6 +21,37 @@ export interface ControlPlaneBinaries {
   readonly kwok: string;
   /** kwok Stage objects (YAML) for node and pod lifecycles. */
   readonly kwokStages: string;
+  /**
+   * kwok's kubelet resource-metrics `Metric` and its usage-from-annotation `ClusterResourceUsage`
+   * (YAML), and its `node-not-ready` chaos Stage.
+   * @default none: no metrics endpoints, no chaos
+   */
+  readonly kwokExtras?: readonly string[];
+}
+
+/** The fake nodes: one per zone, so zone and hostname spreading both have somewhere to go. */
+export const NODES = [
+  { name: "kwok-node-0", zone: "zone-a" },
+  { name: "kwok-node-1", zone: "zone-b" },
+  { name: "kwok-node-2", zone: "zone-c" },
+] as const;
+
+/** Pod annotations kwok's usage-from-annotation ClusterResourceUsage reads. */
+export const USAGE_ANNOTATIONS = { cpu: "kwok.x-k8s.io/usage-cpu", memory: "kwok.x-k8s.io/usage-memory" } as const;
+
+/** The kwok chaos Stage's label: a node carrying it reports Ready=False. */
+export const NODE_NOT_READY_LABEL = "node-not-ready.stage.kwok.x-k8s.io";
+
+/** How often the controller manager's HPA controller evaluates (the default is 15 s). */
+export const HPA_SYNC_SECONDS = 5;
+
+/** A process started next to the control plane; stopped by PID with it. */
+export interface HostProcess {
+  readonly name: string;
+  readonly pid: number;
+  /** True while it runs. */
+  running(): boolean;
+  stop(): Promise<void>;
 }
 
 /** A free TCP port on 127.0.0.1. */
@@ -35,6 +68,15 @@ async function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** SIGTERM, then SIGKILL after 5 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(5000)]);
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+}
 
 export interface ApiResponse {
   readonly status: number;
@@ -57,6 +99,7 @@ export class ControlPlane {
   readonly kubeconfig: string;
   private readonly processes: { name: string; child: ChildProcess }[] = [];
   private apiPort = 0;
+  private kwokPort = 0;
   private ca = "";
   private clientCert = "";
   private clientKey = "";
@@ -72,6 +115,11 @@ export class ControlPlane {
 
   get server(): string {
     return `https://127.0.0.1:${this.apiPort}`;
+  }
+
+  /** A file under this run's PKI directory (`ca.crt`, `admin.crt`, `admin.key`, ...). */
+  pki(name: string): string {
+    return join(this.dir, "pki", name);
   }
 
   /** Starts every component and waits until the fake node is Ready. */
@@ -120,6 +168,17 @@ export class ControlPlane {
       `--audit-log-path=${this.auditLog}`,
       "--audit-log-format=json",
       "--profiling=false",
+      // The aggregation layer, for metrics.k8s.io and custom.metrics.k8s.io served by processes
+      // on the host: the API server proxies to them as front-proxy-client, and routes by Service
+      // (an ExternalName Service names 127.0.0.1; endpoints may not be loopback).
+      `--requestheader-client-ca-file=${cert("front-proxy-ca.crt")}`,
+      "--requestheader-allowed-names=front-proxy-client",
+      "--requestheader-username-headers=X-Remote-User",
+      "--requestheader-group-headers=X-Remote-Group",
+      "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+      `--proxy-client-cert-file=${cert("front-proxy-client.crt")}`,
+      `--proxy-client-key-file=${cert("front-proxy-client.key")}`,
+      "--enable-aggregator-routing=false",
     ]);
     this.writeKubeconfig(this.kubeconfig, ["admin"]);
     await this.waitFor("kube-apiserver", async () => (await this.api("GET", "/readyz").catch(() => ({ status: 0, body: "" }))).status === 200, 120_000);
@@ -142,44 +201,104 @@ export class ControlPlane {
       `--cluster-signing-cert-file=${cert("ca.crt")}`,
       `--cluster-signing-key-file=${cert("ca.key")}`,
       "--use-service-account-credentials=true",
-      "--horizontal-pod-autoscaler-sync-period=5s",
+      // Harness timing, never the product's: the HPA evaluates every 5 s instead of 15 s.
+      `--horizontal-pod-autoscaler-sync-period=${HPA_SYNC_SECONDS}s`,
       "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller",
     ]);
     const schedulerPort = await freePort();
     this.launch("kube-scheduler", this.bin.kubeScheduler, component(schedulerPort));
-    const kwokPort = await freePort();
+    this.kwokPort = await freePort();
+    // kwok plays every node's kubelet: its server answers for all of them on one loopback port,
+    // which each Node reports as its kubelet endpoint (InternalIP 127.0.0.1).
     this.launch(
       "kwok",
       this.bin.kwok,
       [
         `--kubeconfig=${this.kubeconfig}`,
         `--config=${this.bin.kwokStages}`,
+        ...(this.bin.kwokExtras ?? []).map((f) => `--config=${f}`),
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         "--cidr=10.244.0.0/16",
-        "--node-ip=10.200.0.1",
-        `--server-address=127.0.0.1:${kwokPort}`,
+        "--node-ip=127.0.0.1",
+        `--node-port=${this.kwokPort}`,
+        `--server-address=127.0.0.1:${this.kwokPort}`,
+        `--tls-cert-file=${cert("kubelet.crt")}`,
+        `--tls-private-key-file=${cert("kubelet.key")}`,
       ],
       // Debian's etcd 3.4 lacks RequestWatchProgress, which client-go's watch-list needs.
       { KUBE_FEATURE_WatchListClient: "false" },
     );
-    await this.apply("/api/v1/nodes", {
-      apiVersion: "v1",
-      kind: "Node",
-      metadata: {
-        name: "kwok-node-0",
-        annotations: { "kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0" },
-        labels: { "kubernetes.io/hostname": "kwok-node-0", "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "topology.kubernetes.io/zone": "zone-a", type: "kwok" },
-      },
-      status: {
-        allocatable: { cpu: "64", memory: "256Gi", pods: "250", "ephemeral-storage": "1Ti" },
-        capacity: { cpu: "64", memory: "256Gi", pods: "250", "ephemeral-storage": "1Ti" },
-      },
-    });
-    await this.waitFor("the kwok node to be Ready", async () => {
-      const node = await this.api("GET", "/api/v1/nodes/kwok-node-0");
-      return (node.body?.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+    for (const node of NODES) {
+      await this.apply("/api/v1/nodes", {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: {
+          name: node.name,
+          annotations: {
+            "kwok.x-k8s.io/node": "fake",
+            "node.alpha.kubernetes.io/ttl": "0",
+            // metrics-server >= 0.7 reads a node's resource metrics from this path.
+            "metrics.k8s.io/resource-metrics-path": `/metrics/nodes/${node.name}/metrics/resource`,
+          },
+          labels: { "kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64", "topology.kubernetes.io/zone": node.zone, type: "kwok" },
+        },
+        status: {
+          allocatable: { cpu: "64", memory: "256Gi", pods: "250", "ephemeral-storage": "1Ti" },
+          capacity: { cpu: "64", memory: "256Gi", pods: "250", "ephemeral-storage": "1Ti" },
+        },
+      });
+    }
+    await this.waitFor("the kwok nodes to be Ready", async () => {
+      for (const node of NODES) if (!(await this.nodeReady(node.name))) return false;
+      return true;
     }, 60_000);
+  }
+
+  /** Whether a node's Ready condition is True. */
+  async nodeReady(name: string): Promise<boolean> {
+    const node = await this.api("GET", `/api/v1/nodes/${name}`);
+    return (node.body?.status?.conditions ?? []).some((c: any) => c.type === "Ready" && c.status === "True");
+  }
+
+  /** The port kwok serves the nodes' kubelet endpoints on. */
+  get kubeletPort(): number {
+    return this.kwokPort;
+  }
+
+  /**
+   * Starts a process next to the control plane (its output in logs/<name>.log); stopped by PID
+   * with the control plane, or earlier through the handle.
+   */
+  startProcess(name: string, command: string, args: readonly string[], env: Record<string, string> = {}): HostProcess {
+    const entry = this.launch(name, command, [...args], env);
+    const processes = this.processes;
+    return {
+      name,
+      pid: entry.child.pid ?? -1,
+      running: () => entry.child.exitCode === null && entry.child.signalCode === null,
+      async stop() {
+        await stopChild(entry.child);
+        const i = processes.indexOf(entry);
+        if (i >= 0) processes.splice(i, 1);
+      },
+    };
+  }
+
+  /** The last lines of a started process's log. */
+  logTail(name: string, lines = 10): string {
+    const file = join(this.dir, "logs", `${name}.log`);
+    if (!existsSync(file)) return "";
+    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join("\n");
+  }
+
+  /**
+   * A serving certificate signed by this run's CA, for a process the API server or another
+   * client reaches on 127.0.0.1 under the given DNS names. Returns the certificate and key paths.
+   */
+  issueServingCertificate(name: string, dnsNames: readonly string[]): { cert: string; key: string } {
+    this.leaf(name, `/CN=${name}`, `subjectAltName=IP:127.0.0.1${dnsNames.map((d) => `,DNS:${d}`).join("")}\nextendedKeyUsage=serverAuth\n`);
+    return { cert: this.pki(`${name}.crt`), key: this.pki(`${name}.key`) };
   }
 
   /** A kubeconfig file with one context per name, all pointing at this API server as admin. */
@@ -265,13 +384,7 @@ export class ControlPlane {
 
   /** Stops every process, newest first: SIGTERM, then SIGKILL after 5 s. */
   async stop(): Promise<void> {
-    for (const { child } of [...this.processes].reverse()) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      child.kill("SIGTERM");
-      const exited = new Promise<void>((r) => child.once("exit", () => r()));
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    }
+    for (const { child } of [...this.processes].reverse()) await stopChild(child);
     this.processes.length = 0;
   }
 
@@ -280,35 +393,48 @@ export class ControlPlane {
     for (const { child } of this.processes) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
 
-  private launch(name: string, command: string, args: string[], env: Record<string, string> = {}): void {
+  private launch(name: string, command: string, args: string[], env: Record<string, string> = {}): { name: string; child: ChildProcess } {
     const log = openSync(join(this.dir, "logs", `${name}.log`), "a");
     const child = spawn(command, args, { stdio: ["ignore", log, log], env: { ...process.env, ...env } });
     closeSync(log);
-    this.processes.push({ name, child });
+    const entry = { name, child };
+    this.processes.push(entry);
+    return entry;
+  }
+
+  private ssl(...args: string[]): void {
+    execFileSync("openssl", args, { cwd: join(this.dir, "pki"), stdio: ["ignore", "ignore", "pipe"] });
+  }
+
+  /** A key and a certificate signed by `ca` (default the cluster CA). */
+  private leaf(name: string, subject: string, ext?: string, ca = "ca"): void {
+    const pki = join(this.dir, "pki");
+    this.ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
+    const args = ["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${name}.crt`, "-days", "1"];
+    if (ext) {
+      writeFileSync(join(pki, `${name}.ext`), ext);
+      args.push("-extfile", `${name}.ext`);
+    }
+    this.ssl(...args);
   }
 
   private generateCertificates(): void {
     const pki = join(this.dir, "pki");
     mkdirSync(pki, { recursive: true });
-    const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: pki, stdio: ["ignore", "ignore", "pipe"] });
-    ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=e2e-ca");
-    const leaf = (name: string, subject: string, ext?: string) => {
-      ssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", subject);
-      const args = ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.crt`, "-days", "1"];
-      if (ext) {
-        writeFileSync(join(pki, `${name}.ext`), ext);
-        args.push("-extfile", `${name}.ext`);
-      }
-      ssl(...args);
-    };
-    leaf(
+    this.ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=e2e-ca");
+    this.leaf(
       "apiserver",
       "/CN=kube-apiserver",
       "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
     );
-    leaf("admin", "/O=system:masters/CN=e2e-admin", "extendedKeyUsage=clientAuth\n");
-    ssl("genrsa", "-out", "sa.key", "2048");
-    ssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
+    this.leaf("admin", "/O=system:masters/CN=e2e-admin", "extendedKeyUsage=clientAuth\n");
+    // kwok's kubelet endpoint: every node's InternalIP is 127.0.0.1.
+    this.leaf("kubelet", "/CN=kwok-kubelet", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
+    // The aggregation layer's own CA and the client the API server proxies as.
+    this.ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "front-proxy-ca.key", "-out", "front-proxy-ca.crt", "-days", "1", "-subj", "/CN=e2e-front-proxy-ca");
+    this.leaf("front-proxy-client", "/CN=front-proxy-client", "extendedKeyUsage=clientAuth\n", "front-proxy-ca");
+    this.ssl("genrsa", "-out", "sa.key", "2048");
+    this.ssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub");
     this.ca = readFileSync(join(pki, "ca.crt"), "utf8");
     this.clientCert = readFileSync(join(pki, "admin.crt"), "utf8");
     this.clientKey = readFileSync(join(pki, "admin.key"), "utf8");

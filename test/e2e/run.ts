@@ -31,6 +31,8 @@ import { checkDestroyGuard, dropPreventDestroy, forgetLeftOut, guardScenarios, u
 import { checkDatabaseCluster, createClusterSecrets, dropDependenciesOnLeftOut } from "./cloudnative-pg";
 import { checkDiffIdentity } from "./diff-identity";
 import { checkNetworkModel } from "./network";
+import { hostTools, runScenarios, scenarioTables, selection, type StackSelection } from "./scenarios";
+import type { HostTools, StackScenarioReport } from "./scenario-context";
 
 type Json = Record<string, any>;
 
@@ -178,6 +180,10 @@ interface Context {
   readonly root: string;
   readonly tfEnv: Record<string, string>;
   readonly mirror?: string;
+  /** Which scenarios each stack runs after its lifecycle checks (scenarios.ts), and their reports. */
+  readonly selection: StackSelection;
+  readonly tools: HostTools;
+  readonly scenarioReports: StackScenarioReport[];
 }
 
 async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean): Promise<void> {
@@ -367,7 +373,8 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
     const released = loadVariant(env, autoscaling, (raw) => {
       raw.services[migrator].image = { tag: "1.0.1" };
     });
-    const next = applicableCopy(synthesize(released, join(base, "out-release"))).json;
+    const releasedStack = synthesize(released, join(base, "out-release"));
+    const next = applicableCopy(releasedStack).json;
     writeFileSync(join(work, "cdk.tf.json"), JSON.stringify(next, null, 2));
     const releasePlan = tf.run(["plan", "-input=false", "-no-color", "-out=release.tfplan"]);
     const releaseChanges = releasePlan.status === 0 ? planChanges(tf, "release.tfplan") : [];
@@ -390,8 +397,27 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
       ordered,
       `${jobChange?.address ?? "no Job change"} ${jobChange?.actions.join("+") ?? ""}; ${deploymentChanges.length} Deployment update(s)${releaseApply.status === 0 ? "" : `\n      ${tail(releaseApply)}`}`,
     );
+
+    // 11. Scaling, drains and node failure under real controllers (scenarios.ts).
+    const scenarioReport = await runScenarios({
+      cp,
+      report,
+      label,
+      config: released,
+      stack: releasedStack,
+      namespace: platformNs,
+      dir: join(base, "scenarios"),
+      tools: ctx.tools,
+      scenarios: ctx.selection.scenarios(label),
+      plan: () => {
+        const p = tf.run(["plan", "-input=false", "-no-color", "-detailed-exitcode", "-out=scenario.tfplan"]);
+        const detail = p.status === 2 ? planChanges(tf, "scenario.tfplan").map((c) => `${c.address} ${c.actions.join("+")}`).join(", ") : p.status === 0 ? "no changes" : tail(p);
+        return { code: p.status ?? 1, detail };
+      },
+    });
+    if (scenarioReport) ctx.scenarioReports.push(scenarioReport);
   } finally {
-    // 11. Destroy leaves nothing.
+    // 12. Destroy leaves nothing.
     const destroyStarted = Date.now();
     const destroy = tf.run(["destroy", "-auto-approve", "-input=false", "-no-color"]);
     let gone = destroy.status === 0;
@@ -441,12 +467,13 @@ async function serviceEndpointProblems(cp: ControlPlane, ns: string, services: r
   return problems;
 }
 
-function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControllerManager: string; kubeScheduler: string; kwok: string; kwokStages: string } {
+function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControllerManager: string; kubeScheduler: string; kwok: string; kwokStages: string; kwokExtras: string[]; metricsServer: string } {
   const cache = process.env.E2E_CONTROL_PLANE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "agent-platform", "control-plane");
   const build = spawnSync("bash", [join(PROJECT, "test", "e2e", "build-control-plane.sh"), cache], { stdio: ["ignore", "inherit", "inherit"] });
   if (build.status !== 0) throw new Error("building the control plane failed (see above); it needs Go and the Go module proxy, once");
   const k8s = join(cache, `kubernetes-${process.env.KUBERNETES_VERSION ?? "v1.35.4"}`);
   const kwok = join(cache, `kwok-${process.env.KWOK_VERSION ?? "v0.8.0"}`);
+  const metricsServer = join(cache, `metrics-server-${process.env.METRICS_SERVER_VERSION ?? "v0.8.0"}`, "metrics-server");
   const etcd = spawnSync("sh", ["-c", "command -v etcd"], { encoding: "utf8" }).stdout.trim();
   if (!etcd) throw new Error("etcd is not installed (Debian: apt-get install etcd-server)");
   return {
@@ -456,6 +483,8 @@ function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControll
     kubeScheduler: join(k8s, "kube-scheduler"),
     kwok: join(kwok, "kwok"),
     kwokStages: join(kwok, "stages.yaml"),
+    kwokExtras: [join(kwok, "metrics.yaml"), join(kwok, "chaos-stages.yaml")],
+    metricsServer,
   };
 }
 
@@ -483,15 +512,20 @@ async function main(): Promise<number> {
     `e2e: terraform ${JSON.parse(version.stdout).terraform_version}, providers ${required.map((p) => `${p.name} ${p.version}`).join(", ")} from ${mirror ?? "the Terraform registry (TF_PROVIDERS_DIR unset)"}\n`,
   );
 
+  const chosen = selection(process.env);
   const root = mkdtempSync(join(tmpdir(), "agent-platform-e2e-"));
-  const cp = new ControlPlane(join(root, "control-plane"), findControlPlane());
+  const binaries = findControlPlane();
+  const cp = new ControlPlane(join(root, "control-plane"), binaries);
+  const scenarioReports: StackScenarioReport[] = [];
   const killOnExit = () => cp.killAll();
   process.once("exit", killOnExit);
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
   try {
     await cp.start();
     const version = await cp.api("GET", "/version");
-    process.stdout.write(`e2e: control plane ${version.body.gitVersion} on ${cp.server} (etcd, kube-apiserver with PodSecurity and audit, controller-manager, scheduler, kwok node), ${Math.round((Date.now() - started) / 1000)} s\n`);
+    process.stdout.write(
+      `e2e: control plane ${version.body.gitVersion} on ${cp.server} (etcd, kube-apiserver with PodSecurity, audit and the aggregation layer, controller-manager, scheduler, kwok with 3 nodes), ${Math.round((Date.now() - started) / 1000)} s\n`,
+    );
     const home = join(root, "home");
     const contexts = ["local", "staging", "production"].map((env) => loadVariant(env as EnvironmentName, false).cluster.context);
     cp.writeKubeconfig(join(home, ".kube", "config"), contexts);
@@ -515,8 +549,12 @@ async function main(): Promise<number> {
       TF_IN_AUTOMATION: "1",
       CHECKPOINT_DISABLE: "1",
     };
-    const ctx: Context = { cp, report, root, tfEnv, mirror };
-    const only = process.env.E2E_STACKS?.split(",").map((s) => s.trim());
+    const tools = hostTools(process.env, binaries.metricsServer);
+    process.stdout.write(
+      `e2e: scenario tools: metrics-server ${tools.metricsServer ?? "absent"}, prometheus ${tools.prometheus ?? "absent"}, prometheus-adapter ${tools.prometheusAdapter ?? "absent (set PROMETHEUS_ADAPTER_BIN)"}, kubectl ${tools.kubectl ?? "absent"}\n`,
+    );
+    const ctx: Context = { cp, report, root, tfEnv, mirror, selection: chosen, tools, scenarioReports };
+    const only = chosen.stacks;
     for (const env of ["local", "staging", "production"] as const) {
       for (const autoscaling of [false, true]) {
         const label = `${env}/autoscaling-${autoscaling ? "on" : "off"}`;
@@ -539,6 +577,7 @@ async function main(): Promise<number> {
   }
   process.stdout.write("\n| stack | resources created | second plan | PodSecurity violations | destroy | time |\n|---|---|---|---|---|---|\n");
   for (const r of report.rows) process.stdout.write(`| ${r.stack} | ${r.created} | ${r.secondPlan} | ${r.violations < 0 ? "-" : r.violations} | ${r.destroy} | ${r.seconds} s |\n`);
+  if (scenarioReports.length > 0) process.stdout.write(`${scenarioTables(scenarioReports)}\n`);
   process.stdout.write(`\n${report.passed} passed, ${report.failed} failed (${Math.round((Date.now() - started) / 1000)} s)\n`);
   return report.failed === 0 ? 0 : 1;
 }
