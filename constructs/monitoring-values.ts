@@ -12,7 +12,7 @@ import { alertmanagerConfig, alertmanagerSecrets } from "../dashboards/alertmana
 import { alertRuleGroups } from "../dashboards/alerts";
 import { parseMemoryBytes } from "../config/quantity";
 import { type MonitoredDatabase } from "../dashboards/selectors";
-import { PART_OF } from "./labels";
+import { NAME_LABEL, PART_OF } from "./labels";
 import { CLUSTER_LABEL, POD_ROLE_LABEL } from "./postgres-cluster-values";
 
 /** What every chart container runs with (Pod Security `restricted`, read-only root). */
@@ -159,6 +159,30 @@ export function prometheusRetentionSize(size: string): string {
   return `${Math.floor((bytes * PROMETHEUS_RETENTION_SHARE) / 2 ** 20)}MB`;
 }
 
+/**
+ * Every pod of every service, each colour of a blue-green one included, on its `metrics` port.
+ * `job` and `service` carry the service's name, as a ServiceMonitor on its Service would set them
+ * (dashboards, alerts and the HPAs' adapter rules read them).
+ * @see https://github.com/prometheus-operator/prometheus-operator/blob/main/Documentation/api-reference/api.md#monitoring.coreos.com/v1.PodMonitor
+ */
+export function servicePodMonitor(platformNamespace: string): Record<string, unknown> {
+  return {
+    name: "agent-platform-services",
+    selector: { matchLabels: { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/component": "service" } },
+    namespaceSelector: { matchNames: [platformNamespace] },
+    jobLabel: NAME_LABEL,
+    podMetricsEndpoints: [
+      {
+        port: "metrics",
+        path: "/metrics",
+        interval: "30s",
+        scrapeTimeout: "10s",
+        relabelings: [{ sourceLabels: [`__meta_kubernetes_pod_label_${NAME_LABEL.replace(/[^a-zA-Z0-9_]/g, "_")}`], targetLabel: "service" }],
+      },
+    ],
+  };
+}
+
 /** kube-prometheus-stack's values. */
 export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, unknown> {
   const { settings } = m;
@@ -250,25 +274,28 @@ export function kubePrometheusStackValues(m: MonitoringInputs): Record<string, u
             }
           : {}),
       },
-      additionalServiceMonitors: [
-        monitor("agent-platform-services", { "app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/component": "service" }, "metrics"),
-        ...(m.redis ? [monitor("agent-platform-redis", { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
-        ...(m.database.kind === "statefulset" ? [monitor("agent-platform-postgres", { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
-        ...(m.pooler ? [monitor("agent-platform-pgbouncer", { "app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
-      ],
-      // A CloudNativePG cluster has no metrics Service: its instances are scraped as pods.
-      ...(m.database.kind === "cloudnative-pg"
-        ? {
-            additionalPodMonitors: [
+      // The services through their pods, not their Service: a blue-green Service selects the
+      // active colour only, and an HPA whose custom metric goes unscraped never scales down (it
+      // refuses to while a metric is missing), so the idle colour must be scraped too.
+      additionalPodMonitors: [
+        servicePodMonitor(m.platformNamespace),
+        // A CloudNativePG cluster has no metrics Service: its instances are scraped as pods.
+        ...(m.database.kind === "cloudnative-pg"
+          ? [
               {
                 name: "agent-platform-postgres-cluster",
                 selector: { matchLabels: { [CLUSTER_LABEL]: m.database.cluster, [POD_ROLE_LABEL]: "instance" } },
                 namespaceSelector: { matchNames: [m.platformNamespace] },
                 podMetricsEndpoints: [{ port: "metrics", path: "/metrics", interval: "30s", scrapeTimeout: "10s" }],
               },
-            ],
-          }
-        : {}),
+            ]
+          : []),
+      ],
+      additionalServiceMonitors: [
+        ...(m.redis ? [monitor("agent-platform-redis", { "app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
+        ...(m.database.kind === "statefulset" ? [monitor("agent-platform-postgres", { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
+        ...(m.pooler ? [monitor("agent-platform-pgbouncer", { "app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/part-of": PART_OF }, "metrics")] : []),
+      ],
     },
     ...(settings.alerting
       ? {

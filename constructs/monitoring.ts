@@ -24,7 +24,7 @@ import { toYaml } from "./yaml";
 export { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, PROMETHEUS_URL, STACK_RELEASE } from "./monitoring-values";
 
 export interface MonitoringProps {
-  /** The platform's namespace: queries and ServiceMonitors are scoped to it. */
+  /** The platform's namespace: queries and scrape monitors are scoped to it. */
   readonly platformNamespace: NamespaceRef;
   /** Namespace of Prometheus, Grafana, Alertmanager and the metrics APIs; created here. */
   readonly namespace: string;
@@ -78,7 +78,7 @@ export interface MonitoringProps {
 /**
  * Prometheus, Grafana and (where alerting is on) Alertmanager and node-exporter from
  * kube-prometheus-stack; prometheus-adapter for the HPAs' custom metrics and metrics-server for
- * their CPU and memory; the platform's ServiceMonitors, alert rules and dashboards. Every custom
+ * their CPU and memory; the platform's scrape monitors, alert rules and dashboards. Every custom
  * resource goes through chart values: no `kubernetes_manifest`, so `cdktf diff` needs no CRDs.
  *
  * Least privilege: the monitoring namespace enforces Pod Security `baseline` (node-exporter, which

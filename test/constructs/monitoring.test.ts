@@ -26,26 +26,25 @@ describe("Monitoring", () => {
     assert.equal(kps.atomic, true);
   });
 
-  it("scrapes every service and exporter through ServiceMonitors, and a cluster's instances through a PodMonitor", () => {
+  it("scrapes the exporters through ServiceMonitors, the services and a cluster's instances through PodMonitors", () => {
     const v = values(production, "kube-prometheus-stack");
     assert.equal(v.prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues, false);
     assert.equal(v.prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues, false);
     assert.equal(v.prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues, false);
     const monitors = v.prometheus.additionalServiceMonitors as Json[];
     // Production's Postgres is a CloudNativePG cluster: no postgres Service with a metrics port.
-    assert.deepEqual(monitors.map((m) => m.name), ["agent-platform-services", "agent-platform-redis", "agent-platform-pgbouncer"]);
-    assert.deepEqual(v.prometheus.additionalPodMonitors, [
-      {
-        name: "agent-platform-postgres-cluster",
-        selector: { matchLabels: { "cnpg.io/cluster": "postgres", "cnpg.io/podRole": "instance" } },
-        namespaceSelector: { matchNames: ["agent-platform"] },
-        podMetricsEndpoints: [{ port: "metrics", path: "/metrics", interval: "30s", scrapeTimeout: "10s" }],
-      },
-    ]);
+    assert.deepEqual(monitors.map((m) => m.name), ["agent-platform-redis", "agent-platform-pgbouncer"]);
+    assert.deepEqual((v.prometheus.additionalPodMonitors as Json[]).map((m) => m.name), ["agent-platform-services", "agent-platform-postgres-cluster"]);
+    assert.deepEqual((v.prometheus.additionalPodMonitors as Json[])[1], {
+      name: "agent-platform-postgres-cluster",
+      selector: { matchLabels: { "cnpg.io/cluster": "postgres", "cnpg.io/podRole": "instance" } },
+      namespaceSelector: { matchNames: ["agent-platform"] },
+      podMetricsEndpoints: [{ port: "metrics", path: "/metrics", interval: "30s", scrapeTimeout: "10s" }],
+    });
     const localMonitors = (values(local, "kube-prometheus-stack").prometheus.additionalServiceMonitors as Json[]).map((m) => m.name);
     // Local runs no Redis (rate limiting in memory), so scrapes none.
-    assert.deepEqual(localMonitors, ["agent-platform-services", "agent-platform-postgres"]);
-    assert.equal(values(local, "kube-prometheus-stack").prometheus.additionalPodMonitors, undefined);
+    assert.deepEqual(localMonitors, ["agent-platform-postgres"]);
+    assert.deepEqual((values(local, "kube-prometheus-stack").prometheus.additionalPodMonitors as Json[]).map((m) => m.name), ["agent-platform-services"]);
     // Each monitor selects Services that exist, on a port they name.
     const services = Object.values(resources(production, "kubernetes_service_v1"));
     for (const m of monitors) {
@@ -54,7 +53,28 @@ describe("Monitoring", () => {
       for (const s of selected) assert.ok(s.spec.port.some((p: Json) => p.name === m.endpoints[0].port), `${m.name} -> ${s.metadata.name}`);
       assert.deepEqual(m.namespaceSelector, { matchNames: ["agent-platform"] });
     }
-    assert.equal(monitors[0]!.endpoints[0].path, "/metrics");
+  });
+
+  it("scrapes every pod of every service, both blue-green colours, labelled with the service's name", () => {
+    const v = values(production, "kube-prometheus-stack");
+    assert.equal(v.prometheus.prometheusSpec.podMonitorSelectorNilUsesHelmValues, false);
+    const [monitor, ...others] = v.prometheus.additionalPodMonitors as Json[];
+    assert.equal(others.length, 0);
+    assert.equal(monitor!.name, "agent-platform-services");
+    assert.deepEqual(monitor!.namespaceSelector, { matchNames: ["agent-platform"] });
+    const endpoint = monitor!.podMetricsEndpoints[0];
+    assert.equal(endpoint.path, "/metrics");
+    // Both colours of web-dashboard (the Service selects one) carry the selected labels and port.
+    const deployments = Object.values(resources(production, "kubernetes_deployment_v1"));
+    const selected = deployments.filter((d) => Object.entries(monitor!.selector.matchLabels).every(([k, val]) => d.spec.template.metadata.labels[k] === val));
+    assert.deepEqual(
+      selected.map((d) => d.metadata.name).filter((n) => n.startsWith("web-dashboard")).sort(),
+      ["web-dashboard-blue", "web-dashboard-green"],
+    );
+    for (const d of selected) assert.ok(d.spec.template.spec.container[0].port.some((p: Json) => p.name === endpoint.port), d.metadata.name);
+    // `job` and `service` name the service, as the ServiceMonitor on its Service did.
+    assert.equal(monitor!.jobLabel, "app.kubernetes.io/name");
+    assert.deepEqual(endpoint.relabelings, [{ sourceLabels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], targetLabel: "service" }]);
   });
 
   for (const variant of VARIANTS) {
