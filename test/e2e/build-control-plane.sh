@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Builds the control plane the end-to-end check runs (kube-apiserver, kube-controller-manager,
-# kube-scheduler from k8s.io/kubernetes; kwok from sigs.k8s.io/kwok; metrics-server from
-# sigs.k8s.io/metrics-server), from the Go module proxy, into a cache keyed by version. A second
-# call with the binaries present does nothing.
+# kube-scheduler and the matching kubectl from k8s.io/kubernetes; kwok from sigs.k8s.io/kwok;
+# metrics-server from sigs.k8s.io/metrics-server), from the Go module proxy, into a cache keyed by
+# version. A second call with the binaries present does nothing.
 #
 #   test/e2e/build-control-plane.sh [cache dir]
 #
 # k8s.io/kubernetes cannot be `go install`ed directly: its go.mod replaces every k8s.io/* staging
 # module with a path inside its own tree. A small wrapper module requires the release and
 # replaces each staging module with its published v0.x.y twin instead (the same code).
-# On 2 cores: about 11 min for kube-apiserver, +1 min for the other two, ~2.5 min for kwok,
-# a few minutes for metrics-server.
+# On 2 cores: about 11 min for kube-apiserver, +1 min for the other two, a few more for kubectl,
+# ~2.5 min for kwok, a few minutes for metrics-server.
 set -euo pipefail
 
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.35.4}"
@@ -24,7 +24,7 @@ mkdir -p "${BIN}" "${KWOK_BIN}" "${METRICS_SERVER_BIN}"
 
 have() { [[ -x "$1" ]]; }
 
-if ! { have "${BIN}/kube-apiserver" && have "${BIN}/kube-controller-manager" && have "${BIN}/kube-scheduler"; }; then
+if ! { have "${BIN}/kube-apiserver" && have "${BIN}/kube-controller-manager" && have "${BIN}/kube-scheduler" && have "${BIN}/kubectl"; }; then
   work="$(mktemp -d)"
   trap 'rm -rf "${work}"' EXIT
   minor="${KUBERNETES_VERSION#v1.}"
@@ -54,13 +54,14 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
   (cd "${work}" && GOFLAGS=-mod=mod go mod tidy -e >/dev/null 2>&1) || true
   ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${KUBERNETES_VERSION}"
   ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*}"
   ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=${KUBERNETES_VERSION}"
-  for cmd in kube-apiserver kube-controller-manager kube-scheduler; do
+  for cmd in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
     have "${BIN}/${cmd}" && continue
     echo "building ${cmd} ${KUBERNETES_VERSION} (minutes; cached afterwards in ${BIN})"
     (cd "${work}" && GOFLAGS=-mod=mod CGO_ENABLED=0 go build -tags tools -trimpath -ldflags "${ldflags}" -o "${BIN}/${cmd}.tmp" "k8s.io/kubernetes/cmd/${cmd}")
@@ -105,4 +106,4 @@ if ! have "${METRICS_SERVER_BIN}/metrics-server"; then
   echo "building metrics-server ${METRICS_SERVER_VERSION}"
   GOBIN="${METRICS_SERVER_BIN}" GOFLAGS=-mod=mod CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/metrics-server/cmd/metrics-server@${METRICS_SERVER_VERSION}"
 fi
-echo "control plane: ${BIN} (kube-apiserver, kube-controller-manager, kube-scheduler), ${KWOK_BIN}/kwok, ${METRICS_SERVER_BIN}/metrics-server"
+echo "control plane: ${BIN} (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl), ${KWOK_BIN}/kwok, ${METRICS_SERVER_BIN}/metrics-server"

@@ -179,6 +179,11 @@ export class ControlPlane {
       `--proxy-client-cert-file=${cert("front-proxy-client.crt")}`,
       `--proxy-client-key-file=${cert("front-proxy-client.key")}`,
       "--enable-aggregator-routing=false",
+      // kwok's informers (client-go 0.36) open watch-list streams, which the watch cache serves
+      // only on an etcd with RequestWatchProgress; Debian's 3.4 lacks it, so each stream ends at
+      // once and kwok's view of pods lags by up to a minute (stale usage annotations, slow pod
+      // deletes). Without a watch cache for pods and nodes, etcd serves those streams itself.
+      "--watch-cache-sizes=pods#0,nodes#0",
     ]);
     this.writeKubeconfig(this.kubeconfig, ["admin"]);
     await this.waitFor("kube-apiserver", async () => (await this.api("GET", "/readyz").catch(() => ({ status: 0, body: "" }))).status === 200, 120_000);
@@ -225,6 +230,10 @@ export class ControlPlane {
         `--server-address=127.0.0.1:${this.kwokPort}`,
         `--tls-cert-file=${cert("kubelet.crt")}`,
         `--tls-private-key-file=${cert("kubelet.key")}`,
+        // Node leases renewed every 10 s, as a kubelet does: kwok's status heartbeat alone comes
+        // every 20-45 s, too close to the controller's 50 s grace period on a busy machine; a node
+        // that blinks Unknown has its pods marked NotReady, and kwok never readies them again.
+        "--node-lease-duration-seconds=40",
       ],
       // Debian's etcd 3.4 lacks RequestWatchProgress, which client-go's watch-list needs.
       { KUBE_FEATURE_WatchListClient: "false" },

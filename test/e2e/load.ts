@@ -106,11 +106,14 @@ export class LoadDriver {
     try {
       const patches: Promise<void>[] = [];
       for (const [workload, load] of this.loads) {
-        const ready = this.readyPods(sample, workload).length;
-        if (ready === 0) continue;
-        const cpu = `${Math.max(1, Math.round(load.cpuMillis / ready))}m`;
-        const memory = `${Math.max(1, Math.round(load.memoryBytes / ready / MI))}Mi`;
-        for (const pod of this.observer.podsOf(sample, workload)) {
+        const pods = this.readyPods(sample, workload);
+        if (pods.length === 0) continue;
+        const cpu = `${Math.max(1, Math.round(load.cpuMillis / pods.length))}m`;
+        const memory = `${Math.max(1, Math.round(load.memoryBytes / pods.length / MI))}Mi`;
+        // Ready pods only: a write to a pod kwok is still starting makes it apply its start-up
+        // stage twice, and the second patch (a second pod IP) is refused, leaving the pod pending.
+        // A pod takes traffic once ready anyway.
+        for (const pod of pods) {
           const value = `${cpu}/${memory}`;
           if (this.written.get(pod.name) === value) continue;
           patches.push(

@@ -69,6 +69,8 @@ export class Observer {
   private loop?: Promise<void>;
   /** Sampling errors (the API server refused or timed out), counted, not fatal. */
   errors = 0;
+  /** The longest time between two samples, ms: how stale a check's view could have been. */
+  longestGap = 0;
 
   constructor(
     private readonly cp: ControlPlane,
@@ -169,6 +171,7 @@ export class Observer {
 
   private record(sample: Sample): void {
     const previous = this.latest;
+    if (previous) this.longestGap = Math.max(this.longestGap, sample.at - previous.at);
     this.latest = sample;
     for (const [name, w] of sample.workloads) {
       if (w.kind !== "Deployment") continue;

@@ -467,7 +467,7 @@ async function serviceEndpointProblems(cp: ControlPlane, ns: string, services: r
   return problems;
 }
 
-function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControllerManager: string; kubeScheduler: string; kwok: string; kwokStages: string; kwokExtras: string[]; metricsServer: string } {
+function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControllerManager: string; kubeScheduler: string; kubectl: string; kwok: string; kwokStages: string; kwokExtras: string[]; metricsServer: string } {
   const cache = process.env.E2E_CONTROL_PLANE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "agent-platform", "control-plane");
   const build = spawnSync("bash", [join(PROJECT, "test", "e2e", "build-control-plane.sh"), cache], { stdio: ["ignore", "inherit", "inherit"] });
   if (build.status !== 0) throw new Error("building the control plane failed (see above); it needs Go and the Go module proxy, once");
@@ -481,6 +481,7 @@ function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControll
     kubeApiserver: join(k8s, "kube-apiserver"),
     kubeControllerManager: join(k8s, "kube-controller-manager"),
     kubeScheduler: join(k8s, "kube-scheduler"),
+    kubectl: join(k8s, "kubectl"),
     kwok: join(kwok, "kwok"),
     kwokStages: join(kwok, "stages.yaml"),
     kwokExtras: [join(kwok, "metrics.yaml"), join(kwok, "chaos-stages.yaml")],
@@ -549,7 +550,7 @@ async function main(): Promise<number> {
       TF_IN_AUTOMATION: "1",
       CHECKPOINT_DISABLE: "1",
     };
-    const tools = hostTools(process.env, binaries.metricsServer);
+    const tools = hostTools(process.env, binaries.metricsServer, binaries.kubectl);
     process.stdout.write(
       `e2e: scenario tools: metrics-server ${tools.metricsServer ?? "absent"}, prometheus ${tools.prometheus ?? "absent"}, prometheus-adapter ${tools.prometheusAdapter ?? "absent (set PROMETHEUS_ADAPTER_BIN)"}, kubectl ${tools.kubectl ?? "absent"}\n`,
     );

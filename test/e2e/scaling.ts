@@ -17,12 +17,11 @@
  */
 import { type PlatformConfig } from "../../config/load";
 import { METRICS } from "../../config/metrics";
-import { environmentCapacity, platformWorkloads } from "../../config/capacity";
+import { environmentCapacity, platformWorkloads, serviceWorkloads } from "../../config/capacity";
 import { parseCpuMillis, parseMemoryBytes } from "../../config/quantity";
 import type { ServiceConfig } from "../../config/types";
-import { serviceWorkloads } from "../../config/capacity";
 import { HPA_SYNC_SECONDS, type HostProcess } from "./control-plane";
-import { type HpaModelSpec, HpaModel, type MetricDemand, type ModelStep, perPodDemand, runPhase, spreadDemand } from "./hpa-model";
+import { type HpaModelSpec, HpaModel, type MetricDemand, type ModelStep, perPodDemand, runPhase, spreadDemand, TOLERANCE } from "./hpa-model";
 import { histogramQuantile, type Load, LoadDriver } from "./load";
 import { type ApiServiceOwnership, type CustomMetricsStack, METRIC_RESOLUTION_SECONDS, releaseApiService, releaseValues, SCRAPE_INTERVAL_SECONDS, startCustomMetrics, startMetricsServer } from "./metrics-apis";
 import type { ReplicaChange, Sample } from "./observe";
@@ -90,10 +89,16 @@ function scaleUpLimitFrom(spec: HpaModelSpec, n: number): number {
   return step ? step.to : n;
 }
 
-/** A replica count between min and max the first step can reach without the policy biting. */
+/**
+ * The plateau a spread load holds the HPA at: the smallest count clearly above the minimum (its
+ * ratio at the minimum beyond the 10% tolerance) that the first step reaches without the policy
+ * biting, so a wrong target shows as a different count; low, so the next phase's climb to the
+ * maximum meets the scale-up policy.
+ */
 function plateauOf(spec: HpaModelSpec): number | undefined {
-  const p = Math.min(spec.minReplicas + Math.round((spec.maxReplicas - spec.minReplicas) / 2), scaleUpLimitFrom(spec, spec.minReplicas) - 1);
-  return p > spec.minReplicas && p < spec.maxReplicas ? p : undefined;
+  const min = spec.minReplicas;
+  const p = Math.max(min + 1, Math.ceil((1 + TOLERANCE + 0.05) * min + 0.5));
+  return p < spec.maxReplicas && p < scaleUpLimitFrom(spec, min) ? p : undefined;
 }
 
 function targetsOf(config: PlatformConfig): Target[] {
@@ -418,7 +423,7 @@ export async function runScaling(s: ScenarioContext, out: StackScenarioReport, a
           { kubePrometheusStack: values.kubePrometheusStack!, adapter: values.adapter! },
           s.config.monitoringNamespace,
           driver.exporterAddress,
-          ["queue_length", "http_requests_total", "http_request_duration_seconds_bucket"],
+          [METRICS.queueLength.name, METRICS.httpRequests.name, `${METRICS.httpDuration.name}_bucket`],
         );
         report.check(
           label,

@@ -65,14 +65,15 @@ export function selection(env: NodeJS.ProcessEnv): StackSelection {
 }
 
 /** The programs the scenarios start, from the environment and PATH. */
-export function hostTools(env: NodeJS.ProcessEnv, metricsServer: string): ScenarioContext["tools"] {
+export function hostTools(env: NodeJS.ProcessEnv, metricsServer: string, kubectl: string): ScenarioContext["tools"] {
   const which = (name: string) => spawnSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).stdout.trim() || undefined;
   const adapter = env.PROMETHEUS_ADAPTER_BIN;
   return {
     metricsServer: existsSync(metricsServer) ? metricsServer : undefined,
     prometheus: env.PROMETHEUS_BIN ?? which("prometheus"),
     prometheusAdapter: adapter && existsSync(adapter) ? adapter : undefined,
-    kubectl: env.KUBECTL ?? which("kubectl"),
+    // The control plane's own version first (build-control-plane.sh), else whichever is on PATH.
+    kubectl: env.KUBECTL ?? (existsSync(kubectl) ? kubectl : which("kubectl")),
   };
 }
 
@@ -105,6 +106,7 @@ export async function runScenarios(s: Omit<ScenarioContext, "observer">): Promis
   } finally {
     await observer.stop();
     out.seconds = Math.round((Date.now() - started) / 1000);
+    s.report.note(`observer: one sample a second, longest gap ${Math.round(observer.longestGap / 1000)} s, ${observer.errors} failed samples`);
   }
   return out;
 }
