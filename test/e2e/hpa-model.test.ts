@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type HpaModelSpec, HpaModel, perPodDemand, runPhase, settleSeconds, spreadDemand } from "./hpa-model";
 import { histogramQuantile } from "./load";
+import { behaviorViolations } from "./scaling";
 
 /** Production's behavior (config/production.ts): double or +4 per minute up; 10% per minute down after 300 s. */
 const production: HpaModelSpec = {
@@ -96,5 +97,32 @@ describe("histogramQuantile", () => {
   it("interpolates within the bucket holding every observation, as Prometheus does", () => {
     assert.equal(histogramQuantile(0.95, 4), 2.5 + 2.5 * 0.95);
     assert.equal(histogramQuantile(0.95, 0.1), 0.05 + 0.05 * 0.95);
+  });
+});
+
+describe("behaviorViolations (the configured behavior, judged on observed steps)", () => {
+  const at = (s: number) => 1_000_000 + s * 1000;
+  const step = (s: number, from: number, to: number) => ({ at: at(s), from, to, reason: "" });
+  const prod = { ...production, maxReplicas: 10 };
+
+  it("accepts steps within the policies' limits, a period apart", () => {
+    const steps = [step(5, 3, 7), step(66, 7, 10)];
+    assert.deepEqual(behaviorViolations(prod, steps, steps, at(0)), []);
+  });
+
+  it("flags a scale-up past the policies within one period, and past the maximum", () => {
+    const fast = [step(5, 3, 7), step(20, 7, 10)];
+    assert.match(behaviorViolations(prod, fast, fast, at(0)).join(), /7→10 at 20 s exceeds the scale-up policies' 7/);
+    const jump = [step(5, 3, 11)];
+    assert.match(behaviorViolations(prod, jump, jump, at(0)).join(), /3→11 outside \[3, 10\]/);
+  });
+
+  it("flags a scale-down inside the stabilization window, and one faster than 10% a minute", () => {
+    const early = [step(100, 10, 9)];
+    assert.match(behaviorViolations(prod, early, early, at(0)).join(), /inside the 300 s stabilization window/);
+    const steep = [step(310, 10, 7)];
+    assert.match(behaviorViolations(prod, steep, steep, at(0)).join(), /10→7 at 310 s falls below the scale-down policies' 9/);
+    const paced = [step(310, 10, 9), step(371, 9, 8)];
+    assert.deepEqual(behaviorViolations(prod, paced, paced, at(0)), []);
   });
 });

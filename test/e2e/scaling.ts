@@ -266,6 +266,44 @@ interface PhaseOutcome {
   readonly drivers: readonly string[];
 }
 
+/**
+ * Steps the configured behavior forbids, judged on what was observed: a scale-up past what its
+ * policies allow over their periods (counted from the scale events before it, as the controller
+ * counts them), a scale-down below its policies' floor, a scale-down within the scale-down
+ * stabilization window of the phase's start, a count outside [min, max]. Observed times are up to
+ * a sampling interval late, so an earlier event counts as within a period only when it is clearly
+ * inside it.
+ */
+export function behaviorViolations(spec: HpaModelSpec, history: readonly ReplicaChange[], steps: readonly ReplicaChange[], phaseStart: number): string[] {
+  const out: string[] = [];
+  const slackMs = TIMING_SLACK_SECONDS * 1000;
+  for (const step of steps) {
+    const prior = history.filter((h) => h.at < step.at);
+    const start = (periodSeconds: number) => {
+      const inPeriod = prior.filter((h) => step.at - h.at < periodSeconds * 1000 - slackMs);
+      const added = inPeriod.filter((h) => h.to > h.from).reduce((n, h) => n + h.to - h.from, 0);
+      const removed = inPeriod.filter((h) => h.to < h.from).reduce((n, h) => n + h.from - h.to, 0);
+      return step.from - added + removed;
+    };
+    if (step.to > spec.maxReplicas || step.to < spec.minReplicas) out.push(`${step.from}→${step.to} outside [${spec.minReplicas}, ${spec.maxReplicas}]`);
+    if (step.to > step.from) {
+      const rules = spec.scaleUp;
+      const proposals = rules.policies.map((p) => (p.type === "Pods" ? start(p.periodSeconds) + p.value : Math.ceil(start(p.periodSeconds) * (1 + p.value / 100))));
+      const limit = rules.selectPolicy === "Disabled" ? step.from : rules.selectPolicy === "Min" ? Math.min(...proposals) : Math.max(...proposals);
+      if (step.to > Math.max(limit, step.from)) out.push(`${step.from}→${step.to} at ${Math.round((step.at - phaseStart) / 1000)} s exceeds the scale-up policies' ${limit}`);
+    } else {
+      const rules = spec.scaleDown;
+      const proposals = rules.policies.map((p) => (p.type === "Pods" ? start(p.periodSeconds) - p.value : Math.trunc(start(p.periodSeconds) * (1 - p.value / 100))));
+      const floor = rules.selectPolicy === "Disabled" ? step.from : rules.selectPolicy === "Min" ? Math.max(...proposals) : Math.min(...proposals);
+      if (step.to < Math.min(floor, step.from)) out.push(`${step.from}→${step.to} at ${Math.round((step.at - phaseStart) / 1000)} s falls below the scale-down policies' ${floor}`);
+      if (step.at - phaseStart < rules.stabilizationWindowSeconds * 1000 - slackMs) {
+        out.push(`${step.from}→${step.to} ${Math.round((step.at - phaseStart) / 1000)} s into the phase, inside the ${rules.stabilizationWindowSeconds} s stabilization window`);
+      }
+    }
+  }
+  return out;
+}
+
 /** Runs one phase of one HPA: set the load, watch, compare with the model, hold. */
 async function runPhaseOf(s: ScenarioContext, driver: LoadDriver, t: Target, phase: Phase): Promise<PhaseOutcome> {
   const { observer, report, label } = s;
@@ -276,7 +314,11 @@ async function runPhaseOf(s: ScenarioContext, driver: LoadDriver, t: Target, pha
   const lag = phase.cycle === "custom" ? CUSTOM_LAG_SECONDS : RESOURCE_LAG_SECONDS;
   const budget = ((phase.expected.at(-1)?.at ?? 0) + lag) * 1000;
   const changesSince = () => (observer.changes.get(t.workload) ?? []).filter((c) => c.at >= start);
-  const settled = (smp: Sample) => smp.workloads.get(t.workload)?.specReplicas === final && changesSince().length >= phase.expected.length;
+  // Resource metrics reach every pod's value at once (one node scrape each), so the controller
+  // must take the model's very steps; a custom metric arrives pod by pod (scrapes are staggered,
+  // rates fill their window), so its path may take more, smaller steps to the same end.
+  const exact = phase.cycle === "resource";
+  const settled = (smp: Sample) => smp.workloads.get(t.workload)?.specReplicas === final && (!exact || changesSince().length >= phase.expected.length);
   const reached = phase.expected.length === 0 ? true : await observer.until(settled, budget);
   // Hold: nothing may move once the model has settled.
   const before = changesSince().length;
@@ -289,28 +331,21 @@ async function runPhaseOf(s: ScenarioContext, driver: LoadDriver, t: Target, pha
     from,
   );
   const expectedText = fmtSteps(phase.expected, from);
-  const sequenceOk = JSON.stringify(changes.map((c) => c.to)) === JSON.stringify(phase.expected.map((e) => e.to));
+  const sequenceOk = !exact || JSON.stringify(changes.map((c) => c.to)) === JSON.stringify(phase.expected.map((e) => e.to));
+  const endOk = (changes.at(-1)?.to ?? from) === final;
   let ok = report.check(
     label,
-    `${name}: replicas step as the configured behavior allows`,
-    reached && held && sequenceOk,
+    exact ? `${name}: replicas step as the configured behavior allows` : `${name}: replicas reach ${final} as the configured behavior allows`,
+    reached && held && sequenceOk && endOk,
     `observed ${observedText}; model ${expectedText}${reached ? "" : `; not settled at ${final} within ${Math.round(budget / 1000)} s`}${held ? "" : "; moved during the hold"}`,
   );
-  // Never faster than the policies and windows allow: every step no earlier than the model's,
-  // and no closer to the one before it.
-  const early: string[] = [];
-  changes.forEach((c, i) => {
-    const e = phase.expected[i];
-    if (!e) return;
-    const at = (c.at - start) / 1000;
-    if (at < e.at - TIMING_SLACK_SECONDS - HPA_SYNC_SECONDS) early.push(`step ${i + 1} at ${Math.round(at)} s, model ${e.at} s`);
-    if (i > 0) {
-      const gap = (c.at - changes[i - 1]!.at) / 1000;
-      const modelGap = e.at - phase.expected[i - 1]!.at;
-      if (gap < modelGap - TIMING_SLACK_SECONDS) early.push(`step ${i + 1} ${Math.round(gap)} s after the previous, model ${modelGap} s`);
-    }
-  });
-  if (changes.length > 0) ok = report.check(label, `${name}: no step earlier than the policies and stabilization window allow`, early.length === 0, early.join("; ")) && ok;
+  // Whatever the path: every step within the policies over its period, no scale-down inside the
+  // stabilization window, never past the bounds.
+  if (changes.length > 0) {
+    const history = observer.changes.get(t.workload) ?? [];
+    const broken = behaviorViolations(t.spec, history, changes, start);
+    ok = report.check(label, `${name}: every step within the configured policies and stabilization windows`, broken.length === 0, broken.join("; ")) && ok;
+  }
   let drivers: string[] = [];
   if (phase.driver && changes.some((c) => c.to > c.from)) {
     const events = await rescaleEvents(s, t.workload);
