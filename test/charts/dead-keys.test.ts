@@ -84,9 +84,12 @@ describe("charts: dead keys", () => {
     const kps = releases.find((r) => r.chart === "kube-prometheus-stack")!;
     const values = parse(kps.values[0]!) as Json;
     values.prometheus.additionalServiceMonitors[0].endpoints[0].scrapeTimout = "5s";
+    values.prometheus.additionalPodMonitors[0].podMetricsEndpoints[0].scrapeTimout = "5s";
     const rendered = await render(helm, { ...request(kps, clusterApiVersions(releases)), values: [stringify(values)] });
-    assert.deepEqual(unknownCustomResourceFields(rendered.objects), [
-      "ServiceMonitor monitoring/agent-platform-services: spec.endpoints[0].scrapeTimout is not in the CRD's schema (the API server prunes it)",
+    const serviceMonitor = values.prometheus.additionalServiceMonitors[0].name;
+    assert.deepEqual(unknownCustomResourceFields(rendered.objects).sort(), [
+      "PodMonitor monitoring/agent-platform-services: spec.podMetricsEndpoints[0].scrapeTimout is not in the CRD's schema (the API server prunes it)",
+      `ServiceMonitor monitoring/${serviceMonitor}: spec.endpoints[0].scrapeTimout is not in the CRD's schema (the API server prunes it)`,
     ]);
   });
 });

@@ -20,7 +20,7 @@ import { unknownCustomResourceFields } from "./dead-keys";
 import { chartArchive, type Helm, helmSetup, type Json, KUBERNETES_VERSION, render, type RenderedObject } from "./helm";
 import { grantsOf, mayServiceAccount, secretReadersOutsideTheirNamespace } from "./rbac";
 import { clusterApiVersions, type ClusterView, clusterView, STACKS } from "./releases";
-import { adapterConfig, adapterProblems, apiServiceProblems, grafanaSidecars, idleNetworkPolicies, ingressBackendProblems, serviceMonitorProblems, sidecarConfigMaps, sidecarRefusals } from "./wiring";
+import { adapterConfig, adapterProblems, apiServiceProblems, grafanaSidecars, idleNetworkPolicies, ingressBackendProblems, podMonitorProblems, serviceMonitorProblems, sidecarConfigMaps, sidecarRefusals } from "./wiring";
 import { applySuppressions, workloadFindings } from "./workloads";
 
 /** Helm, or undefined after marking the test skipped with the reason. */
@@ -186,12 +186,20 @@ describe("charts: wiring", () => {
       assert.equal(sidecarConfigMaps(view.all, sidecars.find((c) => c.container === "grafana-init-sc-datasources")!).length, 1, "the chart's Prometheus datasource");
     });
 
-    it(`${s.label}: every ServiceMonitor selects a Service that exists, with the port it names`, async (t) => {
+    it(`${s.label}: every ServiceMonitor selects a Service that exists, every PodMonitor a pod, with the port it names`, async (t) => {
       const helm = helmOrSkip(t);
       if (!helm) return;
       const view = await clusterView(helm, s.env, s.autoscaling);
       assert.ok(view.all.filter((o) => o.kind === "ServiceMonitor").length >= 4);
       assert.deepEqual(serviceMonitorProblems(view.all), []);
+      // The services' PodMonitor reaches every service's Deployment, both blue-green colours.
+      const podMonitor = view.all.find((o) => o.kind === "PodMonitor" && o.metadata.name === "agent-platform-services");
+      assert.ok(podMonitor, "the chart renders our PodMonitor");
+      assert.deepEqual(podMonitorProblems(view.all), []);
+      const scraped = podMonitorProblems([...view.all.filter((o) => o.kind !== "PodMonitor"), { ...podMonitor!, spec: { ...podMonitor!.spec, podMetricsEndpoints: [{ port: "no-such-port" }] } }])[0]?.targets ?? [];
+      const deployments = view.own.filter((o) => o.kind === "Deployment" && o.spec.template.metadata.labels?.["app.kubernetes.io/component"] === "service").map((o) => `${o.metadata.namespace}/Deployment/${o.metadata.name}`);
+      assert.ok(deployments.length >= 5);
+      assert.deepEqual(scraped.sort(), deployments.sort());
     });
 
     it(`${s.label}: the aggregated APIs point at Services that exist and reach the server's port; the adapter names only the contract's series`, async (t) => {
@@ -286,11 +294,16 @@ describe("charts: wiring", () => {
     assert.deepEqual(sidecarRefusals(objects, sidecar).length, 2, "list and watch on configmaps cluster-wide are refused");
 
     const broken = structuredClone(view.all) as RenderedObject[];
-    const monitor = broken.find((o) => o.kind === "ServiceMonitor" && o.metadata.name === "agent-platform-services")!;
+    const monitor = broken.find((o) => o.kind === "ServiceMonitor" && o.metadata.name === "agent-platform-postgres")!;
     monitor.spec.endpoints[0].port = "metric";
     assert.match(serviceMonitorProblems(broken).map((p) => p.problem).join("\n"), /endpoint port metric is not a port of/);
     monitor.spec.selector.matchLabels["app.kubernetes.io/component"] = "servce";
     assert.match(serviceMonitorProblems(broken).map((p) => p.problem).join("\n"), /selects no Service/);
+    const podMonitor = broken.find((o) => o.kind === "PodMonitor" && o.metadata.name === "agent-platform-services")!;
+    podMonitor.spec.podMetricsEndpoints[0].port = "metric";
+    assert.match(podMonitorProblems(broken).map((p) => p.problem).join("\n"), /endpoint port metric is not a container port of/);
+    podMonitor.spec.selector.matchLabels["app.kubernetes.io/component"] = "servce";
+    assert.match(podMonitorProblems(broken).map((p) => p.problem).join("\n"), /selects no pod/);
 
     const adapter = adapterConfig(view.all)!;
     const config = structuredClone(adapter.config);

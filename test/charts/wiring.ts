@@ -1,7 +1,7 @@
 /**
  * Wiring between the objects a stack puts in the cluster, its charts' and its own: what Grafana's
- * sidecars search and may read, what each ServiceMonitor scrapes, which series the adapter's rules
- * name, where the aggregated APIs and our Ingresses and NetworkPolicies point.
+ * sidecars search and may read, what each ServiceMonitor and PodMonitor scrapes, which series the
+ * adapter's rules name, where the aggregated APIs and our Ingresses and NetworkPolicies point.
  */
 import { parse } from "yaml";
 import { HPA_METRIC_RULES, METRICS, POOLER_METRICS } from "../../config/metrics";
@@ -189,6 +189,32 @@ export function serviceMonitorProblems(objects: readonly Obj[]): { monitor: stri
       if (e.port === undefined) continue;
       const lacking = selected.filter((s) => !((s.spec.ports ?? []) as Json[]).some((p) => p.name === e.port));
       if (lacking.length > 0) out.push({ monitor: name, problem: `endpoint port ${e.port} is not a port of ${lacking.map((s) => `${s.metadata.namespace}/${s.metadata.name}`).join(", ")}`, targets });
+    }
+  }
+  return out;
+}
+
+/**
+ * A PodMonitor endpoint with no pod to scrape, or a port a selected pod template lacks (named
+ * ports of any container: the operator keeps targets whose container port has that name).
+ */
+export function podMonitorProblems(objects: readonly Obj[]): { monitor: string; problem: string; targets: string[] }[] {
+  const templates = podTemplates(objects);
+  const out: { monitor: string; problem: string; targets: string[] }[] = [];
+  for (const m of objects.filter((o) => o.kind === "PodMonitor")) {
+    const name = `PodMonitor ${m.metadata.namespace}/${m.metadata.name} (${sourceOf(m)})`;
+    const nsSel = (m.spec.namespaceSelector ?? {}) as Json;
+    const inScope = (ns: string) => nsSel.any === true || (nsSel.matchNames ? nsSel.matchNames.includes(ns) : ns === m.metadata.namespace);
+    const selected = templates.filter((t) => inScope(t.namespace) && selectorMatches(m.spec.selector, t.labels));
+    const targets = selected.map((t) => `${t.namespace}/${t.owner.kind}/${t.owner.metadata.name}`);
+    if (selected.length === 0) {
+      out.push({ monitor: name, problem: `selects no pod (selector ${JSON.stringify(m.spec.selector)}, namespaces ${JSON.stringify(nsSel)})`, targets });
+      continue;
+    }
+    for (const e of (m.spec.podMetricsEndpoints ?? []) as Json[]) {
+      if (e.port === undefined) continue;
+      const lacking = selected.filter((t) => !((t.spec.containers ?? []) as Json[]).some((c) => ((c.ports ?? []) as Json[]).some((p) => p.name === e.port)));
+      if (lacking.length > 0) out.push({ monitor: name, problem: `endpoint port ${e.port} is not a container port of ${lacking.map((t) => `${t.namespace}/${t.owner.metadata.name}`).join(", ")}`, targets });
     }
   }
   return out;

@@ -20,6 +20,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { parse } from "yaml";
 import { CHART_SUPPRESSIONS } from "../../constructs/chart-suppressions";
 import type { PlatformConfig } from "../../config/load";
 import { monitoredDatabase } from "../../constructs/monitoring-values";
@@ -182,17 +183,20 @@ export async function checkInstalledCharts(cp: ControlPlane, report: ChartsRepor
     `${strict.objects} objects; control: ${strict.control}${strict.problems.length ? `; ${strict.problems.slice(0, 5).join("; ")}` : ""}`,
   );
 
-  // Ours, admitted and stored: the PrometheusRule and the ServiceMonitors.
+  // Ours, admitted and stored: the PrometheusRule, the ServiceMonitors and the PodMonitor, as
+  // many as the release's values declare.
   const rules = await cp.list(`/apis/monitoring.coreos.com/v1/namespaces/${ns}/prometheusrules`);
-  const monitors = await cp.list(`/apis/monitoring.coreos.com/v1/namespaces/${ns}/servicemonitors`);
   const kpsValues = Object.values((json.resource.helm_release ?? {}) as Record<string, Json>).find((r) => r.name === "kps");
-  // A CloudNativePG cluster's instances have no metrics Service: a PodMonitor scrapes them.
-  const cluster = monitoredDatabase(config).kind === "cloudnative-pg";
-  const wantMonitors = ["agent-platform-services", ...(cluster ? [] : ["agent-platform-postgres"]), ...(config.redis ? ["agent-platform-redis"] : []), ...(config.pgbouncer ? ["agent-platform-pgbouncer"] : [])].sort();
-  const haveMonitors = monitors.map((m) => m.metadata.name as string).filter((n) => n.startsWith("agent-platform-")).sort();
-  report.check(label, "the API server admitted and stores our ServiceMonitors", JSON.stringify(haveMonitors) === JSON.stringify(wantMonitors), `${haveMonitors.join(", ")} of ${monitors.length}`);
-  const podMonitors = (await cp.list(`/apis/monitoring.coreos.com/v1/namespaces/${ns}/podmonitors`)).map((m) => m.metadata.name as string).filter((n) => n.startsWith("agent-platform-"));
-  report.check(label, "the API server admitted and stores our PodMonitor (the database cluster's instances, where one runs)", JSON.stringify(podMonitors) === JSON.stringify(cluster ? ["agent-platform-postgres-cluster"] : []), podMonitors.join(", ") || "none");
+  const kps = kpsValues ? (parse(String(kpsValues.values[0]).replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{")) as Json) : {};
+  for (const [kind, plural, key] of [
+    ["ServiceMonitors", "servicemonitors", "additionalServiceMonitors"],
+    ["PodMonitors", "podmonitors", "additionalPodMonitors"],
+  ] as const) {
+    const stored = await cp.list(`/apis/monitoring.coreos.com/v1/namespaces/${ns}/${plural}`);
+    const want = ((kps.prometheus?.[key] ?? []) as Json[]).map((m) => String(m.name)).sort();
+    const have = stored.map((m) => m.metadata.name as string).filter((n) => n.startsWith("agent-platform-")).sort();
+    report.check(label, `the API server admitted and stores our ${kind}`, want.length > 0 && JSON.stringify(have) === JSON.stringify(want), `${have.join(", ")} of ${stored.length}; declared ${want.join(", ")}`);
+  }
   const ours = rules.filter((r) => String(r.metadata.name).endsWith("-agent-platform"));
   report.check(label, "the API server admitted and stores our PrometheusRule (where alerting is on)", ours.length === (config.monitoring.alerting ? 1 : 0) && !!kpsValues, `${ours.length} of ${rules.length} PrometheusRules`);
 
@@ -277,7 +281,7 @@ export async function checkInstalledCharts(cp: ControlPlane, report: ChartsRepor
   }
   const wanted = [...(config.autoscalingEnabled && !config.monitoring.clusterMetricsApis.includes("metrics.k8s.io") ? ["v1beta1.metrics.k8s.io"] : []), ...(json.resource.helm_release && Object.values(json.resource.helm_release as Record<string, Json>).some((r) => r.name === "prometheus-adapter") ? ["v1beta1.custom.metrics.k8s.io"] : [])];
   report.check(label, "the aggregated APIs the charts register point at Services that exist", pointed && JSON.stringify(apiServices.map((a) => a.metadata.name).sort()) === JSON.stringify(wanted.sort()), states.join("; ") || "none (autoscaling off)");
-  if (apiServices.length > 0) report.note("left as the charts made them: no process serves them on kwok; to serve them from the host, repoint spec.service of the APIServices above");
+  if (apiServices.length > 0) report.note("no chart pod serves them on kwok: the scaling scenarios (scenarios.ts) repoint them at metrics-server and prometheus-adapter run on the host, and hand them back before destroy");
 }
 
 /** After destroy: nothing of the releases is left but their CRDs, which Helm never deletes (removed here for the next stack). */
