@@ -31,6 +31,7 @@ import { checkDestroyGuard, dropPreventDestroy, forgetLeftOut, guardScenarios, u
 import { checkDatabaseCluster, createClusterSecrets, dropDependenciesOnLeftOut } from "./cloudnative-pg";
 import { checkDiffIdentity } from "./diff-identity";
 import { checkNetworkModel } from "./network";
+import { chosenMutation, type Mutation } from "./mutations";
 import { hostTools, runScenarios, scenarioTables, selection, type StackSelection } from "./scenarios";
 import type { HostTools, StackScenarioReport } from "./scenario-context";
 
@@ -49,10 +50,14 @@ class Reporter {
   failed = 0;
   readonly rows: { stack: string; created: number; secondPlan: string; violations: number; destroy: string; seconds: number }[] = [];
 
+  /** Set for E2E_FAIL_FAST and mutation runs: the first failed check ends the run. */
+  stop?: (check: string) => never;
+
   check(stack: string, name: string, ok: boolean, detail = ""): boolean {
     if (ok) this.passed++;
     else this.failed++;
     process.stdout.write(`${ok ? "ok  " : "FAIL"} ${stack}: ${name}${detail ? ` — ${detail}` : ""}\n`);
+    if (!ok && this.stop) this.stop(name);
     return ok;
   }
 
@@ -184,6 +189,8 @@ interface Context {
   readonly selection: StackSelection;
   readonly tools: HostTools;
   readonly scenarioReports: StackScenarioReport[];
+  /** E2E_MUTATE: a defect planted in every copy of the stack (mutations.ts). */
+  readonly mutation?: { readonly name: string; readonly mutation: Mutation };
 }
 
 async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean): Promise<void> {
@@ -194,6 +201,7 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
   mkdirSync(base, { recursive: true });
   const config = loadVariant(env, autoscaling);
   const stack = synthesize(config, join(base, "out"));
+  if (ctx.mutation) report.note(`mutation ${ctx.mutation.name}: ${ctx.mutation.mutation.apply(stack)}`);
   const row = { stack: label, created: 0, secondPlan: "-", violations: -1, destroy: "-", seconds: 0 };
   report.rows.push(row);
 
@@ -374,6 +382,7 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
       raw.services[migrator].image = { tag: "1.0.1" };
     });
     const releasedStack = synthesize(released, join(base, "out-release"));
+    ctx.mutation?.mutation.apply(releasedStack);
     const next = applicableCopy(releasedStack).json;
     writeFileSync(join(work, "cdk.tf.json"), JSON.stringify(next, null, 2));
     const releasePlan = tf.run(["plan", "-input=false", "-no-color", "-out=release.tfplan"]);
@@ -514,10 +523,23 @@ async function main(): Promise<number> {
   );
 
   const chosen = selection(process.env);
+  const mutation = chosenMutation(process.env);
   const root = mkdtempSync(join(tmpdir(), "agent-platform-e2e-"));
   const binaries = findControlPlane();
   const cp = new ControlPlane(join(root, "control-plane"), binaries);
   const scenarioReports: StackScenarioReport[] = [];
+  if (mutation) {
+    process.stdout.write(`e2e: mutation run (E2E_MUTATE=${mutation.name}): ${mutation.mutation.summary}; must fail, first at a check matching ${mutation.mutation.caughtBy} (suggested E2E_STACKS=${mutation.mutation.stacks})\n`);
+  }
+  if (mutation || process.env.E2E_FAIL_FAST === "1") {
+    // Exiting kills every process the run started (the exit handler below), by PID; the working
+    // directory and the logs stay for a look.
+    report.stop = (check) => {
+      const verdict = mutation ? `; mutation ${mutation.name} ${mutation.mutation.caughtBy.test(check) ? "caught by the check meant to catch it" : `NOT caught where expected (${mutation.mutation.caughtBy})`}` : "";
+      process.stdout.write(`\ne2e: stopped at the first failed check (${mutation ? "mutation run" : "E2E_FAIL_FAST=1"}): ${check}${verdict}; logs and working directories kept in ${root}\n`);
+      process.exit(1);
+    };
+  }
   const killOnExit = () => cp.killAll();
   process.once("exit", killOnExit);
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => process.exit(130));
@@ -554,7 +576,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       `e2e: scenario tools: metrics-server ${tools.metricsServer ?? "absent"}, prometheus ${tools.prometheus ?? "absent"}, prometheus-adapter ${tools.prometheusAdapter ?? "absent (set PROMETHEUS_ADAPTER_BIN)"}, kubectl ${tools.kubectl ?? "absent"}\n`,
     );
-    const ctx: Context = { cp, report, root, tfEnv, mirror, selection: chosen, tools, scenarioReports };
+    const ctx: Context = { cp, report, root, tfEnv, mirror, selection: chosen, tools, scenarioReports, mutation };
     const only = chosen.stacks;
     for (const env of ["local", "staging", "production"] as const) {
       for (const autoscaling of [false, true]) {
