@@ -177,6 +177,10 @@ export async function runNodeFailure(s: ScenarioContext, out: StackScenarioRepor
     const t = tightest(s, sample, budget);
     if (t.margin < lowest.margin) Object.assign(lowest, t);
   });
+  // kwok's node-not-ready stage writes the node's status from its template, which has no
+  // addresses: the InternalIP metrics-server scrapes by is gone, and stays gone after recovery
+  // (kwok's initialisation stage, which sets it, runs once). A real kubelet reports it again.
+  const addresses = ((await cp.api("GET", `/api/v1/nodes/${node}`)).body?.status?.addresses ?? []) as Json[];
   const t0 = Date.now();
   const label0 = await cp.api("PATCH", `/api/v1/nodes/${node}`, { metadata: { labels: { [NODE_NOT_READY_LABEL]: "true" } } }, "application/merge-patch+json");
   if (label0.status !== 200) throw new Error(`labelling ${node} for the node-not-ready stage: ${label0.status}`);
@@ -212,10 +216,37 @@ export async function runNodeFailure(s: ScenarioContext, out: StackScenarioRepor
       unsubscribe();
       await cp.api("PATCH", `/api/v1/nodes/${node}`, { metadata: { labels: { [NODE_NOT_READY_LABEL]: null } } }, "application/merge-patch+json");
       const ready = await waitNode(s, node, true, 120_000);
-      report.check(label, `node failure: ${node} recovers and takes pods again`, ready, ready ? "" : "still NotReady after 120 s");
+      const restored = await restoreAddresses(s, node, addresses);
+      report.check(label, `node failure: ${node} recovers and takes pods again`, ready && restored.ok, [ready ? "" : "still NotReady after 120 s", restored.detail].filter(Boolean).join("; "));
     }
   })();
   return { background };
+}
+
+/**
+ * Puts back the addresses a node had before kwok's chaos stage dropped them (see runNodeFailure),
+ * as its kubelet would report them on recovery; otherwise the pods scheduled there afterwards
+ * have no resource metrics, and every HPA treats them as missing (at target on a scale-down, so
+ * scale-downs stall for a stabilization window at a time).
+ */
+async function restoreAddresses(s: ScenarioContext, node: string, addresses: readonly Json[]): Promise<{ ok: boolean; detail: string }> {
+  const has = (list: readonly Json[]) => list.some((a) => a.type === "InternalIP");
+  const now = ((await s.cp.api("GET", `/api/v1/nodes/${node}`)).body?.status?.addresses ?? []) as Json[];
+  if (has(now) || !has(addresses)) return { ok: has(now), detail: has(now) ? "" : "the node has no InternalIP, before or after" };
+  const patch = await s.cp.api("PATCH", `/api/v1/nodes/${node}/status`, { status: { addresses } }, "application/merge-patch+json");
+  const after = ((await s.cp.api("GET", `/api/v1/nodes/${node}`)).body?.status?.addresses ?? []) as Json[];
+  s.report.note(`node failure: kwok's node-not-ready stage dropped ${node}'s addresses; restored as its kubelet would report them (${patch.status})`);
+  if (!has(after)) return { ok: false, detail: `addresses not restored (${patch.status})` };
+  // Where metrics-server runs (the scaling scenario), it reads the node again.
+  const api = await s.cp.api("GET", "/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io");
+  const served = (api.body?.status?.conditions ?? []).some((c: Json) => c.type === "Available" && c.status === "True");
+  if (!served) return { ok: true, detail: "" };
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if ((await s.cp.api("GET", `/apis/metrics.k8s.io/v1beta1/nodes/${node}`)).status === 200) return { ok: true, detail: "metrics-server reads it again" };
+    await sleep(2000);
+  }
+  return { ok: false, detail: "metrics-server has no metrics for it 60 s after its addresses were restored" };
 }
 
 async function waitNode(s: ScenarioContext, node: string, ready: boolean, timeoutMs: number): Promise<boolean> {

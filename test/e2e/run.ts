@@ -13,6 +13,12 @@
  * HELM_CHARTS_DIR (scripts/pull-charts.sh fills it): with it, the releases are installed from the
  * local archives and checked (test/e2e/charts.ts); without it they are left out of the applied
  * copy, said so per stack, and still validated against the helm provider's schema.
+ *
+ * After its lifecycle checks, each autoscaling-on stack runs the scenarios of scenarios.ts
+ * (scaling, custom metrics, drains, a node failure; E2E_STACKS=<stack>:<scenario> picks one,
+ * PROMETHEUS_ADAPTER_BIN enables the custom metrics) and the run prints their table per stack.
+ * E2E_MUTATE plants one defect the run must catch (mutations.ts); E2E_FAIL_FAST=1 stops at the
+ * first failed check.
  */
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

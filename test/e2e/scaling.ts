@@ -562,7 +562,15 @@ export async function runScaling(s: ScenarioContext, out: StackScenarioReport, a
 }
 
 function row(s: ScenarioContext, t: Target, outcomes: readonly PhaseOutcome[]): ScalingRow {
-  const short = (r: string) => r.replace(/ \(percentage of request\)/, "").replace(/ resource utilization/, "").replace(/ above target$/, "").replace(/^pods metric /, "");
+  // "cpu resource utilization (percentage of request) above target", "pods metric queue_length
+  // above target", or at the maximum "the HPA was able to … from pods metric queue_length (at max)".
+  const short = (r: string) =>
+    r
+      .replace(/^the HPA was able to successfully calculate a replica count from /, "")
+      .replace(/ \(percentage of request\)/, "")
+      .replace(/ resource utilization/, "")
+      .replace(/ above target$/, "")
+      .replace(/^pods metric /, "");
   const of = (cycle: Phase["cycle"]) => outcomes.filter((o) => o.phase.cycle === cycle).map((o) => ({ o, p: o.phase }));
   const drivers = (cycle: Phase["cycle"]) => [...new Set(of(cycle).flatMap(({ o }) => o.drivers.map(short)))];
   // From the first loaded phase's start to the first step that reached the maximum; from calm's
