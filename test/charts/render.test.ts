@@ -294,7 +294,7 @@ describe("charts: wiring", () => {
     assert.deepEqual(sidecarRefusals(objects, sidecar).length, 2, "list and watch on configmaps cluster-wide are refused");
 
     const broken = structuredClone(view.all) as RenderedObject[];
-    const monitor = broken.find((o) => o.kind === "ServiceMonitor" && o.metadata.name === "agent-platform-postgres")!;
+    const monitor = broken.find((o) => o.kind === "ServiceMonitor" && o.metadata.name === "agent-platform-pgbouncer")!;
     monitor.spec.endpoints[0].port = "metric";
     assert.match(serviceMonitorProblems(broken).map((p) => p.problem).join("\n"), /endpoint port metric is not a port of/);
     monitor.spec.selector.matchLabels["app.kubernetes.io/component"] = "servce";

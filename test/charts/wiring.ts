@@ -199,7 +199,18 @@ export function serviceMonitorProblems(objects: readonly Obj[]): { monitor: stri
  * ports of any container: the operator keeps targets whose container port has that name).
  */
 export function podMonitorProblems(objects: readonly Obj[]): { monitor: string; problem: string; targets: string[] }[] {
-  const templates = podTemplates(objects);
+  // A CloudNativePG Cluster's instances run no template of ours: the operator makes them, with
+  // the instance container's named ports (pkg/specs/pods.go: postgresql 5432, metrics 9187,
+  // status 8000).
+  const instances = operatorPods(objects)
+    .filter((p) => p.name.startsWith("Cluster "))
+    .map((p) => ({
+      owner: { kind: "Pod", metadata: { name: p.name } } as Obj,
+      namespace: p.namespace,
+      labels: p.labels,
+      spec: { containers: [{ name: "postgres", ports: [{ name: "postgresql", containerPort: 5432 }, { name: "metrics", containerPort: 9187 }, { name: "status", containerPort: 8000 }] }] } as Json,
+    }));
+  const templates = [...podTemplates(objects), ...instances];
   const out: { monitor: string; problem: string; targets: string[] }[] = [];
   for (const m of objects.filter((o) => o.kind === "PodMonitor")) {
     const name = `PodMonitor ${m.metadata.namespace}/${m.metadata.name} (${sourceOf(m)})`;
