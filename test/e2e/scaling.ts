@@ -608,9 +608,20 @@ async function peakChecks(s: ScenarioContext, targets: readonly Target[]): Promi
   const wrong: string[] = [];
   let counted = 0;
   let terminalRequests = 0;
+  // A CloudNativePG cluster's pods are the operator's to make, and the operator does not run on
+  // kwok (charts.ts leaves its releases out): the model counts them, the cluster cannot.
+  let absentPods = 0;
+  let absentRequests = 0;
+  const absent: string[] = [];
   for (const w of platformWorkloads(config)) {
     const want = w.pods.on.max;
     let have: number;
+    if (w.kind === "Cluster") {
+      absentPods += want;
+      absentRequests += want * w.perPod.cpuRequestMillis;
+      absent.push(`${w.name} ${want}`);
+      continue;
+    }
     if (w.kind === "Job") {
       const jobs = (await cp.list(`/apis/batch/v1/namespaces/${namespace}/jobs`)).filter((j) => j.metadata.name.startsWith(w.name));
       have = jobs.reduce((n, j) => n + (j.status?.succeeded ?? 0), 0);
@@ -625,13 +636,13 @@ async function peakChecks(s: ScenarioContext, targets: readonly Target[]): Promi
   report.check(
     label,
     `at the peak, every workload runs the pods the capacity model promised (${capacity.max.pods} at maximum scale)`,
-    wrong.length === 0 && counted === capacity.max.pods,
-    `${counted} pods${wrong.length ? `; off: ${wrong.join(", ")}` : ""} (HPAs: ${targets.map((t) => `${t.workload} ${sample.workloads.get(t.workload)?.specReplicas}`).join(", ")})`,
+    wrong.length === 0 && counted + absentPods === capacity.max.pods,
+    `${counted} pods${absent.length ? ` + the database cluster's ${absent.join(", ")} (the operator's pods, not run on kwok)` : ""}${wrong.length ? `; off: ${wrong.join(", ")}` : ""} (HPAs: ${targets.map((t) => `${t.workload} ${sample.workloads.get(t.workload)?.specReplicas}`).join(", ")})`,
   );
   const quota = (await cp.list(`/api/v1/namespaces/${namespace}/resourcequotas`))[0];
   const used = quota?.status?.used ?? {};
   const hard = quota?.status?.hard ?? {};
-  const wantCpu = capacity.max.resources.cpuRequestMillis - terminalRequests;
+  const wantCpu = capacity.max.resources.cpuRequestMillis - terminalRequests - absentRequests;
   const usedCpu = parseCpuMillis(String(used["requests.cpu"] ?? "0")) ?? 0;
   const refused = (await cp.list(`/api/v1/namespaces/${namespace}/events?fieldSelector=${encodeURIComponent("reason=FailedCreate")}`)).filter((e) => /exceeded quota/.test(e.message ?? ""));
   const quotaText = quota
@@ -660,5 +671,5 @@ async function peakChecks(s: ScenarioContext, targets: readonly Target[]): Promi
   );
   const plan = s.plan();
   report.check(label, "at the peak, terraform plan -detailed-exitcode exits 0 (Terraform leaves the HPAs' counts alone)", plan.code === 0, plan.detail);
-  return `${counted} pods (model: ${capacity.max.pods}); quota ${quotaText}`;
+  return `${counted} pods${absentPods ? ` + ${absentPods} database cluster pods not run on kwok` : ""} (model: ${capacity.max.pods}); quota ${quotaText}`;
 }
