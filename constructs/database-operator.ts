@@ -4,7 +4,9 @@ import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v
 import { dependable } from "cdktf";
 import { Construct } from "constructs";
 import { CHARTS } from "../config/versions";
+import { chartRelease, type PinnedChart } from "./chart-release";
 import { namespaceSelector, PART_OF } from "./labels";
+import { type ClusterDns, dnsEgressSpec } from "./network";
 import {
   CLUSTER_LABEL,
   OPERATOR_POD_LABELS,
@@ -17,8 +19,6 @@ import {
   pluginChartValues,
   STATUS_PORT,
 } from "./postgres-cluster-values";
-import { literal } from "./terraform-text";
-import { toYaml } from "./yaml";
 
 export interface DatabaseOperatorProps {
   /** The operator's namespace, created here; the plugin must share it. */
@@ -29,7 +29,7 @@ export interface DatabaseOperatorProps {
   readonly plugin: boolean;
   readonly imagePullPolicy: "Always" | "IfNotPresent";
   /** Where pods resolve names. */
-  readonly dns: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
+  readonly dns: ClusterDns;
   /** The API server's endpoint addresses and ports (config `cluster.apiServer`). */
   readonly apiServer: { readonly cidrs: readonly string[]; readonly ports: readonly number[] };
 }
@@ -76,22 +76,7 @@ export class DatabaseOperator extends Construct {
     const apiServer = props.apiServer.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
     const policies = (this.networkPolicies = [
       policy("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] }),
-      policy("allow-dns-egress", {
-        podSelector: {},
-        policyTypes: ["Egress"],
-        egress: [
-          {
-            to: [
-              { namespaceSelector: namespaceSelector(props.dns.namespace), podSelector: { matchLabels: { ...props.dns.podLabels } } },
-              ...(props.dns.nodeLocalAddress ? [{ ipBlock: { cidr: `${props.dns.nodeLocalAddress}/32` } }] : []),
-            ],
-            ports: [
-              { port: "53", protocol: "UDP" },
-              { port: "53", protocol: "TCP" },
-            ],
-          },
-        ],
-      }),
+      policy("allow-dns-egress", dnsEgressSpec(props.dns)),
       // Both watch the API server, at its configured addresses.
       policy("allow-apiserver-egress", { podSelector: {}, policyTypes: ["Egress"], egress: [{ to: apiServer, ports: tcp(...props.apiServer.ports) }] }),
       policy("cnpg-operator", {
@@ -107,21 +92,8 @@ export class DatabaseOperator extends Construct {
       ...(props.plugin ? [policy("barman-cloud-plugin", { ...pods(PLUGIN_POD_LABELS), policyTypes: ["Ingress"], ingress: [{ from: [pods(OPERATOR_POD_LABELS)], ports: tcp(PLUGIN_PORT) }] })] : []),
     ]);
 
-    const release = (id: string, name: string, chart: { repository: string; chart: string; version: string }, values: Record<string, unknown>, dependsOn: Release[]) =>
-      new Release(this, id, {
-        name,
-        namespace,
-        repository: chart.repository,
-        chart: chart.chart,
-        version: chart.version,
-        values: [literal(toYaml(values))],
-        atomic: true,
-        cleanupOnFail: true,
-        wait: true,
-        timeout: 600,
-        maxHistory: 5,
-        dependsOn,
-      });
+    const release = (id: string, name: string, chart: PinnedChart, values: Record<string, unknown>, dependsOn: Release[]) =>
+      chartRelease(this, id, { name, namespace, chart, values, dependsOn });
     this.operatorValues = operatorChartValues(props.platformNamespace, props.imagePullPolicy);
     this.operator = release("operator", OPERATOR_RELEASE, CHARTS.cloudnativePg, this.operatorValues, []);
     // Its pods must be able to reach the API server (and be reached) before the release waits on them.

@@ -19,7 +19,7 @@
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import type { Construct } from "constructs";
 import { namespaceSelector } from "./labels";
-import { declareInternetEgress, internetPeer, PROMETHEUS_POD_LABELS } from "./network";
+import { type ClusterDns, declareInternetEgress, dnsEgressSpec, internetPeer, PROMETHEUS_POD_LABELS } from "./network";
 
 /** Pod labels of the chart components the policies name. */
 export const MONITORING_POD_LABELS = {
@@ -83,7 +83,7 @@ export interface MonitoringNetworkProps {
   readonly release: string;
   /** The platform's namespace, by name: Prometheus scrapes its pods' `metrics` ports. */
   readonly platformNamespace: string;
-  readonly dns: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
+  readonly dns: ClusterDns;
   /** The API server's endpoint addresses and ports (config `cluster.apiServer`). */
   readonly apiServer: { readonly cidrs: readonly string[]; readonly ports: readonly number[] };
   /** The nodes' addresses (config `cluster.nodeCidrs`). */
@@ -132,22 +132,7 @@ export function monitoringNetworkPolicies(scope: Construct, props: MonitoringNet
   const prometheus = pods(P.prometheus);
 
   policy("default-deny-all", { podSelector: {}, policyTypes: ["Ingress", "Egress"] });
-  policy("allow-dns-egress", {
-    podSelector: {},
-    policyTypes: ["Egress"],
-    egress: [
-      {
-        to: [
-          { namespaceSelector: namespaceSelector(props.dns.namespace), podSelector: { matchLabels: { ...props.dns.podLabels } } },
-          ...(props.dns.nodeLocalAddress ? [{ ipBlock: { cidr: `${props.dns.nodeLocalAddress}/32` } }] : []),
-        ],
-        ports: [
-          { port: "53", protocol: "UDP" },
-          { port: "53", protocol: "TCP" },
-        ],
-      },
-    ],
-  });
+  policy("allow-dns-egress", dnsEgressSpec(props.dns));
   // Alertmanager alone has no use for the API server; every other pod here watches it.
   policy("allow-apiserver-egress", {
     podSelector: { matchExpressions: [{ key: "app.kubernetes.io/name", operator: "NotIn", values: [P.alertmanager["app.kubernetes.io/name"]] }] },

@@ -13,12 +13,14 @@ import { CHARTS } from "../config/versions";
 import { toGrafanaJson } from "../dashboards/common";
 import { platformDashboards } from "../dashboards/dashboards";
 import type { MonitoredDatabase } from "../dashboards/selectors";
+import { chartRelease, type PinnedChart } from "./chart-release";
 import { objectLabels, PART_OF } from "./labels";
 import { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, monitoringValues, STACK_RELEASE } from "./monitoring-values";
 import { monitoringNetworkPolicies } from "./monitoring-network";
+import type { ClusterDns } from "./network";
 import { MonitoringRbac } from "./monitoring-rbac";
 import type { NamespaceRef } from "./platform-namespace";
-import { literal, literalMap } from "./terraform-text";
+import { literalMap } from "./terraform-text";
 import { toYaml } from "./yaml";
 
 export { GRAFANA_ADMIN_SECRET, GRAFANA_NAME, PROMETHEUS_URL, STACK_RELEASE } from "./monitoring-values";
@@ -65,7 +67,7 @@ export interface MonitoringProps {
    */
   readonly grafanaIngressFrom?: { readonly namespace: string; readonly podLabels: Record<string, string> };
   /** DNS egress target, as the platform namespace's. */
-  readonly dns: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
+  readonly dns: ClusterDns;
   /**
    * The API server's endpoint addresses and ports: the only API server the namespace reaches,
    * and the only caller admitted to the aggregated APIs and the operator's webhook.
@@ -193,21 +195,8 @@ export class Monitoring extends Construct {
     this.stackValues = values.kubePrometheusStack;
     this.adapterValues = values.adapter;
     this.metricsServerValues = values.metricsServer;
-    const release = (id: string, name: string, chart: { repository: string; chart: string; version: string }, v: Record<string, unknown>, dependsOn?: ITerraformDependable[]) =>
-      new Release(this, id, {
-        name,
-        namespace,
-        repository: chart.repository,
-        chart: chart.chart,
-        version: chart.version,
-        values: [literal(toYaml(v))],
-        atomic: true,
-        cleanupOnFail: true,
-        wait: true,
-        timeout: id === "kube-prometheus-stack" ? 900 : 600,
-        maxHistory: 5,
-        dependsOn,
-      });
+    const release = (id: string, name: string, chart: PinnedChart, values: Record<string, unknown>, dependsOn?: ITerraformDependable[]) =>
+      chartRelease(this, id, { name, namespace, chart, values, timeoutSeconds: id === "kube-prometheus-stack" ? 900 : 600, dependsOn });
     // The namespace's policies exist before any chart pod starts: under an enforcing CNI, a pod
     // that starts between default-deny and its allow rules (the webhook Jobs, the operator)
     // cannot reach the API server, and an atomic release rolls back.

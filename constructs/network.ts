@@ -37,3 +37,30 @@ export const OPEN_TO_ANY_ADDRESS_RULE = "KS-NETWORK-POLICY-ANY-ADDRESS";
 export function declareInternetEgress(policy: TerraformResource, reason: string): void {
   suppress(policy, OPEN_TO_ANY_ADDRESS_RULE, reason);
 }
+
+/** Where a namespace's pods resolve names: the cluster DNS pods, and NodeLocal DNSCache where it runs. */
+export interface ClusterDns {
+  readonly namespace: string;
+  readonly podLabels: Record<string, string>;
+  readonly nodeLocalAddress?: string;
+}
+
+/** The spec of a namespace's `allow-dns-egress` policy: every pod to the cluster DNS on 53, UDP and TCP. */
+export function dnsEgressSpec(dns: ClusterDns) {
+  return {
+    podSelector: {},
+    policyTypes: ["Egress"],
+    egress: [
+      {
+        to: [
+          { namespaceSelector: namespaceSelector(dns.namespace), podSelector: { matchLabels: { ...dns.podLabels } } },
+          ...(dns.nodeLocalAddress ? [{ ipBlock: { cidr: `${dns.nodeLocalAddress}/32` } }] : []),
+        ],
+        ports: [
+          { port: "53", protocol: "UDP" },
+          { port: "53", protocol: "TCP" },
+        ],
+      },
+    ],
+  };
+}

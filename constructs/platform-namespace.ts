@@ -1,7 +1,8 @@
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { Construct } from "constructs";
-import { namespaceSelector, PART_OF } from "./labels";
+import { PART_OF } from "./labels";
+import { type ClusterDns, dnsEgressSpec } from "./network";
 
 export interface PlatformNamespaceProps {
   readonly name: string;
@@ -10,7 +11,7 @@ export interface PlatformNamespaceProps {
    * runs NodeLocal DNSCache, its link-local address.
    * @default kube-system pods labelled k8s-app=kube-dns
    */
-  readonly dns?: { readonly namespace: string; readonly podLabels: Record<string, string>; readonly nodeLocalAddress?: string };
+  readonly dns?: ClusterDns;
   /**
    * Pod Security Standards level enforced, audited and warned about.
    * @default "restricted"
@@ -68,22 +69,7 @@ export class PlatformNamespace extends Construct implements NamespaceRef {
 
     new NetworkPolicyV1(this, "allow-dns", {
       metadata: { name: "allow-dns-egress", namespace: this.name, labels },
-      spec: {
-        podSelector: {},
-        policyTypes: ["Egress"],
-        egress: [
-          {
-            to: [
-              { namespaceSelector: namespaceSelector(dns.namespace), podSelector: { matchLabels: { ...dns.podLabels } } },
-              ...(dns.nodeLocalAddress ? [{ ipBlock: { cidr: `${dns.nodeLocalAddress}/32` } }] : []),
-            ],
-            ports: [
-              { port: "53", protocol: "UDP" },
-              { port: "53", protocol: "TCP" },
-            ],
-          },
-        ],
-      },
+      spec: dnsEgressSpec(dns),
     });
   }
 }

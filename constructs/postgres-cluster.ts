@@ -2,13 +2,12 @@ import { Release } from "@cdktf/provider-helm/lib/release";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
 import { Construct } from "constructs";
 import { CHARTS } from "../config/versions";
+import { chartRelease } from "./chart-release";
 import { markDataBearing } from "./data-bearing";
 import { objectLabels } from "./labels";
 import type { NamespaceRef } from "./platform-namespace";
 import { declareInternetEgress } from "./network";
 import { type ClusterInputs, type ClusterPeers, clusterChartValues, clusterNetworkPolicySpec, objectStoreEgressReason, readWriteHost } from "./postgres-cluster-values";
-import { literal } from "./terraform-text";
-import { toYaml } from "./yaml";
 
 export interface PostgresClusterProps extends Omit<ClusterInputs, "namespace"> {
   /** The platform's namespace: the Cluster, its pods, Services and Secrets. */
@@ -56,20 +55,14 @@ export class PostgresCluster extends Construct {
     const internet = objectStoreEgressReason(props.topology);
     if (internet) declareInternetEgress(this.networkPolicy, internet);
 
-    this.release = new Release(this, "release", {
+    this.release = chartRelease(this, "release", {
       name: this.name,
       namespace: props.releaseNamespace,
-      repository: CHARTS.cnpgCluster.repository,
-      chart: CHARTS.cnpgCluster.chart,
-      version: CHARTS.cnpgCluster.version,
-      values: [literal(toYaml(this.values))],
-      atomic: false,
-      cleanupOnFail: false,
+      chart: CHARTS.cnpgCluster,
+      values: this.values,
       // Helm cannot tell when a Cluster is ready (a custom resource): the migration Job waits for
       // the read-write Service instead.
-      wait: false,
-      timeout: 600,
-      maxHistory: 5,
+      waitForReady: false,
     });
     // Deleting the release deletes the Cluster, and the operator deletes its volume claims with it.
     markDataBearing(this.release, `CloudNativePG cluster ${this.name}: the database (every instance's volume claims) and its WAL`);

@@ -6,19 +6,10 @@
  * first minute and, in production, page. Checked on what helm renders from the stacks' values.
  */
 import assert from "node:assert/strict";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { rawEnvironment, synthEnvironment } from "../helpers";
-import { type Helm, helmSetup, type RenderedObject, render } from "./helm";
+import { type Helm, helmOrSkip, type RenderedObject, render } from "./helm";
 import { clusterApiVersions, stackReleases } from "./releases";
-
-function helmOrSkip(t: TestContext): Helm | undefined {
-  const setup = helmSetup();
-  if (typeof setup === "string") {
-    t.skip(setup);
-    return undefined;
-  }
-  return setup;
-}
 
 const COMPONENTS = [
   { target: "kube-controller-manager", monitor: "kube-controller-manager", alert: "KubeControllerManagerDown" },

@@ -4,21 +4,12 @@
  * prunes must be caught. Without HELM_CHARTS_DIR every test here skips and says why.
  */
 import assert from "node:assert/strict";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { synthEnvironment } from "../helpers";
 import { deadKeys, RUNTIME_ONLY_KEYS, unknownCustomResourceFields } from "./dead-keys";
-import { type Helm, helmSetup, type Json, render } from "./helm";
+import { helmOrSkip, type Json, render } from "./helm";
 import { clusterApiVersions, STACKS, type StackRelease, stackReleases } from "./releases";
-
-function helmOrSkip(t: TestContext): Helm | undefined {
-  const setup = helmSetup();
-  if (typeof setup === "string") {
-    t.skip(setup);
-    return undefined;
-  }
-  return setup;
-}
 
 /** Every distinct (chart, values) pair of the six stacks, with the stacks that use it. */
 function distinctReleases(): { release: StackRelease; apiVersions: string[]; stacks: string[] }[] {

@@ -14,6 +14,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
+import type { TestContext } from "node:test";
 import { parseAllDocuments } from "yaml";
 import { tempDir } from "../helpers";
 
@@ -293,4 +294,14 @@ export function parseObjects(text: string): RenderedObject[] {
     }
   }
   return out;
+}
+
+/** helm for a test, or undefined after marking the test skipped with the reason (no charts, no helm). */
+export function helmOrSkip(t: TestContext): Helm | undefined {
+  const setup = helmSetup();
+  if (typeof setup === "string") {
+    t.skip(setup);
+    return undefined;
+  }
+  return setup;
 }

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { parse } from "yaml";
 import { CHART_SECRET_READERS, CHART_SUPPRESSIONS } from "../../constructs/chart-suppressions";
 import { ADMISSION_CLUSTER_RULES, ALL_VERBS, ADMISSION_NAMESPACE_RULES, OPERATOR_CLUSTER_RULES, OPERATOR_NAMESPACE_RULES, PROMETHEUS_CLUSTER_RULES, type RbacRule } from "../../constructs/monitoring-rbac";
@@ -17,21 +17,11 @@ import { CHART_PODS } from "../network/stand-ins";
 import { CHARTS } from "../../config/versions";
 import { loadConfig } from "../helpers";
 import { unknownCustomResourceFields } from "./dead-keys";
-import { chartArchive, type Helm, helmSetup, type Json, KUBERNETES_VERSION, render, type RenderedObject } from "./helm";
+import { chartArchive, helmOrSkip, type Json, KUBERNETES_VERSION, render, type RenderedObject } from "./helm";
 import { grantsOf, mayServiceAccount, secretReadersOutsideTheirNamespace } from "./rbac";
 import { clusterApiVersions, type ClusterView, clusterView, STACKS } from "./releases";
 import { adapterConfig, adapterProblems, apiServiceProblems, grafanaSidecars, idleNetworkPolicies, ingressBackendProblems, podMonitorProblems, serviceMonitorProblems, sidecarConfigMaps, sidecarRefusals } from "./wiring";
 import { applySuppressions, workloadFindings } from "./workloads";
-
-/** Helm, or undefined after marking the test skipped with the reason. */
-function helmOrSkip(t: TestContext): Helm | undefined {
-  const setup = helmSetup();
-  if (typeof setup === "string") {
-    t.skip(setup);
-    return undefined;
-  }
-  return setup;
-}
 
 const find = (objects: readonly RenderedObject[], kind: string, name: string) => {
   const found = objects.find((o) => o.kind === kind && o.metadata.name === name);

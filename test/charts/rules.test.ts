@@ -6,7 +6,7 @@
  * skips and says why. The e2e does the same with the objects the API server admitted.
  */
 import assert from "node:assert/strict";
-import { describe, it, type TestContext } from "node:test";
+import { describe, it } from "node:test";
 import { toGrafanaJson } from "../../dashboards/common";
 import { platformDashboards } from "../../dashboards/dashboards";
 import { ALERT_NAMES } from "../../dashboards/alerts";
@@ -14,19 +14,10 @@ import { monitoredDatabase } from "../../constructs/monitoring-values";
 import { alertScenarios, runUnitTests, scenarioTests } from "../dashboards/alert-scenarios";
 import { checkDashboardExpressions, checkRules } from "../dashboards/tools";
 import { loadConfig } from "../helpers";
-import { type Helm, helmSetup, type Json, type RenderedObject } from "./helm";
+import { helmOrSkip, type Json, type RenderedObject } from "./helm";
 import { type ClusterView, clusterView } from "./releases";
 import { sourceOf } from "./rbac";
 import { grafanaSidecars, sidecarConfigMaps } from "./wiring";
-
-function helmOrSkip(t: TestContext): Helm | undefined {
-  const setup = helmSetup();
-  if (typeof setup === "string") {
-    t.skip(setup);
-    return undefined;
-  }
-  return setup;
-}
 
 /** The PrometheusRules the stack's Prometheus loads: those its ruleSelector picks in the namespaces the operator watches. */
 function loadedRules(view: ClusterView): RenderedObject[] {

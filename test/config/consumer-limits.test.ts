@@ -6,47 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { ConfigError, renderPath } from "../../config/errors";
+import { renderPath } from "../../config/errors";
 import { MAX_INT32 } from "../../config/extreme-rules";
-import { validateCatalog, validateEnvironment } from "../../config/load";
-import type { EnvironmentName } from "../../config/schema";
 import { isRolling, serviceWhere } from "../catalogue";
 import { clusterReleaseValues } from "../cnpg";
-import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthEnvironment } from "../helpers";
+import { type Json, loadConfig, named, resources } from "../helpers";
+import { accepted, refused } from "./refusals";
 
 const PRODUCTION = loadConfig("production");
 /** Released rolling, so it has one Deployment, one HPA and one PodDisruptionBudget. */
 const SERVICE = serviceWhere(PRODUCTION, "a service released rolling", isRolling).name;
-
-/** The one problem a mutated environment file fails with at `field` (file, field, value, rule). */
-function refused(env: EnvironmentName, mutate: (raw: Json, catalog: Json) => void, field: string, file = `config/${env}.ts`): { value: string; rule: string } {
-  const raw = rawEnvironment(env);
-  const catalog = rawCatalog();
-  mutate(raw, catalog);
-  try {
-    validateEnvironment(raw, env, validateCatalog(catalog));
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    const found = error.problems.filter((p) => p.field === field);
-    assert.equal(found.length, 1, `one problem at ${field}:\n${error.message}`);
-    assert.ok(error.message.includes(`${file}: ${field} = ${found[0]!.value}: ${found[0]!.rule}`), error.message);
-    return found[0]!;
-  }
-  return assert.fail(`${file} was accepted`);
-}
-
-/** The stack of a mutated environment file, through synth's checks. */
-function accepted(env: EnvironmentName, mutate: (raw: Json) => void, overrides = {}): Json {
-  const raw = rawEnvironment(env);
-  mutate(raw);
-  return synthEnvironment(env, overrides, raw);
-}
-
-const named = (json: Json, type: string, name: string): Json => {
-  const found = Object.values(resources(json, type)).find((r) => r.metadata.name === name);
-  assert.ok(found, `${type} ${name}`);
-  return found;
-};
 
 describe("integers the API server holds in int32 fields", () => {
   it("refuses an HPA scaling policy value above 2147483647, in either direction", () => {

@@ -16,6 +16,7 @@ import type { EnvironmentName } from "../../config/schema";
 import { duplicateObjects } from "../../stacks/object-names";
 import { blueGreenService, isInternal, isRolling, publicService, serviceWhere } from "../catalogue";
 import { type Json, loadConfig, rawCatalog, rawEnvironment, resources, synthEnvironment, tempDir } from "../helpers";
+import { accepted, refused } from "./refusals";
 
 // Services picked by what they are (test/catalogue.ts), from the shipped configs: two public
 // services and their routes, one released blue-green, one to copy or break.
@@ -26,30 +27,6 @@ const BLUE_GREEN = blueGreenService(PRODUCTION).name;
 /** Internal and released rolling: a copy of it needs no route and has one Deployment. */
 const COPIED = serviceWhere(PRODUCTION, "an internal service released rolling", (s) => isInternal(s) && isRolling(s)).name;
 const SERVICE = PRODUCTION.services[0]!.name;
-
-/** The one problem a mutated environment file fails with at `field` (file, field, value, rule). */
-function refused(env: EnvironmentName, mutate: (raw: Json, catalog: Json) => void, field: string, file = `config/${env}.ts`): { value: string; rule: string; message: string } {
-  const raw = rawEnvironment(env);
-  const catalog = rawCatalog();
-  mutate(raw, catalog);
-  try {
-    validateEnvironment(raw, env, validateCatalog(catalog));
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    const found = error.problems.filter((p) => p.field === field);
-    assert.equal(found.length, 1, `one problem at ${field}:\n${error.message}`);
-    assert.equal(found[0]!.source, file);
-    assert.ok(error.message.includes(`${file}: ${field} = `), error.message);
-    return { ...found[0]!, message: error.message };
-  }
-  return assert.fail(`${file} was accepted`);
-}
-
-function accepted(env: EnvironmentName, mutate: (raw: Json) => void): Json {
-  const raw = rawEnvironment(env);
-  mutate(raw);
-  return synthEnvironment(env, {}, raw);
-}
 
 const gw = (r: Json) => r.ingress.routes[ROUTED];
 

@@ -1,3 +1,4 @@
+import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { PROMETHEUS_RETENTION_SHARE, prometheusRetentionSize } from "../../constructs/monitoring-values";
@@ -17,7 +18,7 @@ describe("Prometheus deletes old blocks before its volume fills", () => {
   it("sets it wherever Prometheus has a volume, and only there", () => {
     const spec = (json: ReturnType<typeof synthEnvironment>) => {
       const release = Object.values(resources(json, "helm_release")).find((r) => r.chart === "kube-prometheus-stack")!;
-      return parse(String(release.values[0]).replace(/\$\$\{/g, "${")).prometheus.prometheusSpec;
+      return parse(unescapeLiteral(String(release.values[0]))).prometheus.prometheusSpec;
     };
     const production = rawEnvironment("production");
     assert.ok(production.monitoring.prometheusStorage, "production keeps Prometheus on a volume");

@@ -33,6 +33,7 @@ import { type Json, parseObjects } from "../charts/helm";
 import { BOOTSTRAP_ROLES } from "../charts/rbac";
 import { loadConfig } from "../helpers";
 import type { ControlPlane } from "./control-plane";
+import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 
 /** The run's reporter (run.ts). */
 export interface ChartsReport {
@@ -187,7 +188,7 @@ export async function checkInstalledCharts(cp: ControlPlane, report: ChartsRepor
   // many as the release's values declare.
   const rules = await cp.list(`/apis/monitoring.coreos.com/v1/namespaces/${ns}/prometheusrules`);
   const kpsValues = Object.values((json.resource.helm_release ?? {}) as Record<string, Json>).find((r) => r.name === "kps");
-  const kps = kpsValues ? (parse(String(kpsValues.values[0]).replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{")) as Json) : {};
+  const kps = kpsValues ? (parse(unescapeLiteral(String(kpsValues.values[0]))) as Json) : {};
   for (const [kind, plural, key] of [
     ["ServiceMonitors", "servicemonitors", "additionalServiceMonitors"],
     ["PodMonitors", "podmonitors", "additionalPodMonitors"],

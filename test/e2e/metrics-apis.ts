@@ -20,7 +20,8 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { basename, join } from "node:path";
 import { parse, stringify } from "yaml";
-import type { ControlPlane, HostProcess } from "./control-plane";
+import { type ControlPlane, freePort, type HostProcess } from "./control-plane";
+import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 
 type Json = Record<string, any>;
 
@@ -38,23 +39,10 @@ export const METRIC_RESOLUTION_SECONDS = 10;
 export function releaseValues(stack: Json, chart: string): Json | undefined {
   const release = Object.values((stack.resource?.helm_release ?? {}) as Record<string, Json>).find((r) => basename(String(r.chart)) === chart);
   if (!release) return undefined;
-  const text = (release.values as string[]).map((v) => v.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{")).join("\n---\n");
+  const text = (release.values as string[]).map(unescapeLiteral).join("\n---\n");
   return parse(text) as Json;
 }
 
-/** A free TCP port on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** What an APIService pointed at before the harness took it over. */
 export interface ApiServiceOwnership {

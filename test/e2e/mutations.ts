@@ -12,6 +12,7 @@
  * Every one of them must exit 1 (docs/validation.md lists what each run printed).
  */
 import { parse, stringify } from "yaml";
+import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 
 type Json = Record<string, any>;
 
@@ -33,7 +34,7 @@ const entries = (stack: Json, type: string): [string, Json][] => Object.entries(
 function editReleaseValues(stack: Json, chart: string, edit: (values: Json) => string): string {
   const release = entries(stack, "helm_release").find(([, r]) => String(r.chart).endsWith(chart) || r.name === chart)?.[1];
   if (!release) throw new Error(`the stack has no ${chart} release to mutate`);
-  const text = String(release.values[0]).replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
+  const text = unescapeLiteral(String(release.values[0]));
   const values = parse(text) as Json;
   const what = edit(values);
   release.values = [stringify(values).replace(/\$\{/g, "$${").replace(/%\{/g, "%%{"), ...release.values.slice(1)];

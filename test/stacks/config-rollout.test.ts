@@ -1,3 +1,4 @@
+import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { CONFIG_CHECKSUM_ANNOTATION, configChecksum } from "../../constructs/config-checksum";
@@ -18,8 +19,6 @@ import { VARIANT_MODES } from "../variants";
 const WORKLOADS = ["kubernetes_deployment_v1", "kubernetes_stateful_set_v1", "kubernetes_daemon_set_v1"];
 const REFERENCE = /^\$\{kubernetes_config_map_v1\.([^.]+)\.metadata\[0\]\.name\}$/;
 
-/** The text a ConfigMap value holds in the cluster: literal() doubled `${` and `%{` for Terraform. */
-const unescape = (value: string) => value.replace(/\$\$\{/g, "${").replace(/%%\{/g, "%{");
 
 /** Every ConfigMap name a pod spec refers to: volumes, projected sources, envFrom and env. */
 function referencedConfigMaps(spec: unknown, found: Set<string> = new Set()): Set<string> {
@@ -57,7 +56,7 @@ describe("config changes roll the pods that read them", () => {
           const data = Object.fromEntries(
             refs.map((ref) => {
               const map = byName(ref);
-              return [map.metadata.name, Object.fromEntries(Object.entries((map.data ?? {}) as Record<string, string>).map(([k, v]) => [k, unescape(v)]))];
+              return [map.metadata.name, Object.fromEntries(Object.entries((map.data ?? {}) as Record<string, string>).map(([k, v]) => [k, unescapeLiteral(v)]))];
             }),
           );
           assert.equal(annotation, configChecksum(data), `${type}.${id}: ${CONFIG_CHECKSUM_ANNOTATION} is not the digest of ${Object.keys(data).join(", ")}`);
