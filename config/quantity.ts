@@ -144,7 +144,12 @@ export function canonicalQuantity(text: string): string {
   return decimalSuffix === undefined ? `${mantissa}e${scale}` : `${mantissa}${decimalSuffix}`;
 }
 
-/** A memory quantity as whole megabytes in Postgres' `MB` unit (1024 kB), at least 1. */
+/**
+ * A memory quantity in Postgres' `MB` unit (1024 kB). The config schema admits only whole MiB of
+ * at least 1Mi (config/schema.ts, postgresMemory); anything else is a programming error here.
+ */
 export function postgresMegabytes(quantity: string): string {
-  return `${Math.max(1, Math.floor(parseMemoryBytes(quantity)! / 2 ** 20))}MB`;
+  const bytes = parseMemoryBytes(quantity);
+  if (bytes === undefined || bytes < 2 ** 20 || bytes % 2 ** 20 !== 0) throw new Error(`postgresMegabytes: ${quantity} is not a whole number of MiB`);
+  return `${bytes / 2 ** 20}MB`;
 }

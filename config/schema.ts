@@ -34,6 +34,16 @@ const httpPath = z.string().regex(/^\/[A-Za-z0-9._~/-]*$/, "must be an absolute 
 
 const cpuQuantity = z.string().refine((v) => parseCpuMillis(v) !== undefined, CPU_RULE);
 const memoryQuantity = z.string().refine((v) => parseMemoryBytes(v) !== undefined, MEMORY_RULE);
+/**
+ * A Postgres memory setting: written to postgresql.conf in whole MB (Postgres' MB is 1024 kB), so
+ * the quantity must be a whole number of MiB, at least 1Mi: `100M` (95.37 MiB) would otherwise be
+ * rounded without a word.
+ */
+const postgresMemory = memoryQuantity.refine((v) => {
+  const bytes = parseMemoryBytes(v);
+  // Not a quantity at all: the rule above says so, once.
+  return bytes === undefined || (bytes >= 2 ** 20 && bytes % 2 ** 20 === 0);
+}, "must be a whole number of MiB, at least 1Mi (Postgres takes it in MB of 1024 kB): e.g. 64Mi, 1536Mi, 2Gi");
 
 const labelValue = z
   .string()
@@ -581,9 +591,9 @@ const postgresSchema = z.strictObject({
   superuserReservedConnections: z.number().int().min(1).max(100),
   /** Connections kept for humans and tools (psql, backups). */
   adminConnections: z.number().int().min(0),
-  sharedBuffers: memoryQuantity,
-  workMem: memoryQuantity,
-  effectiveCacheSize: memoryQuantity,
+  sharedBuffers: postgresMemory,
+  workMem: postgresMemory,
+  effectiveCacheSize: postgresMemory,
   pool: poolSchema,
   /** The data volume (of every instance). */
   storage: storageSchema,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatCpu, formatMemory, parseCpuMillis, parseMemoryBytes } from "../../config/quantity";
+import { formatCpu, formatMemory, parseCpuMillis, parseMemoryBytes, postgresMegabytes } from "../../config/quantity";
+import { accepted, refused } from "./refusals";
 
 describe("parseCpuMillis", () => {
   it("reads millicores and cores", () => {
@@ -34,5 +35,28 @@ describe("formatters", () => {
     assert.equal(formatMemory(2 ** 30), "1Gi");
     assert.equal(formatMemory(1.5 * 2 ** 30), "1.5Gi");
     assert.equal(formatMemory(192 * 2 ** 20), "192Mi");
+  });
+});
+
+describe("Postgres memory settings (sharedBuffers, workMem, effectiveCacheSize)", () => {
+  it("are refused unless a whole number of MiB of at least 1Mi, naming the file, field, value and rule", () => {
+    for (const [field, bad] of [
+      ["sharedBuffers", "100M"],
+      ["workMem", "512Ki"],
+      ["effectiveCacheSize", "1500M"],
+      ["workMem", "1048577"],
+    ] as const) {
+      const r = refused("production", (raw) => (raw.postgres[field] = bad), `postgres.${field}`);
+      assert.equal(r.value, JSON.stringify(bad));
+      assert.match(r.rule, /whole number of MiB, at least 1Mi/);
+    }
+  });
+  it("reach postgresql.conf exactly (no rounding): 1.5Gi is 1536MB, 1048576 bytes is 1MB", () => {
+    assert.equal(postgresMegabytes("1.5Gi"), "1536MB");
+    assert.equal(postgresMegabytes("1048576"), "1MB");
+    assert.equal(postgresMegabytes("2Gi"), "2048MB");
+    assert.throws(() => postgresMegabytes("100M"), /not a whole number of MiB/);
+    const stack = accepted("production", (raw) => (raw.postgres.workMem = "3Mi"));
+    assert.match(JSON.stringify(stack), /work_mem[^,]*3MB/);
   });
 });
