@@ -15,9 +15,16 @@
  * - `--scale`: 5, 20, 50, 100 and 200-service variants, generated in a temporary copy of the
  *   project the way the README's "Adding a service" describes, with time, tree RSS and JSON size
  *   per size and the per-service slope (least squares).
+ * - `--drills`: what the database drills (test/drills/) add to `npm test`: the README's test
+ *   command's runner over every test file vs over every file but the drills, interleaved, the
+ *   added wall and CPU as the median (min, max) of the pairs' differences. Both sides run the same
+ *   files otherwise, at the same concurrency, in the same environment; run it with what `.ci/run`
+ *   exports (TERRAFORM, VERSITYGW, CYCLONUS, HELM), or the drills and other checks skip and the
+ *   figure means nothing. BENCH_RUNS=3 by default here (one side is a whole `npm test`).
  *
  *   npm run bench                  # pairs, BENCH_RUNS=7 by default
  *   npm run bench -- --scale       # the scaling series
+ *   npm run bench -- --drills      # the drills' cost inside npm test
  *   BENCH_PAIRS=floor npm run bench   # one pair only (template, cli, floor)
  *
  * Needs GNU time (/usr/bin/time, Debian package `time`) and Linux's /proc. Figures, not pass/fail.
@@ -28,7 +35,8 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const PROJECT = resolve(__dirname, "..", "..");
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const DRILLS = process.argv.includes("--drills");
+const RUNS = Number(process.env.BENCH_RUNS ?? (DRILLS ? 3 : 7));
 const node = process.execPath;
 
 interface Sample {
@@ -120,6 +128,8 @@ async function pair(title: string, a: Side, b: Side, cwd: string, env: NodeJS.Pr
     );
   }
   process.stdout.write(`  ratio A/B, median of pairs: wall ${ratio("wall").toFixed(2)}x, CPU ${ratio("cpu").toFixed(2)}x, tree RSS ${ratio("rssMb").toFixed(2)}x\n`);
+  const diff = (k: keyof Sample) => mmm(as.map((x, i) => x[k] - bs[i]![k]));
+  process.stdout.write(`  difference A-B per pair (min / median / max): wall ${diff("wall")} s, CPU ${diff("cpu")} s\n`);
 }
 
 /** A node script that loads exactly the modules `node dist/main.js` loads, in order, and stops. */
@@ -270,10 +280,36 @@ async function scale(): Promise<void> {
   );
 }
 
+/**
+ * The drills' share of `npm test`: the test runner as package.json's `test` script starts it
+ * (after its build, which both sides share and which is not measured), over every file vs every
+ * file but test/drills/.
+ */
+async function drills(): Promise<void> {
+  const { OWN_PROCESS } = require(join(PROJECT, "dist", "test", "groups.js")) as { OWN_PROCESS: readonly string[] };
+  const script = JSON.parse(readFileSync(join(PROJECT, "package.json"), "utf8")).scripts.test as string;
+  const runner = /node (--test [^$]*)\$files/.exec(script)?.[1]?.trim().split(/\s+/);
+  if (!runner) throw new Error(`package.json's test script is not "… node --test … $files": ${script}`);
+  const testRoot = join(PROJECT, "dist", "test");
+  const all = [...OWN_PROCESS.map((f) => join(testRoot, f)), join(testRoot, "in-process.js")];
+  const withoutDrills = all.filter((f) => !f.startsWith(join(testRoot, "drills") + "/"));
+  if (withoutDrills.length === all.length) throw new Error("no drill file in test/groups.ts's OWN_PROCESS");
+  const missing = ["TERRAFORM", "VERSITYGW", "CYCLONUS"].filter((k) => !process.env[k]);
+  process.stdout.write(`The database drills inside npm test. Machine: ${machine()}.\n`);
+  if (missing.length > 0) process.stdout.write(`warning: ${missing.join(", ")} unset: the checks that need them skip on both sides (export what .ci/run exports)\n`);
+  await pair(
+    `npm test's runner (${runner.join(" ")}): every file vs every file but the drills (${all.length - withoutDrills.length} files)`,
+    { name: `A  every file (${all.length} processes)`, command: [node, ...runner, ...all] },
+    { name: `B  without test/drills/ (${withoutDrills.length} processes)`, command: [node, ...runner, ...withoutDrills] },
+    PROJECT,
+    { ...process.env, CI: "" },
+  );
+}
+
 function main(): Promise<void> {
   if (!existsSync("/usr/bin/time")) throw new Error("GNU time is not installed (apt-get install time)");
   mkdirSync(join(PROJECT, "node_modules", ".cache", "agent-platform"), { recursive: true });
-  return process.argv.includes("--scale") ? scale() : pairs();
+  return process.argv.includes("--scale") ? scale() : DRILLS ? drills() : pairs();
 }
 
 main().catch((error: Error) => {
