@@ -95,7 +95,7 @@ export interface ChartSecretReader {
  * (constructs/monitoring-rbac.ts); the CloudNativePG charts' have no such option yet: a Cluster
  * lives in the platform's namespace, its operator and plugin in their own, and the charts bind
  * cross-namespace rights only through a ClusterRole (`config.clusterWide`). The operator watches
- * the platform's namespace only (WATCH_NAMESPACE), which narrows what it does, not what RBAC
+ * the platform's namespace only (WATCH_NAMESPACE in its environment), which narrows what it does, not what RBAC
  * grants. Listed in docs/validation.md; one that matches no rendered ClusterRole fails as stale.
  */
 export const CHART_SECRET_READERS: readonly ChartSecretReader[] = [

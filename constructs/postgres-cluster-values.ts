@@ -250,8 +250,13 @@ export function operatorChartValues(platformNamespace: string, imagePullPolicy: 
     crds: { create: true },
     webhook: { mutating: { create: true, failurePolicy: "Fail" }, validating: { create: true, failurePolicy: "Fail" } },
     // Cluster-wide RBAC (it creates Secrets, Services and PDBs wherever a Cluster lives), but it
-    // watches the platform's namespace only.
-    config: { create: true, clusterWide: true, data: { WATCH_NAMESPACE: platformNamespace } },
+    // watches the platform's namespace only. Through its environment: the operator builds its
+    // watch cache before it reads the ConfigMap, so WATCH_NAMESPACE there (as the chart's values
+    // suggest) is ignored: cloudnative-pg 1.30.0, run against a real API server, logged
+    // "Listening for changes on all namespaces" and reconciled a Cluster in another namespace; with
+    // the variable in its environment it logged watchNamespaces [<platform>] and left that one alone.
+    config: { create: true, clusterWide: true },
+    additionalEnv: [{ name: "WATCH_NAMESPACE", value: platformNamespace }],
     resources: SIZES.cnpgOperator,
     affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: HOST_KEY, labelSelector: { matchLabels: { ...OPERATOR_POD_LABELS } } } }] } },
     monitoring: { podMonitorEnabled: false, grafanaDashboard: { create: false } },

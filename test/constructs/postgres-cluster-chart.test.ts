@@ -29,9 +29,13 @@ describe("CloudNativePG's charts with the stacks' values (real helm)", () => {
       const operator = renderRelease(helm, release("cloudnative-pg"), topology.operatorNamespace);
       const deployment = operator.find((o) => o.kind === "Deployment")!;
       assert.equal(deployment.spec.replicas, 2);
-      // The operator reads its configuration from the ConfigMap its args name: it watches the platform's namespace only.
+      // It watches the platform's namespace only: WATCH_NAMESPACE in its environment, once (the
+      // ConfigMap its args name is read after the watch cache is built, so it must not carry one).
+      const watch = (deployment.spec.template.spec.containers[0].env as { name: string; value?: string }[]).filter((e) => e.name === "WATCH_NAMESPACE");
+      assert.deepEqual(watch, [{ name: "WATCH_NAMESPACE", value: config.namespace }]);
       const configMap = operator.find((o) => o.kind === "ConfigMap" && deployment.spec.template.spec.containers[0].args.includes(`--config-map-name=${o.metadata.name}`));
-      assert.equal(configMap?.data.WATCH_NAMESPACE, config.namespace);
+      assert.ok(configMap, "the operator's ConfigMap");
+      assert.equal(configMap.data?.WATCH_NAMESPACE, undefined);
       if (topology.backup) assert.ok(renderRelease(helm, release("plugin-barman-cloud"), topology.operatorNamespace).some((o) => o.kind === "CustomResourceDefinition" && o.metadata.name === "objectstores.barmancloud.cnpg.io"));
 
       const objects = renderRelease(helm, release("cluster"), config.namespace);

@@ -140,7 +140,8 @@ describe("the CloudNativePG database", () => {
     assert.equal(ns.metadata.labels["pod-security.kubernetes.io/enforce"], "restricted");
     // The operator watches the platform's namespace only, with two replicas.
     const v = values(production, "cloudnative-pg");
-    assert.deepEqual(v.config.data, { WATCH_NAMESPACE: config.namespace });
+    assert.deepEqual(v.additionalEnv, [{ name: "WATCH_NAMESPACE", value: config.namespace }]);
+    assert.equal(v.config.data, undefined, "WATCH_NAMESPACE in the operator's ConfigMap is read after its watch cache is built: it must not look like the setting");
     assert.equal(v.replicaCount, 2);
   });
 
