@@ -10,17 +10,22 @@
 # module with a path inside its own tree. A small wrapper module requires the release and
 # replaces each staging module with its published v0.x.y twin instead (the same code).
 # On 2 cores: about 11 min for kube-apiserver, +1 min for the other two, a few more for kubectl,
-# ~2.5 min for kwok, a few minutes for metrics-server.
+# ~2.5 min for kwok, a few minutes for metrics-server. Also cert-manager's CRDs (no controller) from
+# github.com/cert-manager/cert-manager: the database operator's backup plugin needs them.
 set -euo pipefail
 
 KUBERNETES_VERSION="${KUBERNETES_VERSION:-v1.35.4}"
 KWOK_VERSION="${KWOK_VERSION:-v0.8.0}"
 METRICS_SERVER_VERSION="${METRICS_SERVER_VERSION:-v0.8.0}"
+# cert-manager's CRDs only (no controller): the Barman Cloud plugin's chart creates an Issuer and
+# Certificates, which the API server admits only where cert-manager's CRDs exist.
+CERT_MANAGER_VERSION="${CERT_MANAGER_VERSION:-v1.19.2}"
 CACHE="${1:-${XDG_CACHE_HOME:-${HOME}/.cache}/agent-platform/control-plane}"
 BIN="${CACHE}/kubernetes-${KUBERNETES_VERSION}"
 KWOK_BIN="${CACHE}/kwok-${KWOK_VERSION}"
 METRICS_SERVER_BIN="${CACHE}/metrics-server-${METRICS_SERVER_VERSION}"
-mkdir -p "${BIN}" "${KWOK_BIN}" "${METRICS_SERVER_BIN}"
+CERT_MANAGER_CRDS="${CACHE}/cert-manager-${CERT_MANAGER_VERSION}"
+mkdir -p "${BIN}" "${KWOK_BIN}" "${METRICS_SERVER_BIN}" "${CERT_MANAGER_CRDS}"
 
 have() { [[ -x "$1" ]]; }
 
@@ -102,8 +107,19 @@ if [[ ! -s "${KWOK_BIN}/metrics.yaml" || ! -s "${KWOK_BIN}/chaos-stages.yaml" ]]
   { printf -- '---\n'; cat "${chaos}"; } >"${KWOK_BIN}/chaos-stages.yaml.tmp"
   mv "${KWOK_BIN}/chaos-stages.yaml.tmp" "${KWOK_BIN}/chaos-stages.yaml"
 fi
-if ! have "${METRICS_SERVER_BIN}/metrics-server"; then
+if ! have "${METRICS_SERVER_BIN}/metrics-server, ${CERT_MANAGER_CRDS}/crds.yaml"; then
   echo "building metrics-server ${METRICS_SERVER_VERSION}"
   GOBIN="${METRICS_SERVER_BIN}" GOFLAGS=-mod=mod CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/metrics-server/cmd/metrics-server@${METRICS_SERVER_VERSION}"
 fi
-echo "control plane: ${BIN} (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl), ${KWOK_BIN}/kwok, ${METRICS_SERVER_BIN}/metrics-server"
+# The cert-manager.io CRDs as the module publishes them (deploy/crds), one file.
+if [[ ! -s "${CERT_MANAGER_CRDS}/crds.yaml" ]]; then
+  module="$(GOFLAGS=-mod=mod go mod download -json "github.com/cert-manager/cert-manager@${CERT_MANAGER_VERSION}" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+  crds=("${module}"/deploy/crds/cert-manager.io_*.yaml)
+  if ((${#crds[@]} < 4)) || [[ ! -s "${crds[0]}" ]]; then
+    echo "build-control-plane: cert-manager.io CRDs not found in ${module}/deploy/crds" >&2
+    exit 1
+  fi
+  for f in "${crds[@]}"; do printf -- '---\n'; sed '/^---$/d' "$f"; done >"${CERT_MANAGER_CRDS}/crds.yaml.tmp"
+  mv "${CERT_MANAGER_CRDS}/crds.yaml.tmp" "${CERT_MANAGER_CRDS}/crds.yaml"
+fi
+echo "control plane: ${BIN} (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl), ${KWOK_BIN}/kwok, ${METRICS_SERVER_BIN}/metrics-server, ${CERT_MANAGER_CRDS}/crds.yaml"

@@ -6,12 +6,14 @@
  * are left out, as before, and the run says so.
  *
  * What cannot run on kwok (it runs no containers), handled here and said so in the run's output:
- * - the operator's admission webhook: its certificate Jobs would "complete" without making a
- *   certificate, and the API server would call a webhook no process serves. The applied copy
- *   turns it off (`prometheusOperator.admissionWebhooks.enabled: false`, one extra values
- *   document, e2e only); the CRDs' schemas still admit or refuse every object.
- * - the operator itself: its pod is Ready, but nothing reconciles, so the Prometheus and
- *   Alertmanager StatefulSets it would create never exist. Their custom resources are checked.
+ * - the operators' admission webhooks (kube-prometheus-stack's; CloudNativePG's): the API server
+ *   would call webhooks no process serves. The applied copy turns them off (E2E_VALUES, one extra
+ *   values document, e2e only); the CRDs' schemas still admit or refuse every object.
+ * - the operators themselves: their pods are Ready, but nothing reconciles, so the Prometheus and
+ *   Alertmanager StatefulSets, and the database's instances, never exist. Their custom resources
+ *   are checked (here, and for the database in test/e2e/cloudnative-pg.ts).
+ * - cert-manager, which the Barman Cloud plugin's chart needs: the run applies its CRDs only
+ *   (test/e2e/run.ts), so the plugin's Issuer and Certificates are admitted and never issued.
  * - the aggregated APIs (metrics.k8s.io, custom.metrics.k8s.io): registered as the charts make
  *   them, pointing at their Services, and left Unavailable (no process behind the pods, and this
  *   API server has no front-proxy client certificate). Nothing here edits them: whoever serves
@@ -47,18 +49,16 @@ export function chartsDir(): string | undefined {
 }
 
 /**
- * Charts the e2e leaves out even with HELM_CHARTS_DIR, and why (the run prints it). The CloudNativePG
- * releases: the operator's CRDs, the cluster release's objects and a restore's are still sent to
- * the API server by test/e2e/cloudnative-pg.ts (strict dry runs against the CRDs the charts carry).
+ * Values the applied copy adds to a chart's release (one more values document, e2e only): the
+ * admission webhooks off, since kwok runs no webhook server and the API server would refuse every
+ * object a `failurePolicy: Fail` webhook watches. The CRDs' schemas still admit or refuse every
+ * object. kube-prometheus-stack's operator webhook (its certificate Jobs would "complete" without
+ * making a certificate), and CloudNativePG's operator webhooks (mutating and validating).
  */
-export const NOT_INSTALLED_HERE: Readonly<Record<string, string>> = {
-  "cloudnative-pg": "the operator's mutating and validating webhooks (failurePolicy Fail) would have no server on kwok, so the API server would refuse every Cluster; its CRDs are applied by the database checks",
-  "plugin-barman-cloud": "its Issuer and Certificates are cert-manager kinds, whose CRDs no chart here provides (production runs cert-manager, docs/operations.md); its CRDs are applied by the database checks",
-  cluster: "it needs the operator's webhooks and the plugin's CRD installed (above); its Cluster, ObjectStore and ScheduledBackup are admitted by dry run in the database checks",
+export const E2E_VALUES: Readonly<Record<string, string>> = {
+  "kube-prometheus-stack": "prometheusOperator:\n  admissionWebhooks:\n    enabled: false\n",
+  "cloudnative-pg": "webhook:\n  mutating:\n    create: false\n  validating:\n    create: false\n",
 };
-
-/** Values the applied copy adds to kube-prometheus-stack: no admission webhook (see above). */
-const E2E_KPS_VALUES = "prometheusOperator:\n  admissionWebhooks:\n    enabled: false\n";
 
 /**
  * Prepares the applied copy's `helm_release` resources: pointed at the local archives when the
@@ -76,18 +76,14 @@ export function prepareReleases(json: Json): { installed: string[]; leftOut: str
   const installed: string[] = [];
   const leftOut: string[] = [];
   for (const [id, r] of Object.entries(releases)) {
-    const reason = NOT_INSTALLED_HERE[String(r.chart)];
-    if (reason) {
-      leftOut.push(`${describe(id, r)}: ${reason}`);
-      delete releases[id];
-      continue;
-    }
     const archive = join(dir, `${r.chart}-${r.version}.tgz`);
     if (!existsSync(archive)) throw new Error(`${archive} is missing: HELM_CHARTS_DIR must hold ${r.chart} ${r.version} (scripts/pull-charts.sh)`);
     installed.push(describe(id, r));
+    const chart = String(r.chart);
     r.chart = archive;
     delete r.repository;
-    if (r.name === "kps") r.values = [...r.values, literal(E2E_KPS_VALUES)];
+    const extra = E2E_VALUES[chart];
+    if (extra) r.values = [...r.values, literal(extra)];
   }
   if (Object.keys(releases).length === 0) delete json.resource.helm_release;
   return { installed, leftOut };
@@ -285,6 +281,9 @@ export async function checkInstalledCharts(cp: ControlPlane, report: ChartsRepor
   if (apiServices.length > 0) report.note("no chart pod serves them on kwok: the scaling scenarios (scenarios.ts) repoint them at metrics-server and prometheus-adapter run on the host, and hand them back before destroy");
 }
 
+/** The CRD groups the charts (and the run, for cert-manager) install. */
+const CRD_GROUPS = ["monitoring.coreos.com", "postgresql.cnpg.io", "barmancloud.cnpg.io", "cert-manager.io"];
+
 /** After destroy: nothing of the releases is left but their CRDs, which Helm never deletes (removed here for the next stack). */
 export async function checkChartsRemoved(cp: ControlPlane, report: ChartsReport, label: string, json: Json): Promise<void> {
   const releases = installedReleases(json);
@@ -299,7 +298,8 @@ export async function checkChartsRemoved(cp: ControlPlane, report: ChartsReport,
   const kubeSystem = (await cp.list("/api/v1/namespaces/kube-system/services")).filter((s) => names.includes(s.metadata.labels?.release));
   leftovers.push(...kubeSystem.map((s) => `services/kube-system/${s.metadata.name}`));
   report.check(label, "destroy removes every release and its cluster-scoped objects", leftovers.length === 0, leftovers.join(", "));
-  const crds = (await cp.list("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")).filter((c) => c.spec.group === "monitoring.coreos.com");
+  const crds = (await cp.list("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")).filter((c) => CRD_GROUPS.includes(c.spec.group));
   for (const c of crds) await cp.api("DELETE", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${c.metadata.name}`);
-  report.note(`${crds.length} monitoring.coreos.com CRDs stay after destroy, as Helm leaves CRDs by design; deleted here so the next stack installs them afresh`);
+  const groups = [...new Set(crds.map((c) => String(c.spec.group)))].sort();
+  report.note(`${crds.length} CRDs stay after destroy (${groups.join(", ") || "none"}): Helm leaves CRDs by design (kube-prometheus-stack's crds/, CloudNativePG's marked resource-policy keep), and cert-manager's were applied by the run; deleted here so the next stack installs them afresh`);
 }

@@ -8,7 +8,7 @@
  * with openssl. Every process listens on 127.0.0.1 only and is stopped by PID, also on failure.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -450,10 +450,18 @@ export class ControlPlane {
   }
 
   /** Audit events that carry a PodSecurity violation annotation, for the given namespaces. */
-  podSecurityViolations(namespaces: readonly string[]): { namespace: string; object: string; violation: string }[] {
+  /** Where the audit log ends now: podSecurityViolations(…, from) reads only what comes after. */
+  auditMark(): number {
+    return existsSync(this.auditLog) ? statSync(this.auditLog).size : 0;
+  }
+
+  podSecurityViolations(namespaces: readonly string[], from = 0): { namespace: string; object: string; violation: string }[] {
     if (!existsSync(this.auditLog)) return [];
     const out: { namespace: string; object: string; violation: string }[] = [];
-    for (const line of readFileSync(this.auditLog, "utf8").split("\n")) {
+    const log = readFileSync(this.auditLog);
+    // A mark taken mid-line (the server was writing): that line belongs to before the mark.
+    const start = from > 0 && log[from - 1] !== 0x0a ? log.indexOf(0x0a, from) + 1 || log.length : from;
+    for (const line of log.subarray(start).toString("utf8").split("\n")) {
       if (!line.includes("pod-security.kubernetes.io/")) continue;
       const event = JSON.parse(line);
       const annotations = (event.annotations ?? {}) as Record<string, string>;

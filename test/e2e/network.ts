@@ -76,11 +76,11 @@ function withDefaults(spec: KubernetesNetworkPolicy["spec"]): KubernetesNetworkP
 
 /**
  * Roles of the chart stand-ins that no pod answers to in the e2e even with the charts installed:
- * the operator's own pods (kwok runs no operator) and the webhook's certificate Jobs (the webhook
- * is off there, test/e2e/charts.ts); CloudNativePG's operator and plugin (their releases are left
- * out, NOT_INSTALLED_HERE in test/e2e/charts.ts) and the instances and Jobs its operator would make.
+ * the pods kube-prometheus-stack's operator would make (kwok runs no operator) and its webhook's
+ * certificate Jobs (the webhook is off there, test/e2e/charts.ts); the database instances and
+ * Jobs CloudNativePG's operator would make. The operator's and the plugin's own pods run (kwok).
  */
-const NOT_ON_KWOK = new Set(["prometheus", "alertmanager", "admission-job", "cnpg-operator", "barman-cloud-plugin", "postgres", "postgres-job"]);
+const NOT_ON_KWOK = new Set(["prometheus", "alertmanager", "admission-job", "postgres", "postgres-job"]);
 
 export async function checkNetworkModel(cp: ControlPlane, report: NetworkReport, label: string, stack: Json, config: PlatformConfig, chartsInstalled = false): Promise<void> {
   const model = buildModel(stack, config);

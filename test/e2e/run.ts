@@ -22,6 +22,7 @@
  */
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { parseAllDocuments } from "yaml";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -197,12 +198,15 @@ interface Context {
   readonly scenarioReports: StackScenarioReport[];
   /** E2E_MUTATE: a defect planted in every copy of the stack (mutations.ts). */
   readonly mutation?: { readonly name: string; readonly mutation: Mutation };
+  /** cert-manager's CRDs (build-control-plane.sh), for a stack that installs the Barman Cloud plugin. */
+  readonly certManagerCrds: string;
 }
 
 async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean): Promise<void> {
   const { cp, report } = ctx;
   const label = `${env}/autoscaling-${autoscaling ? "on" : "off"}`;
   const started = Date.now();
+  const auditFrom = cp.auditMark();
   const base = join(ctx.root, label.replace("/", "-"));
   mkdirSync(base, { recursive: true });
   const config = loadVariant(env, autoscaling);
@@ -226,7 +230,7 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
   }
   const { json, leftOut, installed, leftOutIds } = applicableCopy(stack);
   if (installed.length > 0) {
-    report.note(`charts installed from HELM_CHARTS_DIR: ${installed.join(", ")}; the operator's admission webhook off (kwok runs no webhook server)`);
+    report.note(`charts installed from HELM_CHARTS_DIR: ${installed.join(", ")}; the operators' admission webhooks off (kwok runs no webhook server; E2E_VALUES in test/e2e/charts.ts)`);
     if (leftOut.length > 0) report.note(`left out of the apply even so (validated above): ${leftOut.join("; ")}`);
   } else report.note(`left out of the apply (HELM_CHARTS_DIR unset: the charts cannot be downloaded here; validated above): ${leftOut.join(", ") || "none"}`);
   const text = JSON.stringify(json);
@@ -265,6 +269,13 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
       report.check(label, "README order: the Secrets are created by hand in the namespaces Terraform made", true);
     }
 
+    // 2b. A prerequisite the docs name for the Barman Cloud plugin: cert-manager. Its CRDs only
+    //     (no controller runs on kwok): the plugin's Issuer and Certificates are admitted, never issued.
+    if (installed.some((r) => r.includes("(plugin-barman-cloud "))) {
+      const crds = await applyCrds(cp, ctx.certManagerCrds);
+      report.check(label, "cert-manager's CRDs applied and established (the plugin's prerequisite; no cert-manager controller runs here)", crds.length >= 4, `${crds.length} CRDs from ${ctx.certManagerCrds}`);
+    }
+
     // 3. Plan and apply.
     const plan = tf.run(["plan", "-input=false", "-no-color", "-out=create.tfplan"]);
     if (!report.check(label, "terraform plan", plan.status === 0, plan.status === 0 ? "" : tail(plan))) return;
@@ -296,7 +307,8 @@ async function runStack(ctx: Context, env: EnvironmentName, autoscaling: boolean
     }
 
     // 5. Pod Security: nothing the stack created violated its namespace's audit level.
-    const violations = cp.podSecurityViolations(namespaces.map((n) => n.name));
+    // This stack's events only: an earlier stack's (a dry-run probe in a namespace both use) are not its own.
+    const violations = cp.podSecurityViolations(namespaces.map((n) => n.name), auditFrom);
     row.violations = violations.length;
     report.check(label, "no PodSecurity violation in the audit log", violations.length === 0, violations.slice(0, 5).map((v) => `${v.namespace} ${v.object}: ${v.violation}`).join("; "));
 
@@ -482,7 +494,26 @@ async function serviceEndpointProblems(cp: ControlPlane, ns: string, services: r
   return problems;
 }
 
-function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControllerManager: string; kubeScheduler: string; kubectl: string; kwok: string; kwokStages: string; kwokExtras: string[]; metricsServer: string } {
+/** Creates (or keeps) every CRD in a YAML file and waits until all are established; returns their names. */
+async function applyCrds(cp: ControlPlane, file: string): Promise<string[]> {
+  const crds = parseAllDocuments(readFileSync(file, "utf8"))
+    .map((d) => d.toJSON() as Json | null)
+    .filter((o): o is Json => o?.kind === "CustomResourceDefinition");
+  for (const crd of crds) {
+    const res = await cp.api("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
+    if (res.status !== 201 && res.status !== 409) throw new Error(`CRD ${crd.metadata.name} from ${file}: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+  }
+  await cp.waitFor(`the CRDs of ${file} to be established`, async () => {
+    for (const crd of crds) {
+      const res = await cp.api("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
+      if (!(res.body?.status?.conditions ?? []).some((c: Json) => c.type === "Established" && c.status === "True")) return false;
+    }
+    return true;
+  }, 60_000);
+  return crds.map((c) => c.metadata.name as string);
+}
+
+function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControllerManager: string; kubeScheduler: string; kubectl: string; kwok: string; kwokStages: string; kwokExtras: string[]; metricsServer: string; certManagerCrds: string } {
   const cache = process.env.E2E_CONTROL_PLANE_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "agent-platform", "control-plane");
   const build = spawnSync("bash", [join(PROJECT, "test", "e2e", "build-control-plane.sh"), cache], { stdio: ["ignore", "inherit", "inherit"] });
   if (build.status !== 0) throw new Error("building the control plane failed (see above); it needs Go and the Go module proxy, once");
@@ -501,6 +532,7 @@ function findControlPlane(): { etcd: string; kubeApiserver: string; kubeControll
     kwokStages: join(kwok, "stages.yaml"),
     kwokExtras: [join(kwok, "metrics.yaml"), join(kwok, "chaos-stages.yaml")],
     metricsServer,
+    certManagerCrds: join(cache, `cert-manager-${process.env.CERT_MANAGER_VERSION ?? "v1.19.2"}`, "crds.yaml"),
   };
 }
 
@@ -582,7 +614,7 @@ async function main(): Promise<number> {
     process.stdout.write(
       `e2e: scenario tools: metrics-server ${tools.metricsServer ?? "absent"}, prometheus ${tools.prometheus ?? "absent"}, prometheus-adapter ${tools.prometheusAdapter ?? "absent (set PROMETHEUS_ADAPTER_BIN)"}, kubectl ${tools.kubectl ?? "absent"}\n`,
     );
-    const ctx: Context = { cp, report, root, tfEnv, mirror, selection: chosen, tools, scenarioReports, mutation };
+    const ctx: Context = { cp, report, root, tfEnv, mirror, selection: chosen, tools, scenarioReports, mutation, certManagerCrds: binaries.certManagerCrds };
     const only = chosen.stacks;
     for (const env of ["local", "staging", "production"] as const) {
       for (const autoscaling of [false, true]) {
