@@ -13,9 +13,9 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DATA_BEARING_OUTPUT, DATA_OBJECTS_OUTPUT } from "../../config/terraform-names";
+import { DATA_BEARING_OUTPUT } from "../../config/terraform-names";
 import { DATA_TYPES } from "../../scripts/plan-guard";
-import { chartsDir, prepareReleases } from "./charts";
+import { prepareReleases } from "./charts";
 import { platformNamespace } from "../../scripts/platform-namespace";
 import { dropDependenciesOnLeftOut } from "./cloudnative-pg";
 
@@ -65,28 +65,14 @@ export interface GuardScenario {
   readonly terraformRefuses: boolean;
 }
 
-/**
- * Addresses the guard refuses when the platform namespace `nsAddress` is replaced: it, the
- * data-typed resources in it, and the releases whose data objects (output data_bearing_objects)
- * live in it, which their new values move to the new namespace.
- */
+/** Addresses the guard refuses when the platform namespace `nsAddress` is replaced: it, and the data-typed resources in it. */
 export function refusedOnNamespaceReplace(stack: Json, nsAddress: string): string[] {
   const [, nsId] = nsAddress.split(".");
   const ref = `\${kubernetes_namespace_v1.${nsId}.metadata[0].name}`;
   const inside = Object.entries((stack.resource ?? {}) as Record<string, Record<string, Json>>)
     .filter(([type]) => DATA_TYPES[type])
     .flatMap(([type, rs]) => Object.entries(rs).filter(([, r]) => r.metadata?.namespace === ref).map(([id]) => `${type}.${id}`));
-  const namespace = String(stack.resource.kubernetes_namespace_v1[nsId!].metadata.name);
-  const releases = Object.entries((stack.output?.[DATA_OBJECTS_OUTPUT]?.value ?? {}) as Record<string, string[]>)
-    .filter(([address, objects]) => objects.some((o) => o.split(" ")[1]?.startsWith(`${namespace}/`)) && isApplied(stack, address))
-    .map(([address]) => address);
-  return [nsAddress, ...inside, ...releases].sort();
-}
-
-/** Whether the run applies `address` (a release left out of the apply is not in its plans). */
-function isApplied(stack: Json, address: string): boolean {
-  const [type, id] = address.split(".") as [string, string];
-  return type !== "helm_release" || !!chartsDir() || !stack.resource?.[type]?.[id];
+  return [nsAddress, ...inside].sort();
 }
 
 /**
@@ -144,8 +130,8 @@ function asRun(stack: Json): Json {
 }
 
 /**
- * The changes an operator makes by mistake: the platform namespace renamed, Redis persistence
- * turned off (its StatefulSet replaced), a CloudNativePG cluster renamed (its release updated). `variant` synthesizes the environment with a change
+ * The two changes an operator makes by mistake: the platform namespace renamed, the Postgres
+ * volume resized (its StatefulSet replaced). `variant` synthesizes the environment with a change
  * applied to its raw config.
  */
 export function guardScenarios(stack: Json, variant: (mutate: (raw: Json) => void, name: string) => Json): GuardScenario[] {
@@ -169,14 +155,6 @@ export function guardScenarios(stack: Json, variant: (mutate: (raw: Json) => voi
       delete raw.redis.storage;
     };
     scenarios.push(scenario("Redis persistence turned off", off, [byName("kubernetes_stateful_set_v1", "redis")], false));
-  }
-  // A CloudNativePG cluster renamed: Terraform plans an in-place update of its release (nothing
-  // for prevent_destroy to refuse), and Helm would delete the Cluster, its volumes with it.
-  const objects = (stack.output?.[DATA_OBJECTS_OUTPUT]?.value ?? {}) as Record<string, string[]>;
-  const cluster = Object.keys(objects).find((address) => objects[address]!.some((o) => o.startsWith("postgresql.cnpg.io/Cluster ")) && isApplied(stack, address));
-  if (cluster && chartsDir()) {
-    const rename = (raw: Json) => (raw.postgres.topology.name = `${raw.postgres.topology.name ?? "postgres"}-renamed`);
-    scenarios.push(scenario("database cluster renamed", rename, [cluster], false));
   }
   return scenarios;
 }
