@@ -7,15 +7,6 @@
 export const DATA_BEARING_OUTPUT = "data_bearing_resources";
 
 /**
- * The Terraform output naming, per data-bearing resource that deploys objects through a chart, the
- * Kubernetes objects its data lives in (`<group>/<Kind> <namespace>/<name>`): a Helm release
- * updated in place deletes an object its new values no longer render (a renamed CloudNativePG
- * cluster), which Terraform plans as an update. The destroy guard compares the lists before and
- * after a plan.
- */
-export const DATA_OBJECTS_OUTPUT = "data_bearing_objects";
-
-/**
  * A resource address in the root module, as Terraform prints it and cdktf names it:
  * `kubernetes_stateful_set_v1.postgres_server_stateful-set_41B50D02`.
  * @see https://developer.hashicorp.com/terraform/cli/state/resource-addressing

@@ -17,34 +17,22 @@
  * @see https://developer.hashicorp.com/terraform/language/meta-arguments/lifecycle#prevent_destroy
  */
 import { Lazy, TerraformOutput, type TerraformResource, type TerraformStack } from "cdktf";
-import { DATA_BEARING_OUTPUT, DATA_OBJECTS_OUTPUT } from "../config/terraform-names";
+import { DATA_BEARING_OUTPUT } from "../config/terraform-names";
 import { literal } from "./terraform-text";
 
-export { DATA_BEARING_OUTPUT, DATA_OBJECTS_OUTPUT };
-
-interface Mark {
-  readonly reason: string;
-  readonly objects: readonly string[];
-}
+export { DATA_BEARING_OUTPUT };
 
 // Weak: tests build many stacks; a mark must not keep a discarded one alive.
-const marked = new WeakMap<TerraformResource, Mark>();
-
-/** An object's identity as the destroy guard compares it: `postgresql.cnpg.io/Cluster agent-platform/postgres`. */
-export const DATA_OBJECT = /^([a-z0-9.-]+\/)?[A-Z][A-Za-z0-9]* [a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-.a-z0-9]*[a-z0-9])?$/;
+const marked = new WeakMap<TerraformResource, string>();
 
 /**
  * Marks `resource` as holding data. `reason` says what is lost with it, for the reader of the
- * stack (it is not emitted). `objects`: for a resource that deploys through a chart (a Helm
- * release), the objects its data lives in, as `<group>/<Kind> <namespace>/<name>`: an update that
- * drops or renames one deletes that data without Terraform deleting anything, so the destroy
- * guard compares them across a plan (DATA_OBJECTS_OUTPUT).
- * @throws when `reason` is empty (the next engineer needs to know why), or an object is not an identity
+ * stack (it is not emitted).
+ * @throws when `reason` is empty: the next engineer needs to know why
  */
-export function markDataBearing(resource: TerraformResource, reason: string, objects: readonly string[] = []): void {
+export function markDataBearing(resource: TerraformResource, reason: string): void {
   if (reason.trim() === "") throw new Error(`markDataBearing(${resource.node.path}): say what data the resource holds`);
-  for (const o of objects) if (!DATA_OBJECT.test(o)) throw new Error(`markDataBearing(${resource.node.path}): ${JSON.stringify(o)} is not "<group>/<Kind> <namespace>/<name>"`);
-  marked.set(resource, { reason, objects: [...objects].sort() });
+  marked.set(resource, reason);
 }
 
 /** A marked resource of a stack. */
@@ -53,8 +41,6 @@ export interface DataBearingResource {
   /** Its Terraform address: `<type>.<logical id>`. */
   readonly address: string;
   readonly reason: string;
-  /** The objects its data lives in, where it deploys through a chart; else none. */
-  readonly objects: readonly string[];
 }
 
 /** The resources marked below `stack`, in construct order. */
@@ -62,7 +48,7 @@ export function dataBearingResources(stack: TerraformStack): DataBearingResource
   return stack.node
     .findAll()
     .filter((c): c is TerraformResource => marked.has(c as TerraformResource))
-    .map((resource) => ({ resource, address: addressOf(resource), ...marked.get(resource)! }));
+    .map((resource) => ({ resource, address: addressOf(resource), reason: marked.get(resource)! }));
 }
 
 export interface DataProtectionProps {
@@ -93,13 +79,6 @@ export function protectDataBearing(stack: TerraformStack, props: DataProtectionP
     value: Lazy.listValue({ produce: () => dataBearingResources(stack).map((r) => literal(r.address)) }),
   });
   output.overrideLogicalId(DATA_BEARING_OUTPUT);
-  const objects = new TerraformOutput(stack, DATA_OBJECTS_OUTPUT, {
-    description: literal("Per data-bearing resource deployed through a chart, the objects its data lives in: scripts/deploy.sh refuses a plan after which one is gone, unless --allow-destroy names the resource"),
-    value: Lazy.anyValue({
-      produce: () => Object.fromEntries(dataBearingResources(stack).filter((r) => r.objects.length > 0).map((r) => [r.address, r.objects.map((o) => literal(o))])),
-    }),
-  });
-  objects.overrideLogicalId(DATA_OBJECTS_OUTPUT);
 }
 
 function addressOf(resource: TerraformResource): string {

@@ -65,9 +65,6 @@ export class PostgresCluster extends Construct {
       waitForReady: false,
     });
     // Deleting the release deletes the Cluster, and the operator deletes its volume claims with it.
-    // Its data lives in the Cluster: a values change that renames it or moves it deletes it.
-    markDataBearing(this.release, `CloudNativePG cluster ${this.name}: the database (every instance's volume claims) and its WAL`, [
-      `postgresql.cnpg.io/Cluster ${props.namespace.literalName}/${this.name}`,
-    ]);
+    markDataBearing(this.release, `CloudNativePG cluster ${this.name}: the database (every instance's volume claims) and its WAL`);
   }
 }

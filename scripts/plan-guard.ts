@@ -13,9 +13,6 @@
  *   (constructs/data-bearing.ts), read from the configuration, the planned outputs and the
  *   output's value before this plan, so a resource removed from the config in this very plan is
  *   still known as protected.
- * - by the objects a marked resource's data lives in (output `data_bearing_objects`: a Helm
- *   release's CloudNativePG Cluster, say): an object listed before the plan and not after it is
- *   deleted by the release's upgrade, though Terraform plans only an update (a renamed cluster).
  *
  * Deletes or replaces: the change's actions include `delete` (`["delete"]`, `["delete","create"]`,
  * `["create","delete"]`), for current and deposed objects alike. `forget` (a `removed` block that
@@ -30,7 +27,7 @@
  */
 import { readFileSync } from "node:fs";
 import { terminalSafe } from "../config/text";
-import { DATA_BEARING_OUTPUT, DATA_OBJECTS_OUTPUT, TERRAFORM_ADDRESS } from "../config/terraform-names";
+import { DATA_BEARING_OUTPUT, TERRAFORM_ADDRESS } from "../config/terraform-names";
 
 type Json = Record<string, any>;
 
@@ -90,31 +87,6 @@ export function dataBearingAddresses(plan: Json): string[] {
   return [...found].sort();
 }
 
-/** A `data_bearing_objects` value: address → object identities; anything else is empty. */
-function objectMap(value: unknown): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  if (value === null || typeof value !== "object" || Array.isArray(value)) return out;
-  for (const [address, list] of Object.entries(value as Json)) {
-    if (Array.isArray(list)) out.set(address, list.filter((o): o is string => typeof o === "string"));
-  }
-  return out;
-}
-
-/**
- * The objects each marked resource's data lives in, before the plan (the last apply's output) and
- * after it (this config's). Before: `output_changes.before`, else the prior state's output; after:
- * `output_changes.after`, else the planned outputs, else the configuration's constant.
- */
-export function dataObjects(plan: Json): { before: Map<string, string[]>; after: Map<string, string[]> } {
-  const change = plan.output_changes?.[DATA_OBJECTS_OUTPUT];
-  const before = change && "before" in change ? change.before : plan.prior_state?.values?.outputs?.[DATA_OBJECTS_OUTPUT]?.value;
-  const after =
-    change && "after" in change
-      ? change.after
-      : (plan.planned_values?.outputs?.[DATA_OBJECTS_OUTPUT]?.value ?? plan.configuration?.root_module?.outputs?.[DATA_OBJECTS_OUTPUT]?.expression?.constant_value);
-  return { before: objectMap(before), after: objectMap(after) };
-}
-
 function describeActions(actions: readonly string[]): string {
   if (actions.length === 1) return actions[0]!;
   if (actions[0] === "delete") return "replace (delete, then create)";
@@ -151,23 +123,6 @@ export function judgePlan(plan: Json, allowDestroy: readonly string[]): GuardVer
       action: `${describeActions(actions)}${change.deposed ? ` (deposed object ${change.deposed})` : ""}`,
       ...(object ? { object } : {}),
       why: reasons.join("; "),
-    });
-  }
-  // Updated in place, yet an object its data lives in is gone afterwards (or moved: a new name or
-  // namespace is a new, empty object). A resource deleted or replaced is listed above already.
-  const { before, after } = dataObjects(plan);
-  const changed = new Map(((plan.resource_changes ?? []) as Json[]).filter((c) => c.mode !== "data").map((c) => [String(c.address), (c.change?.actions ?? []) as string[]]));
-  for (const [address, objects] of [...before].sort(([a], [b]) => a.localeCompare(b))) {
-    if (guarded.some((g) => g.address === address)) continue;
-    const kept = new Set(after.get(address) ?? []);
-    const lost = objects.filter((o) => !kept.has(o));
-    if (lost.length === 0) continue;
-    const actions = changed.get(address) ?? [];
-    guarded.push({
-      address,
-      action: actions.length > 0 ? describeActions(actions) : "no change of its own",
-      object: lost.join(", "),
-      why: `marked data-bearing by the stack: after this plan the release no longer deploys ${lost.length === 1 ? "this object" : "these objects"}, so Helm deletes ${lost.length === 1 ? "it" : "them"} and the data in ${lost.length === 1 ? "it" : "them"}${(after.get(address) ?? []).length > 0 ? ` (it deploys ${after.get(address)!.join(", ")} instead: a new, empty object)` : ""}`,
     });
   }
   const named = new Set(guarded.map((g) => g.address));

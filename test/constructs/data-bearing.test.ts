@@ -9,10 +9,8 @@ import { ConfigMapV1 } from "@cdktf/provider-kubernetes/lib/config-map-v1";
 import { Release } from "@cdktf/provider-helm/lib/release";
 import type { TerraformStack } from "cdktf";
 import type { Construct } from "constructs";
-import { DATA_BEARING_OUTPUT, DATA_OBJECTS_OUTPUT, markDataBearing, protectDataBearing } from "../../constructs/data-bearing";
-import { parse } from "yaml";
+import { DATA_BEARING_OUTPUT, markDataBearing, protectDataBearing } from "../../constructs/data-bearing";
 import { ENVIRONMENT_NAMES } from "../../config/schema";
-import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 import { type Json, resources, synthEnvironment, synthScope } from "../helpers";
 
 function stackWith(build: (scope: Construct) => void): Json {
@@ -65,17 +63,6 @@ describe("markDataBearing and protectDataBearing", () => {
     assert.deepEqual(json.output[DATA_BEARING_OUTPUT].value, ["kubernetes_config_map_v1.a", "kubernetes_config_map_v1.b"]);
   });
 
-  it("records the objects a chart's data lives in, per address, and refuses one that is not an identity", () => {
-    const json = stackWith((scope) => {
-      const cluster = new Release(scope, "database", { name: "database", chart: "cluster", repository: "https://cloudnative-pg.github.io/charts", version: "0.3.1" });
-      markDataBearing(cluster, "the database", ["postgresql.cnpg.io/Cluster agent-platform/postgres"]);
-      markDataBearing(ledger(scope), "the ledger");
-      protectDataBearing(scope as TerraformStack, { preventDestroy: true });
-    });
-    assert.deepEqual(json.output[DATA_OBJECTS_OUTPUT].value, { "helm_release.database": ["postgresql.cnpg.io/Cluster agent-platform/postgres"] });
-    assert.throws(() => stackWith((scope) => markDataBearing(ledger(scope), "x", ["Cluster postgres"])), /is not "<group>\/<Kind> <namespace>\/<name>"/);
-  });
-
   it("fails when the mark does not say what data the resource holds", () => {
     assert.throws(() => stackWith((scope) => markDataBearing(ledger(scope), " ")), /markDataBearing\(.*ledger\): say what data the resource holds/);
   });
@@ -102,22 +89,6 @@ describe("the shipped stacks' data", () => {
       assert.deepEqual(protectedIn(json), env === "local" ? [] : listed);
     });
   }
-
-  it("names, for a CloudNativePG cluster's release, the Cluster its data lives in (renaming the cluster changes it)", () => {
-    for (const env of ENVIRONMENT_NAMES) {
-      const json = synthEnvironment(env);
-      const objects = json.output[DATA_OBJECTS_OUTPUT].value as Record<string, string[]>;
-      const clusterRelease = Object.entries(resources(json, "helm_release")).find(([, r]) => r.chart === "cluster");
-      if (!clusterRelease) {
-        assert.deepEqual(objects, {}, env);
-        continue;
-      }
-      const values = parse(unescapeLiteral(String(clusterRelease[1].values[0]))) as Json;
-      const name = String(values.fullnameOverride);
-      const namespace = String(values.namespaceOverride);
-      assert.deepEqual(objects, { [`helm_release.${clusterRelease[0]}`]: [`postgresql.cnpg.io/Cluster ${namespace}/${name}`] }, env);
-    }
-  });
 
   it("keeps every StatefulSet's volume claims when it is deleted or scaled down", () => {
     for (const env of ENVIRONMENT_NAMES) {
