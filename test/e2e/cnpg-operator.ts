@@ -418,7 +418,7 @@ export async function checkRealOperator(cp: ControlPlane, report: DatabaseReport
       `${denied.length} audited 403(s)${denied.length ? `: ${denied.slice(0, 3).map((e) => `${e.verb} ${e.objectRef?.resource}`).join(", ")}` : ""}; ${refusals.rbac.length} RBAC line(s) in its log${refusals.rbac.length ? `: ${refusals.rbac[0]!.slice(0, 300)}` : ""}`,
     );
     report.note(
-      `the real operator on kwok: ${pod1} is a kwok pod, so no instance manager answers the operator's status endpoint (port 8000): ${instances > 1 ? `${COPY}-2..${instances} are never created, ` : ""}no roles, no replication, failover, switchover or backup happen here (npm test's drills run those with real servers); the stack's own Cluster waits for the Barman Cloud plugin, which does not run either`,
+      `the real operator on kwok: ${pod1} is a kwok pod, so no instance manager answers the operator's status endpoint (port 8000): ${instances > 2 ? `${COPY}-2..${instances} are never created, ` : instances === 2 ? `${COPY}-2 is never created, ` : ""}no roles, no replication, failover, switchover or backup happen here (npm test's drills run those with real servers); the stack's own Cluster waits for the Barman Cloud plugin, which does not run either`,
     );
   } catch (error) {
     check("the step", false, (error as Error).message);
