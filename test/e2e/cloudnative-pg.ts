@@ -14,7 +14,8 @@
  *
  * What cannot run here, said so in the run's output: the operator, its webhooks, the instance
  * manager and the plugin reconcile nothing (kwok runs no containers), so no instance pod, no `-rw`
- * Service, no PodDisruptionBudget and no backup exists. Replication, failover, archiving and
+ * Service, no PodDisruptionBudget and no backup exists; with CNPG_OPERATOR_BIN the real operator
+ * runs on the host for one step (test/e2e/cnpg-operator.ts). Replication, failover, archiving and
  * point-in-time recovery are exercised with real PostgreSQL, PgBouncer and barman-cloud in npm
  * test (test/drills/).
  */
@@ -27,6 +28,7 @@ import { DEFAULT_API_SERVER } from "../../config/network";
 import { MONITORING_ROLE } from "../../config/semantics";
 import { BACKUP_SECRET_KEYS, clusterInputs, clusterSecrets, restoreManifest } from "../../constructs/postgres-cluster-values";
 import { helmSetup, renderRelease } from "../cnpg-charts";
+import { checkRealOperator } from "./cnpg-operator";
 import type { ControlPlane } from "./control-plane";
 
 type Json = Record<string, any>;
@@ -218,6 +220,9 @@ export async function checkDatabaseCluster(cp: ControlPlane, report: DatabaseRep
     const left = await cp.api("GET", `${collection(crds, stored, ns)}/e2e-restored`);
     report.check(label, "a dry-run restore leaves no Cluster behind", left.status === 404, `GET: ${left.status}`);
   }
+
+  // 6. The real operator on the host, with CNPG_OPERATOR_BIN (test/e2e/cnpg-operator.ts).
+  if (stored) await checkRealOperator(cp, report, label, config, { cluster: stored, clusters: collection(crds, stored, ns)!, topology });
 }
 
 /**

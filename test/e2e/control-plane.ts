@@ -29,11 +29,15 @@ export interface ControlPlaneBinaries {
   readonly kwokExtras?: readonly string[];
 }
 
-/** The fake nodes: one per zone, so zone and hostname spreading both have somewhere to go. */
+/**
+ * The fake nodes: one per zone, so zone and hostname spreading both have somewhere to go. The
+ * zones are those production's database names (config/production.ts, postgres.topology.zones):
+ * its instances' required node affinity admits no other, so on other zones they stay Pending.
+ */
 export const NODES = [
-  { name: "kwok-node-0", zone: "zone-a" },
-  { name: "kwok-node-1", zone: "zone-b" },
-  { name: "kwok-node-2", zone: "zone-c" },
+  { name: "kwok-node-0", zone: "eu-west-1a" },
+  { name: "kwok-node-1", zone: "eu-west-1b" },
+  { name: "kwok-node-2", zone: "eu-west-1c" },
 ] as const;
 
 /** Pod annotations kwok's usage-from-annotation ClusterResourceUsage reads. */
@@ -277,10 +281,10 @@ export class ControlPlane {
 
   /**
    * Starts a process next to the control plane (its output in logs/<name>.log); stopped by PID
-   * with the control plane, or earlier through the handle.
+   * with the control plane, or earlier through the handle. `cwd`: its working directory.
    */
-  startProcess(name: string, command: string, args: readonly string[], env: Record<string, string> = {}): HostProcess {
-    const entry = this.launch(name, command, [...args], env);
+  startProcess(name: string, command: string, args: readonly string[], env: Record<string, string> = {}, cwd?: string): HostProcess {
+    const entry = this.launch(name, command, [...args], env, cwd);
     const processes = this.processes;
     return {
       name,
@@ -402,9 +406,9 @@ export class ControlPlane {
     for (const { child } of this.processes) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
 
-  private launch(name: string, command: string, args: string[], env: Record<string, string> = {}): { name: string; child: ChildProcess } {
+  private launch(name: string, command: string, args: string[], env: Record<string, string> = {}, cwd?: string): { name: string; child: ChildProcess } {
     const log = openSync(join(this.dir, "logs", `${name}.log`), "a");
-    const child = spawn(command, args, { stdio: ["ignore", log, log], env: { ...process.env, ...env } });
+    const child = spawn(command, args, { stdio: ["ignore", log, log], env: { ...process.env, ...env }, cwd });
     closeSync(log);
     const entry = { name, child };
     this.processes.push(entry);

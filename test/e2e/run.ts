@@ -17,6 +17,8 @@
  * After its lifecycle checks, each autoscaling-on stack runs the scenarios of scenarios.ts
  * (scaling, custom metrics, drains, a node failure; E2E_STACKS=<stack>:<scenario> picks one,
  * PROMETHEUS_ADAPTER_BIN enables the custom metrics) and the run prints their table per stack.
+ * CNPG_OPERATOR_BIN runs the real CloudNativePG operator on the staging and production stacks
+ * (cnpg-operator.ts).
  * E2E_MUTATE plants one defect the run must catch (mutations.ts); E2E_FAIL_FAST=1 stops at the
  * first failed check.
  */
