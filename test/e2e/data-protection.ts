@@ -15,7 +15,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DATA_BEARING_OUTPUT } from "../../config/terraform-names";
 import { DATA_TYPES } from "../../scripts/plan-guard";
-import { prepareReleases } from "./charts";
+import { chartsDir, prepareReleases } from "./charts";
 import { platformNamespace } from "../../scripts/platform-namespace";
 import { dropDependenciesOnLeftOut } from "./cloudnative-pg";
 
@@ -130,8 +130,9 @@ function asRun(stack: Json): Json {
 }
 
 /**
- * The two changes an operator makes by mistake: the platform namespace renamed, the Postgres
- * volume resized (its StatefulSet replaced). `variant` synthesizes the environment with a change
+ * The changes an operator makes by mistake: the platform namespace renamed, Redis persistence
+ * turned off (its StatefulSet replaced), a CloudNativePG cluster renamed (its release replaced:
+ * with the charts installed). `variant` synthesizes the environment with a change
  * applied to its raw config.
  */
 export function guardScenarios(stack: Json, variant: (mutate: (raw: Json) => void, name: string) => Json): GuardScenario[] {
@@ -155,6 +156,13 @@ export function guardScenarios(stack: Json, variant: (mutate: (raw: Json) => voi
       delete raw.redis.storage;
     };
     scenarios.push(scenario("Redis persistence turned off", off, [byName("kubernetes_stateful_set_v1", "redis")], false));
+  }
+  // A CloudNativePG cluster renamed: its release is named after it, so the release is replaced
+  // (Helm would delete the Cluster, the operator its volumes): both layers must refuse it.
+  const cluster = Object.entries((stack.resource.helm_release ?? {}) as Record<string, Json>).find(([, r]) => r.chart === "cluster");
+  if (cluster && chartsDir()) {
+    const rename = (raw: Json) => (raw.postgres.topology.name = `${raw.postgres.topology.name ?? "postgres"}-renamed`);
+    scenarios.push(scenario("database cluster renamed", rename, [`helm_release.${cluster[0]}`], true));
   }
   return scenarios;
 }
