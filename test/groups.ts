@@ -12,8 +12,15 @@ import { join, relative } from "node:path";
 
 const TEST_ROOT = __dirname;
 
-/** Files that start servers or child processes (relative to dist/test): each in its own process. */
+/**
+ * Files that start servers or child processes (relative to dist/test): each in its own process.
+ * The runner starts them in this order, at most --test-concurrency at a time: the database drills
+ * first, since they spend most of their time waiting on servers and tools, so the rest of the
+ * suite runs beside them instead of after them (`npm run bench -- --drills` measures what they add).
+ */
 export const OWN_PROCESS: readonly string[] = [
+  "drills/failover.test.js", // a PostgreSQL cluster, PgBouncer
+  "drills/backup-restore.test.js", // PostgreSQL, an S3 server, barman-cloud
   "main.test.js", // the app, as a process
   "robustness/corpus.test.js", // the app, 75 times
   "scripts/deploy.test.js", // deploy.sh with stand-ins
@@ -32,8 +39,6 @@ export const OWN_PROCESS: readonly string[] = [
   "charts/render.test.js", // helm, with HELM_CHARTS_DIR
   "charts/dead-keys.test.js", // helm, about thirty renders per values document
   "charts/rules.test.js", // helm and promtool
-  "drills/failover.test.js", // a PostgreSQL cluster, PgBouncer
-  "drills/backup-restore.test.js", // PostgreSQL, an S3 server, barman-cloud
 ];
 
 /** Every compiled test file under dist/test, relative, sorted. */
