@@ -69,17 +69,23 @@ function treeRssKb(pid: number): number {
 function measure(command: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<Sample> {
   return new Promise((resolvePromise, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn("/usr/bin/time", ["-f", "BENCH %U %S", ...command], { cwd, env, stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn("/usr/bin/time", ["-f", "BENCH %U %S", ...command], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";
+    // The last lines of its output, to say what failed (a test runner's failures are on stdout).
+    let stdout = "";
     let peak = 0;
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on("data", (d: Buffer) => (stdout = (stdout + d.toString()).slice(-64 * 1024)));
     const timer = setInterval(() => (peak = Math.max(peak, treeRssKb(child.pid!))), 5);
     child.on("error", reject);
     child.on("exit", (code) => {
       clearInterval(timer);
       const wall = Number(process.hrtime.bigint() - started) / 1e9;
       const m = /BENCH ([\d.]+) ([\d.]+)/.exec(stderr);
-      if (code !== 0 || !m) return reject(new Error(`${command.join(" ")} failed (${code}):\n${stderr.slice(-2000)}`));
+      if (code !== 0 || !m) {
+        const failures = stdout.split("\n").filter((l) => /✖|not ok|Error|failed/.test(l)).slice(-40).join("\n");
+        return reject(new Error(`${command.join(" ")} failed (${code}):\n${failures}\n${stderr.slice(-2000)}`));
+      }
       resolvePromise({ wall, cpu: Number(m[1]) + Number(m[2]), rssMb: peak / 1024 });
     });
   });
