@@ -80,13 +80,13 @@ usage() {
 outdir_value="${CDKTF_OUTDIR-${ROOT}/cdktf.out}"
 [[ -n "${outdir_value}" ]] || fail "CDKTF_OUTDIR is set but empty: unset it to use cdktf.out"
 [[ "${outdir_value}" == /* ]] || outdir_value="${PWD}/${outdir_value}"
-readonly OUTDIR="${outdir_value}"
-export CDKTF_OUTDIR="${OUTDIR}"
 
 plan_files=()
+restore_outdir=""
 cleanup() {
   local f
   for f in "${plan_files[@]}"; do rm -f -- "$f"; done
+  [[ -z "${restore_outdir}" ]] || rm -rf -- "${restore_outdir}"
 }
 trap cleanup EXIT
 
@@ -138,6 +138,14 @@ while (($#)); do
 done
 
 [[ "${command}" != "restore" || -n "${restore_to}" ]] || fail "restore needs the time to restore to: scripts/deploy.sh restore --to 2026-12-01T10:04:00Z"
+if [[ "${command}" == "restore" ]]; then
+  # A restore plans and applies nothing: it synthesizes into a private directory, removed on exit,
+  # and leaves the output directory (cdktf.out, or CDKTF_OUTDIR) as it was.
+  restore_outdir="$(mktemp -d "${TMPDIR:-/tmp}/deploy-restore.XXXXXX")"
+  outdir_value="${restore_outdir}/cdktf.out"
+fi
+readonly OUTDIR="${outdir_value}"
+export CDKTF_OUTDIR="${OUTDIR}"
 
 # --- 1. Variables ------------------------------------------------------------------------------
 env_name="${DEPLOYMENT_ENV:-}"
@@ -179,6 +187,12 @@ say "synthesizing ${env_name} (autoscaling ${autoscaling})"
 cd "${ROOT}"
 node scripts/compile.cjs tsconfig.deploy.json dist/main.js dist/scripts/check.js dist/scripts/stack-info.js dist/scripts/plan-guard.js dist/scripts/restore-manifest.js ||
   fail "compile failed: fix the problems above (config/${env_name}.ts or the program); nothing was deployed"
+if [[ "${command}" == "restore" ]]; then
+  # What the restore asks for is checked first (time, name, environment): nothing else runs for a bad one.
+  restore_args=("${env_name}" "${restore_to}")
+  [[ -n "${restore_into}" ]] && restore_args+=("${restore_into}")
+  restore="$(node dist/scripts/restore-manifest.js "${restore_args[@]}")" || fail "nothing was restored"
+fi
 # Only the addresses named here lift prevent_destroy; one inherited from the shell never does.
 PLATFORM_ALLOW_DESTROY="${allow_destroy[*]}" node dist/main.js ||
   fail "synth failed: fix the configuration errors above (config/${env_name}.ts); nothing was deployed"
@@ -202,9 +216,6 @@ kube() { kubectl --context "${context}" "$@"; }
 
 # --- Restore: a new cluster from the backups, never over a running one ---------------------------
 if [[ "${command}" == "restore" ]]; then
-  restore_args=("${env_name}" "${restore_to}")
-  [[ -n "${restore_into}" ]] && restore_args+=("${restore_into}")
-  restore="$(node dist/scripts/restore-manifest.js "${restore_args[@]}")" || fail "nothing was restored"
   into="$(sed -n 's/^name=//p' <<<"${restore}")"
   source_cluster="$(sed -n 's/^source=//p' <<<"${restore}")"
   objectstore="$(sed -n 's/^objectstore=//p' <<<"${restore}")"

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { describe, it } from "node:test";
@@ -133,7 +133,7 @@ function buildTemplate(): string {
   // cannot stand in for the fakes.
   const sys = join(dir, "sys-bin");
   mkdirSync(sys);
-  for (const name of ["bash", "sed", "grep", "mkdir", "dirname", "tr", "env", "cat", "chmod", "rm", "stat", "sha256sum", "cut", "od", "promtool", "amtool"]) {
+  for (const name of ["bash", "sed", "grep", "mkdir", "dirname", "tr", "env", "cat", "chmod", "rm", "stat", "sha256sum", "cut", "od", "mktemp", "promtool", "amtool"]) {
     const found = ["/usr/bin", "/bin"].map((d) => join(d, name)).find((p) => existsSync(p));
     assert.ok(found, `${name} not found`);
     symlinkSync(found, join(sys, name));
@@ -629,6 +629,26 @@ describe("scripts/deploy.sh", { concurrency: 3 }, () => {
       assert.equal(none.status, 1);
       assert.match(none.stderr, /the ObjectStore postgres-backups \(the backups of postgres\) is not in agent-platform/);
       assert.ok(!created(early) && !created(none));
+    });
+
+    it("leaves the output directory as it was: its synth goes to a private directory, removed on exit", async () => {
+      const dir = project((d) => {
+        mkdirSync(join(d, "cdktf.out", "stacks", "local"), { recursive: true });
+        writeFileSync(join(d, "cdktf.out", "stacks", "local", "cdk.tf.json"), "{}\n");
+      });
+      const before = spawnSync("find", [join(dir, "cdktf.out"), "-printf", "%p %s %T@\n"], { encoding: "utf8" }).stdout;
+      const run = await deploy(dir, ["restore", "--to", past(), "--dry-run"], { DEPLOYMENT_ENV: "staging", TMPDIR: dir });
+      assert.equal(run.status, 0, run.stderr);
+      assert.equal(spawnSync("find", [join(dir, "cdktf.out"), "-printf", "%p %s %T@\n"], { encoding: "utf8" }).stdout, before);
+      assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith("deploy-restore.")), [], "the private directory is removed");
+    });
+
+    it("refuses a bad request before it synthesizes or asks the cluster anything (the running cluster's name, no kube context)", async () => {
+      const run = await deploy(project(), ["restore", "--to", past(), "--into", "postgres", "--dry-run"], { DEPLOYMENT_ENV: "production", FAKE_CONTEXTS: "" });
+      assert.equal(run.status, 1);
+      assert.match(run.stderr, /--into postgres is the running cluster/);
+      assert.doesNotMatch(run.stdout, /running the project's checks/);
+      assert.deepEqual(run.calls.filter((c) => c.startsWith("kubectl")), []);
     });
 
     it("--dry-run has the API server check the objects and creates nothing", async () => {
