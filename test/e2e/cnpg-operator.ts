@@ -34,8 +34,13 @@ export const PHASE_UNKNOWN_PLUGIN = "Cluster cannot proceed to reconciliation du
 const PLUGIN_FINALIZER = "cnpg.io/cleanupPlugin";
 /** The copy of the stack's Cluster, without the plugin. */
 const COPY = "e2e-operator";
-/** A namespace the operator must not watch, and its Cluster. */
-const UNWATCHED_NS = "e2e-cnpg-unwatched";
+/**
+ * The Cluster the operator must leave alone, in a namespace it does not watch: the monitoring
+ * namespace, which the stack already has. (A namespace made for it could not be deleted in an
+ * autoscaling-on stack before the scenarios: the namespace controller waits for every aggregated
+ * API, and metrics.k8s.io and custom.metrics.k8s.io have no server until then.)
+ */
+const UNWATCHED = "e2e-unwatched";
 const ZONE_KEY = "topology.kubernetes.io/zone";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -216,7 +221,8 @@ export async function checkRealOperator(cp: ControlPlane, report: DatabaseReport
   const name = `cnpg-operator-${label.replace("/", "-")}`;
   const dir = join(cp.dir, name);
   const backupsPath = input.clusters.replace(/\/clusters$/, "/backups");
-  const otherClusters = input.clusters.replace(`/namespaces/${ns}/`, `/namespaces/${UNWATCHED_NS}/`);
+  const unwatchedNs = config.monitoringNamespace;
+  const otherClusters = input.clusters.replace(`/namespaces/${ns}/`, `/namespaces/${unwatchedNs}/`);
   const auditFrom = cp.auditMark();
   let operator: HostProcess | undefined;
   let logFrom = 0;
@@ -270,11 +276,10 @@ export async function checkRealOperator(cp: ControlPlane, report: DatabaseReport
     if (!existsSync(join(dir, "operator", `manager_${arch}`))) symlinkSync(bin, join(dir, "operator", `manager_${arch}`));
 
     // The control for (d), before the operator starts: a Cluster in a namespace it must not watch.
-    await cp.apply("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: UNWATCHED_NS } });
     await cp.apply(otherClusters, {
       apiVersion: input.cluster.apiVersion,
       kind: "Cluster",
-      metadata: { name: "unwatched", namespace: UNWATCHED_NS },
+      metadata: { name: UNWATCHED, namespace: unwatchedNs },
       spec: { instances: 1, storage: { size: "1Gi" } },
     });
 
@@ -396,11 +401,11 @@ export async function checkRealOperator(cp: ControlPlane, report: DatabaseReport
     );
 
     // (d) WATCH_NAMESPACE: the Cluster in the other namespace, after the copy's whole round.
-    const other = (await cp.api("GET", `${otherClusters}/unwatched`)).body;
-    const inOther = await anythingIn(cp, UNWATCHED_NS);
-    const mentions = log().split("\n").filter((l) => l.includes(UNWATCHED_NS));
+    const other = (await cp.api("GET", `${otherClusters}/${UNWATCHED}`)).body;
+    const inOther = (await anythingIn(cp, unwatchedNs)).filter((o) => o.split("/")[1]!.startsWith(UNWATCHED));
+    const mentions = log().split("\n").filter((l) => l.includes(UNWATCHED));
     check(
-      `a Cluster in another namespace (${UNWATCHED_NS}) is left alone (WATCH_NAMESPACE=${command.env.WATCH_NAMESPACE ?? "unset"})`,
+      `a Cluster in another namespace (${UNWATCHED} in ${unwatchedNs}) is left alone (WATCH_NAMESPACE=${command.env.WATCH_NAMESPACE ?? "unset"})`,
       !other?.status && inOther.length === 0 && mentions.length === 0,
       `status: ${other?.status ? JSON.stringify(other.status).slice(0, 120) : "none"}; objects there: ${inOther.join(", ") || "none"}; log lines naming it: ${mentions.length}`,
     );
@@ -442,15 +447,14 @@ async function cleanUp(cp: ControlPlane, report: DatabaseReport, label: string, 
       removed.push(`Backup ${b.metadata.name}`);
     }
     await cp.api("DELETE", `${clusters}/${COPY}`);
-    await cp.api("DELETE", `${otherClusters}/unwatched`);
-    await cp.api("DELETE", `/api/v1/namespaces/${UNWATCHED_NS}`);
+    await cp.api("DELETE", `${otherClusters}/${UNWATCHED}`);
     const gone = await poll(async () => {
       if ((await cp.api("GET", `${clusters}/${COPY}`)).status !== 404) return undefined;
-      if ((await cp.api("GET", `/api/v1/namespaces/${UNWATCHED_NS}`)).status !== 404) return undefined;
+      if ((await cp.api("GET", `${otherClusters}/${UNWATCHED}`)).status !== 404) return undefined;
       const left = [...(await madeFor(cp, ns, { metadata: { name: COPY, uid: "-" } })).keys()];
       return left.length === 0 && (await cp.list(backups)).length === 0 ? true : undefined;
     }, 120_000, 1000);
-    if (!gone) problems.push(`after 120 s: ${[...(await madeFor(cp, ns, { metadata: { name: COPY, uid: "-" } })).keys()].join(", ") || "the Cluster or the namespace"} still there`);
+    if (!gone) problems.push(`after 120 s: ${[...(await madeFor(cp, ns, { metadata: { name: COPY, uid: "-" } })).keys()].join(", ") || `Cluster ${COPY} or ${UNWATCHED}`} still there`);
   } catch (error) {
     problems.push((error as Error).message);
   }
@@ -473,5 +477,5 @@ async function cleanUp(cp: ControlPlane, report: DatabaseReport, label: string, 
   } catch (error) {
     problems.push((error as Error).message);
   }
-  report.check(label, "the real operator: everything the step made is removed, the operator stopped", problems.length === 0, problems.join("; ") || `Cluster ${COPY} and what it owned, namespace ${UNWATCHED_NS}${removed.length ? `, ${removed.join(", ")}` : ""}; log: ${join(cp.dir, "logs", `cnpg-operator-${label.replace("/", "-")}.log`)}`);
+  report.check(label, "the real operator: everything the step made is removed, the operator stopped", problems.length === 0, problems.join("; ") || `Clusters ${COPY} (and what it owned) and ${UNWATCHED}${removed.length ? `, ${removed.join(", ")}` : ""}; log: ${join(cp.dir, "logs", `cnpg-operator-${label.replace("/", "-")}.log`)}`);
 }
