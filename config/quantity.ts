@@ -144,12 +144,18 @@ export function canonicalQuantity(text: string): string {
   return decimalSuffix === undefined ? `${mantissa}e${scale}` : `${mantissa}${decimalSuffix}`;
 }
 
+/** A memory quantity as a whole number of MiB, at least 1; undefined for anything else. */
+export function wholeMebibytes(quantity: string): number | undefined {
+  const bytes = parseMemoryBytes(quantity);
+  return bytes !== undefined && bytes >= 2 ** 20 && bytes % 2 ** 20 === 0 ? bytes / 2 ** 20 : undefined;
+}
+
 /**
  * A memory quantity in Postgres' `MB` unit (1024 kB). The config schema admits only whole MiB of
  * at least 1Mi (config/schema.ts, postgresMemory); anything else is a programming error here.
  */
 export function postgresMegabytes(quantity: string): string {
-  const bytes = parseMemoryBytes(quantity);
-  if (bytes === undefined || bytes < 2 ** 20 || bytes % 2 ** 20 !== 0) throw new Error(`postgresMegabytes: ${quantity} is not a whole number of MiB`);
-  return `${bytes / 2 ** 20}MB`;
+  const mib = wholeMebibytes(quantity);
+  if (mib === undefined) throw new Error(`postgresMegabytes: ${quantity} is not a whole number of MiB`);
+  return `${mib}MB`;
 }

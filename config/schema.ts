@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { kubeconfigPathProblem } from "./kubeconfig-path";
 import { parseCidr } from "./network";
-import { CPU_RULE, MEMORY_RULE, parseCpuMillis, parseMemoryBytes } from "./quantity";
+import { CPU_RULE, MEMORY_RULE, parseCpuMillis, parseMemoryBytes, wholeMebibytes } from "./quantity";
 import { secretReason } from "./secrets";
 
 // zod compiles a fast parser per object schema on its first parse; a synth parses three files
@@ -37,13 +37,9 @@ const memoryQuantity = z.string().refine((v) => parseMemoryBytes(v) !== undefine
 /**
  * A Postgres memory setting: written to postgresql.conf in whole MB (Postgres' MB is 1024 kB), so
  * the quantity must be a whole number of MiB, at least 1Mi: `100M` (95.37 MiB) would otherwise be
- * rounded without a word.
+ * rounded without a word. (Not a quantity at all: memoryQuantity's rule says so, once.)
  */
-const postgresMemory = memoryQuantity.refine((v) => {
-  const bytes = parseMemoryBytes(v);
-  // Not a quantity at all: the rule above says so, once.
-  return bytes === undefined || (bytes >= 2 ** 20 && bytes % 2 ** 20 === 0);
-}, "must be a whole number of MiB, at least 1Mi (Postgres takes it in MB of 1024 kB): e.g. 64Mi, 1536Mi, 2Gi");
+const postgresMemory = memoryQuantity.refine((v) => parseMemoryBytes(v) === undefined || wholeMebibytes(v) !== undefined, "must be a whole number of MiB, at least 1Mi (Postgres takes it in MB of 1024 kB): e.g. 64Mi, 1536Mi, 2Gi");
 
 const labelValue = z
   .string()

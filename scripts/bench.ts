@@ -292,14 +292,14 @@ async function scale(): Promise<void> {
  * file but test/drills/.
  */
 async function drills(): Promise<void> {
-  const { OWN_PROCESS } = require(join(PROJECT, "dist", "test", "groups.js")) as { OWN_PROCESS: readonly string[] };
+  const { runnerFiles } = require(join(PROJECT, "dist", "test", "groups.js")) as { runnerFiles: () => string[] };
   const script = JSON.parse(readFileSync(join(PROJECT, "package.json"), "utf8")).scripts.test as string;
   const runner = /node (--test [^$]*)\$files/.exec(script)?.[1]?.trim().split(/\s+/);
   if (!runner) throw new Error(`package.json's test script is not "… node --test … $files": ${script}`);
   const testRoot = join(PROJECT, "dist", "test");
-  const all = [...OWN_PROCESS.map((f) => join(testRoot, f)), join(testRoot, "in-process.js")];
+  const all = runnerFiles();
   const withoutDrills = all.filter((f) => !f.startsWith(join(testRoot, "drills") + "/"));
-  if (withoutDrills.length === all.length) throw new Error("no drill file in test/groups.ts's OWN_PROCESS");
+  if (withoutDrills.length === all.length) throw new Error("no drill file among the runner's files (test/groups.ts)");
   const missing = ["TERRAFORM", "VERSITYGW", "CYCLONUS"].filter((k) => !process.env[k]);
   process.stdout.write(`The database drills inside npm test. Machine: ${machine()}.\n`);
   if (missing.length > 0) process.stdout.write(`warning: ${missing.join(", ")} unset: the checks that need them skip on both sides (export what .ci/run exports)\n`);

@@ -57,9 +57,12 @@ export function inProcessFiles(): string[] {
   return testFiles().filter((f) => !OWN_PROCESS.includes(f));
 }
 
-if (require.main === module) {
+/** What `npm test` hands the runner, in order: each OWN_PROCESS file, then in-process.js (absolute paths). */
+export function runnerFiles(): string[] {
   const all = testFiles();
   const missing = OWN_PROCESS.filter((f) => !all.includes(f));
   if (missing.length > 0) throw new Error(`test/groups.ts names files that do not exist: ${missing.join(", ")}`);
-  process.stdout.write([...OWN_PROCESS.map((f) => join(TEST_ROOT, f)), join(TEST_ROOT, "in-process.js")].join("\n") + "\n");
+  return [...OWN_PROCESS.map((f) => join(TEST_ROOT, f)), join(TEST_ROOT, "in-process.js")];
 }
+
+if (require.main === module) process.stdout.write(runnerFiles().join("\n") + "\n");

@@ -34,7 +34,7 @@ import { checkRules } from "../dashboards/tools";
 import { type Json, parseObjects } from "../charts/helm";
 import { BOOTSTRAP_ROLES } from "../charts/rbac";
 import { loadConfig } from "../helpers";
-import type { ControlPlane } from "./control-plane";
+import { type ControlPlane, crdEstablished } from "./control-plane";
 import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 
 /** The run's reporter (run.ts). */
@@ -168,7 +168,7 @@ export async function checkInstalledCharts(cp: ControlPlane, report: ChartsRepor
 
   // The CRDs, established.
   const crds = (await cp.list("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")).filter((c) => c.spec.group === "monitoring.coreos.com");
-  const established = crds.filter((c) => (c.status?.conditions ?? []).some((x: Json) => x.type === "Established" && x.status === "True"));
+  const established = crds.filter(crdEstablished);
   report.check(label, "kube-prometheus-stack's CRDs are installed and established", crds.length >= 10 && established.length === crds.length, `${established.length}/${crds.length} monitoring.coreos.com CRDs`);
 
   // Every object of every release, admitted; every field of it known to the API server.

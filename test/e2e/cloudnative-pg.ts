@@ -29,7 +29,7 @@ import { MONITORING_ROLE } from "../../config/semantics";
 import { BACKUP_SECRET_KEYS, clusterInputs, clusterSecrets, restoreManifest } from "../../constructs/postgres-cluster-values";
 import { helmSetup, renderRelease } from "../cnpg-charts";
 import { checkRealOperator } from "./cnpg-operator";
-import type { ControlPlane } from "./control-plane";
+import { type ControlPlane, crdEstablished } from "./control-plane";
 
 type Json = Record<string, any>;
 
@@ -150,7 +150,7 @@ export async function checkDatabaseCluster(cp: ControlPlane, report: DatabaseRep
     if (res.status !== 200) notEstablished.push(`${want.metadata.name}: ${res.status}`);
     else {
       crds.push(res.body);
-      if (!(res.body.status?.conditions ?? []).some((c: Json) => c.type === "Established" && c.status === "True")) notEstablished.push(`${want.metadata.name}: not established`);
+      if (!crdEstablished(res.body)) notEstablished.push(`${want.metadata.name}: not established`);
     }
   }
   report.check(label, "the operator's and the plugin's releases installed their CRDs, established", expectedCrds.length >= 10 && notEstablished.length === 0, `${expectedCrds.length - notEstablished.length}/${expectedCrds.length}${notEstablished.length ? `: ${notEstablished.join(", ")}` : ""}`);

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { operatorChartValues } from "../../constructs/postgres-cluster-values";
 import { loadConfig } from "../helpers";
-import { operatorCommand, operatorRefusals, operatorSkipReason, selects } from "./cnpg-operator";
+import { selectorMatches as selects } from "../charts/wiring";
+import { operatorCommand, operatorRefusals, operatorSkipReason } from "./cnpg-operator";
 import { NODES } from "./control-plane";
 
 /** The operator's Deployment as cloudnative-pg 0.29.0's template writes it, with the project's values. */

@@ -17,14 +17,14 @@
  * instance pod, all admitted and scheduled, with no RBAC refusal; a Cluster in another namespace is
  * left alone (WATCH_NAMESPACE). Everything it made is removed before the stack's own checks go on.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PlatformConfig } from "../../config/load";
 import type { CloudNativePgSettings } from "../../config/schema";
 import { CLUSTER_LABEL, OPERATOR_POD_LABELS } from "../../constructs/postgres-cluster-values";
+import { selectorMatches } from "../charts/wiring";
 import type { DatabaseReport } from "./cloudnative-pg";
-import { type ControlPlane, freePort, type HostProcess } from "./control-plane";
+import { type ApiResponse, type ControlPlane, freePort, type HostProcess, httpsJson, readFrom, sleep } from "./control-plane";
 
 type Json = Record<string, any>;
 
@@ -43,7 +43,6 @@ const COPY = "e2e-operator";
 const UNWATCHED = "e2e-unwatched";
 const ZONE_KEY = "topology.kubernetes.io/zone";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Why the step is skipped, or undefined when CNPG_OPERATOR_BIN names an existing file. */
 export function operatorSkipReason(env: NodeJS.ProcessEnv): string | undefined {
@@ -51,19 +50,6 @@ export function operatorSkipReason(env: NodeJS.ProcessEnv): string | undefined {
   if (!bin) return "CNPG_OPERATOR_BIN is not set (the CloudNativePG operator's manager binary, built from its source, not on the Go module proxy)";
   if (!existsSync(bin)) return `CNPG_OPERATOR_BIN=${bin} does not exist`;
   return undefined;
-}
-
-/** Whether a label selector (matchLabels, matchExpressions) selects these labels. */
-export function selects(selector: Json | undefined, labels: Record<string, string>): boolean {
-  if (!selector) return true;
-  for (const [k, v] of Object.entries((selector.matchLabels ?? {}) as Record<string, string>)) if (labels[k] !== v) return false;
-  for (const e of (selector.matchExpressions ?? []) as Json[]) {
-    const has = e.key in labels;
-    const ok =
-      e.operator === "In" ? has && e.values.includes(labels[e.key]) : e.operator === "NotIn" ? !has || !e.values.includes(labels[e.key]) : e.operator === "Exists" ? has : !has;
-    if (!ok) return false;
-  }
-  return true;
 }
 
 /**
@@ -85,57 +71,10 @@ export function operatorCommand(deployment: Json, webhookPort: number, metricsPo
   return { env, args };
 }
 
-/** One HTTPS request with a bearer token, verified against `ca`. */
-function tokenRequest(url: string, ca: string, token: string | undefined, method = "GET", body?: unknown): Promise<{ status: number; body: any }> {
-  return new Promise((resolve) => {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const u = new URL(url);
-    const req = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method,
-        ca,
-        agent: false,
-        timeout: 10_000,
-        headers: { Accept: "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(payload ? { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) } : {}) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            /* plain text */
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on("error", (e) => resolve({ status: 0, body: e.message }));
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    if (payload) req.write(payload);
-    req.end();
-  });
-}
-
-/** The text a file holds from byte `from` on. */
-function readFrom(file: string, from: number): string {
-  if (!existsSync(file)) return "";
-  const size = statSync(file).size;
-  if (size <= from) return "";
-  const buf = Buffer.alloc(size - from);
-  const fd = openSync(file, "r");
-  try {
-    readSync(fd, buf, 0, buf.length, from);
-  } finally {
-    closeSync(fd);
-  }
-  return buf.toString("utf8");
+/** One HTTPS request with a bearer token, verified against `ca`; a connection error is status 0. */
+function tokenRequest(url: string, ca: string, token: string | undefined, method = "GET", body?: unknown): Promise<ApiResponse> {
+  const u = new URL(url);
+  return httpsJson({ host: u.hostname, port: u.port, path: u.pathname, method, ca, timeout: 10_000, headers: token ? { Authorization: `Bearer ${token}` } : {} }, body).catch((e: Error) => ({ status: 0, body: e.message }));
 }
 
 /** Polls until `check` returns a value (not undefined), or the time is up (undefined). */
@@ -231,7 +170,7 @@ export async function checkRealOperator(cp: ControlPlane, report: DatabaseReport
   const check = (what: string, ok: boolean, detail = "") => report.check(label, `the real operator: ${what}`, ok, detail);
   try {
     // 1. The installed Deployment says how the operator runs; the chart's ServiceAccount, its token.
-    const deployments = (await cp.list(`/apis/apps/v1/namespaces/${operatorNs}/deployments`)).filter((d) => selects({ matchLabels: OPERATOR_POD_LABELS }, d.metadata.labels ?? {}));
+    const deployments = (await cp.list(`/apis/apps/v1/namespaces/${operatorNs}/deployments`)).filter((d) => selectorMatches({ matchLabels: OPERATOR_POD_LABELS }, d.metadata.labels));
     const deployment = deployments[0];
     if (deployments.length !== 1) {
       check("the operator's Deployment is installed", false, `${deployments.length} Deployments labelled ${JSON.stringify(OPERATOR_POD_LABELS)} in ${operatorNs}`);
@@ -255,18 +194,7 @@ export async function checkRealOperator(cp: ControlPlane, report: DatabaseReport
     mkdirSync(join(dir, "webhook"), { recursive: true });
     mkdirSync(join(dir, "operator"), { recursive: true });
     const kubeconfig = join(dir, "operator.kubeconfig");
-    writeFileSync(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [{ name: "e2e", cluster: { server: cp.server, "certificate-authority-data": Buffer.from(ca).toString("base64") } }],
-        users: [{ name: sa, user: { token } }],
-        contexts: [{ name: "operator", context: { cluster: "e2e", user: sa } }],
-        "current-context": "operator",
-      }),
-      { mode: 0o600 },
-    );
+    cp.writeKubeconfig(kubeconfig, ["operator"], { name: sa, user: { token } });
     // The webhook server's certificate, under the names WEBHOOK_CERT_DIR is read with.
     const serving = cp.issueServingCertificate(name, [`cnpg-webhook-service.${operatorNs}.svc`]);
     writeFileSync(join(dir, "webhook", "apiserver.crt"), readFileSync(serving.cert));
@@ -391,7 +319,7 @@ export async function checkRealOperator(cp: ControlPlane, report: DatabaseReport
     const zones = input.topology.zones;
     const nodeZones = nodes.map((n) => n.metadata.labels?.[ZONE_KEY]).filter(Boolean);
     const unschedulable = ((pod?.status?.conditions ?? []) as Json[]).find((c) => c.type === "PodScheduled" && c.status === "False");
-    const policies = (await cp.list(`/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`)).filter((p) => pod && selects(p.spec.podSelector, pod.metadata.labels ?? {}));
+    const policies = (await cp.list(`/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`)).filter((p) => pod && selectorMatches(p.spec.podSelector, pod.metadata.labels));
     check(
       `its first instance pod ${pod1} is scheduled${zones ? ` in a zone the config names (${zones.join(", ")})` : ""}`,
       !!node && (!zones || zones.includes(node.metadata.labels?.[ZONE_KEY])),
@@ -412,11 +340,7 @@ export async function checkRealOperator(cp: ControlPlane, report: DatabaseReport
 
     // RBAC: no 403 for the operator's ServiceAccount (writes are audited; reads show in its log).
     const saUser = `system:serviceaccount:${operatorNs}:${sa}`;
-    const denied = readFrom(cp.auditLog, auditFrom)
-      .split("\n")
-      .filter((l) => l.includes(saUser) && l.includes('"code":403'))
-      .map((l) => JSON.parse(l) as Json)
-      .filter((e) => e.user?.username === saUser && e.responseStatus?.code === 403);
+    const denied = cp.auditEvents(auditFrom, saUser).filter((e: Json) => e.user?.username === saUser && e.responseStatus?.code === 403);
     check(
       "RBAC refuses the operator nothing (no 403 in the audit log, no 'forbidden' in its log)",
       denied.length === 0 && refusals.rbac.length === 0,

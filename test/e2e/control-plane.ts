@@ -8,8 +8,8 @@
  * with openssl. Every process listens on 127.0.0.1 only and is stopped by PID, also on failure.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { request } from "node:https";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync, writeFileSync } from "node:fs";
+import { request, type RequestOptions } from "node:https";
 import { createServer } from "node:net";
 import { join } from "node:path";
 
@@ -71,7 +71,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** SIGTERM, then SIGKILL after 5 s. */
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -86,6 +86,59 @@ export interface ApiResponse {
   readonly status: number;
   readonly body: any;
 }
+
+/**
+ * One HTTPS request whose answer is JSON (or plain text, e.g. /readyz), the body parsed where it
+ * parses. Rejects on a connection error or when `timeout` passes.
+ */
+export function httpsJson(options: RequestOptions & { timeout: number }, body?: unknown, contentType = "application/json"): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      {
+        ...options,
+        agent: false,
+        headers: { Accept: "application/json", ...options.headers, ...(payload ? { "Content-Type": contentType, "Content-Length": Buffer.byteLength(payload) } : {}) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            /* plain text */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error(`${options.method ?? "GET"} ${options.path}: timed out`)));
+    if (payload) req.write(payload);
+    req.end();
+  });
+}
+
+/** The text a file holds from byte `from` on ("" when it is shorter, or absent). */
+export function readFrom(file: string, from: number): string {
+  if (!existsSync(file)) return "";
+  const size = statSync(file).size;
+  if (size <= from) return "";
+  const buf = Buffer.alloc(size - from);
+  const fd = openSync(file, "r");
+  try {
+    readSync(fd, buf, 0, buf.length, from);
+  } finally {
+    closeSync(fd);
+  }
+  return buf.toString("utf8");
+}
+
+/** Whether a CustomResourceDefinition, as the API server returns it, is established. */
+export const crdEstablished = (crd: any): boolean => ((crd?.status?.conditions ?? []) as { type: string; status: string }[]).some((c) => c.type === "Established" && c.status === "True");
 
 /** The audit policy: every request at Metadata level (PodSecurity writes its annotations there). */
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
@@ -314,15 +367,19 @@ export class ControlPlane {
     return { cert: this.pki(`${name}.crt`), key: this.pki(`${name}.key`) };
   }
 
-  /** A kubeconfig file with one context per name, all pointing at this API server as admin. */
-  writeKubeconfig(path: string, contexts: readonly string[]): void {
+  /**
+   * A kubeconfig file with one context per name, all pointing at this API server as `user`: admin
+   * (its client certificate) unless another is given (a ServiceAccount's token, say).
+   */
+  writeKubeconfig(path: string, contexts: readonly string[], user?: { readonly name: string; readonly user: Record<string, string> }): void {
     const b64 = (file: string) => readFileSync(join(this.dir, "pki", file)).toString("base64");
+    const as = user ?? { name: "admin", user: { "client-certificate-data": b64("admin.crt"), "client-key-data": b64("admin.key") } };
     const config = {
       apiVersion: "v1",
       kind: "Config",
       clusters: [{ name: "e2e", cluster: { server: this.server, "certificate-authority-data": b64("ca.crt") } }],
-      users: [{ name: "admin", user: { "client-certificate-data": b64("admin.crt"), "client-key-data": b64("admin.key") } }],
-      contexts: contexts.map((name) => ({ name, context: { cluster: "e2e", user: "admin" } })),
+      users: [as],
+      contexts: contexts.map((name) => ({ name, context: { cluster: "e2e", user: as.name } })),
       "current-context": contexts[0],
     };
     mkdirSync(join(path, ".."), { recursive: true });
@@ -331,42 +388,9 @@ export class ControlPlane {
 
   /** One request to the API server as admin. */
   api(method: string, path: string, body?: unknown, contentType = "application/json"): Promise<ApiResponse> {
-    return new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(
-        {
-          host: "127.0.0.1",
-          port: this.apiPort,
-          path,
-          method,
-          ca: this.ca,
-          cert: this.clientCert,
-          key: this.clientKey,
-          headers: { Accept: "application/json", ...(payload ? { "Content-Type": contentType, "Content-Length": Buffer.byteLength(payload) } : {}) },
-          timeout: 30_000,
-          agent: false,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            let parsed: unknown = text;
-            try {
-              parsed = JSON.parse(text);
-            } catch {
-              /* plain text (readyz) */
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
-        },
-      );
-      req.on("error", reject);
-      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      if (payload) req.write(payload);
-      req.end();
-    });
+    return httpsJson({ host: "127.0.0.1", port: this.apiPort, path, method, ca: this.ca, cert: this.clientCert, key: this.clientKey, timeout: 30_000 }, body, contentType);
   }
+
 
   /** Creates an object; an existing one is left as it is. */
   async apply(collection: string, object: unknown): Promise<void> {
@@ -453,21 +477,28 @@ export class ControlPlane {
     this.clientKey = readFileSync(join(pki, "admin.key"), "utf8");
   }
 
-  /** Audit events that carry a PodSecurity violation annotation, for the given namespaces. */
-  /** Where the audit log ends now: podSecurityViolations(…, from) reads only what comes after. */
+  /** Where the audit log ends now: auditEvents(mark) reads only what comes after. */
   auditMark(): number {
     return existsSync(this.auditLog) ? statSync(this.auditLog).size : 0;
   }
 
+  /**
+   * The audit events logged after `from` (a mark), parsed; with `containing`, only the lines that
+   * hold that text (the log grows by every status write kwok makes: most lines need no parse).
+   */
+  auditEvents(from = 0, containing = ""): any[] {
+    const lines = readFrom(this.auditLog, from > 0 ? from - 1 : 0).split("\n");
+    // The line a mark falls in belongs to before it (read from the byte before the mark, so a mark
+    // at a line's start yields an empty first line); the last may be half written.
+    if (from > 0) lines.shift();
+    lines.pop();
+    return lines.filter((line) => line.includes(containing)).map((line) => JSON.parse(line));
+  }
+
+  /** Audit events after `from` that carry a PodSecurity violation annotation, for the given namespaces. */
   podSecurityViolations(namespaces: readonly string[], from = 0): { namespace: string; object: string; violation: string }[] {
-    if (!existsSync(this.auditLog)) return [];
     const out: { namespace: string; object: string; violation: string }[] = [];
-    const log = readFileSync(this.auditLog);
-    // A mark taken mid-line (the server was writing): that line belongs to before the mark.
-    const start = from > 0 && log[from - 1] !== 0x0a ? log.indexOf(0x0a, from) + 1 || log.length : from;
-    for (const line of log.subarray(start).toString("utf8").split("\n")) {
-      if (!line.includes("pod-security.kubernetes.io/")) continue;
-      const event = JSON.parse(line);
+    for (const event of this.auditEvents(from, "pod-security.kubernetes.io/audit-violations")) {
       const annotations = (event.annotations ?? {}) as Record<string, string>;
       const ns = event.objectRef?.namespace;
       if (!namespaces.includes(ns)) continue;

@@ -9,7 +9,6 @@
  * - the API server's own authorizer (SubjectAccessReview) agrees: no write anywhere, no Secret
  *   the stack does not manage.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SpawnSyncReturns } from "node:child_process";
 import type { ControlPlane } from "./control-plane";
@@ -53,17 +52,8 @@ export async function checkDiffIdentity(c: DiffIdentityCheck): Promise<void> {
 
   // 2. The kubeconfig the workflow's diff job writes: the stack's context, this token, nothing else.
   const home = join(c.dir, "diff-identity-home");
-  mkdirSync(join(home, ".kube"), { recursive: true });
   const context = stack.provider.kubernetes[0].config_context as string;
-  const kubeconfig = {
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "e2e", cluster: { server: cp.server, "certificate-authority-data": readFileSync(join(cp.dir, "pki", "ca.crt")).toString("base64") } }],
-    users: [{ name: "platform-diff", user: { token } }],
-    contexts: [{ name: context, context: { cluster: "e2e", user: "platform-diff" } }],
-    "current-context": context,
-  };
-  writeFileSync(join(home, ".kube", "config"), JSON.stringify(kubeconfig), { mode: 0o600 });
+  cp.writeKubeconfig(join(home, ".kube", "config"), [context], { name: "platform-diff", user: { token: token! } });
   const asIdentity = { HOME: home, TF_CLI_ARGS_plan: "-lock=false" };
 
   // 3. The plan the pull request's diff job runs: it reads every object, and finds nothing to change.
@@ -76,17 +66,12 @@ export async function checkDiffIdentity(c: DiffIdentityCheck): Promise<void> {
   if (!c.check("the stack has a ConfigMap in the platform's namespace to try an apply on", !!id)) return;
   const path = `/api/v1/namespaces/${ns}/configmaps/${map!.metadata.name}`;
   const before = await cp.api("GET", path);
-  const auditStart = readFileSync(cp.auditLog, "utf8").length;
+  const auditStart = cp.auditMark();
   const apply = c.terraform(["apply", "-input=false", "-no-color", "-auto-approve", `-replace=kubernetes_config_map_v1.${id}`], asIdentity);
   const output = `${apply.stdout}${apply.stderr}`;
   const forbidden = new RegExp(`forbidden: User "${user.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}" cannot (delete|create|update|patch)`);
   c.check("an apply with the diff identity's token is refused (forbidden)", apply.status !== 0 && forbidden.test(output), apply.status === 0 ? "the apply succeeded" : (forbidden.exec(output)?.[0] ?? c.tail(apply)));
-  const refusedWrites = readFileSync(cp.auditLog, "utf8")
-    .slice(auditStart)
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => JSON.parse(line) as Json)
-    .filter((e) => e.user?.username === user && ["create", "update", "patch", "delete"].includes(e.verb));
+  const refusedWrites = cp.auditEvents(auditStart, user).filter((e: Json) => e.user?.username === user && ["create", "update", "patch", "delete"].includes(e.verb));
   const codes = [...new Set(refusedWrites.map((e) => e.responseStatus?.code))];
   c.check("the API server answered every write the identity attempted with 403", refusedWrites.length > 0 && codes.length === 1 && codes[0] === 403, `${refusedWrites.map((e) => `${e.verb} ${e.objectRef?.resource}/${e.objectRef?.name}`).join(", ") || "no write seen"}: HTTP ${codes.join(", ")}`);
   const after = await cp.api("GET", path);

@@ -11,13 +11,12 @@
 import { spawn } from "node:child_process";
 import type { DisruptionSettings } from "../../config/schema";
 import { platformWorkloads } from "../../config/capacity";
-import { NODE_NOT_READY_LABEL, NODES } from "./control-plane";
+import { NODE_NOT_READY_LABEL, NODES, sleep } from "./control-plane";
 import { matches, type Sample } from "./observe";
 import type { ScenarioContext, StackScenarioReport } from "./scenario-context";
 
 type Json = Record<string, any>;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A drain that takes longer than this never finishes, as far as this check is concerned. */
 export const DRAIN_BOUND_SECONDS = 180;

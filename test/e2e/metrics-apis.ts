@@ -20,12 +20,11 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { basename, join } from "node:path";
 import { parse, stringify } from "yaml";
-import { type ControlPlane, freePort, type HostProcess } from "./control-plane";
+import { type ControlPlane, freePort, type HostProcess, sleep } from "./control-plane";
 import { unescapeLiteral } from "../../constructs/terraform-text-plain";
 
 type Json = Record<string, any>;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Where the host's metrics APIs are registered from. */
 const SERVICE_NAMESPACE = "kube-system";

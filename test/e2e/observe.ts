@@ -3,11 +3,10 @@
  * StatefulSets, HPAs, pods, from the API server's watch cache), and for every Deployment the
  * history of its replica count, with the HPA's own account of which metric it scaled on.
  */
-import type { ControlPlane } from "./control-plane";
+import { type ControlPlane, sleep } from "./control-plane";
 
 type Json = Record<string, any>;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A pod as the scenarios need it. */
 export interface PodView {

@@ -35,7 +35,7 @@ import { missingFromMirror, providersDir, requiredProviders, writeCliConfig } fr
 import { synthesizePlatform } from "../../stacks/synthesize";
 import { REDIS_SECRET_KEYS } from "../../constructs/redis";
 import { checkChartsRemoved, checkInstalledCharts, prepareReleases } from "./charts";
-import { ControlPlane } from "./control-plane";
+import { ControlPlane, crdEstablished } from "./control-plane";
 import { checkDestroyGuard, dropPreventDestroy, forgetLeftOut, guardScenarios, unprotected } from "./data-protection";
 import { checkDatabaseCluster, createClusterSecrets, dropDependenciesOnLeftOut } from "./cloudnative-pg";
 import { checkDiffIdentity } from "./diff-identity";
@@ -508,7 +508,7 @@ async function applyCrds(cp: ControlPlane, file: string): Promise<string[]> {
   await cp.waitFor(`the CRDs of ${file} to be established`, async () => {
     for (const crd of crds) {
       const res = await cp.api("GET", `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
-      if (!(res.body?.status?.conditions ?? []).some((c: Json) => c.type === "Established" && c.status === "True")) return false;
+      if (!crdEstablished(res.body)) return false;
     }
     return true;
   }, 60_000);

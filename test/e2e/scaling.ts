@@ -20,7 +20,7 @@ import { METRICS } from "../../config/metrics";
 import { environmentCapacity, platformWorkloads, serviceWorkloads } from "../../config/capacity";
 import { parseCpuMillis, parseMemoryBytes } from "../../config/quantity";
 import type { ServiceConfig } from "../../config/types";
-import { HPA_SYNC_SECONDS, type HostProcess } from "./control-plane";
+import { HPA_SYNC_SECONDS, type HostProcess, sleep } from "./control-plane";
 import { type HpaModelSpec, HpaModel, type MetricDemand, type ModelStep, perPodDemand, runPhase, spreadDemand, TOLERANCE } from "./hpa-model";
 import { histogramQuantile, type Load, LoadDriver } from "./load";
 import { type ApiServiceOwnership, type CustomMetricsStack, METRIC_RESOLUTION_SECONDS, releaseApiService, releaseValues, SCRAPE_INTERVAL_SECONDS, startCustomMetrics, startMetricsServer } from "./metrics-apis";
@@ -29,7 +29,6 @@ import type { ScalingRow, ScenarioContext, StackScenarioReport } from "./scenari
 
 type Json = Record<string, any>;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How an HPA metric is driven, and what value the HPA must then report. */
 type CustomKind = "spread-gauge" | "spread-rate" | "per-pod-latency";
